@@ -1,0 +1,96 @@
+/* seccomp.c — build and load the filter TypeScript described, through libseccomp. */
+#include "init.h"
+
+#include <errno.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 6
+
+void seccomp_op(const struct plan_op *op)
+{
+	scmp_filter_ctx filter = ctx.seccomp;
+	switch (op->code) {
+	case OP_SECCOMP_INIT: {
+		uint32_t flags = (uint32_t)arg_u64(op, 1);
+		filter = seccomp_init((uint32_t)arg_u64(op, 0));
+		if (!filter)
+			fail("seccomp_init", EINVAL, NULL);
+		ctx.seccomp = filter;
+		/* no_new_privs is the plan's own step, not a side effect of loading */
+		if (seccomp_attr_set(filter, SCMP_FLTATR_CTL_NNP, 0) < 0)
+			fail("seccomp_attr_set", EINVAL, "SCMP_FLTATR_CTL_NNP");
+		if ((flags & BERTH_SECCOMP_FLAG_TSYNC) && seccomp_attr_set(filter, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
+			fail("seccomp_attr_set", EINVAL, "SECCOMP_FILTER_FLAG_TSYNC");
+		if ((flags & BERTH_SECCOMP_FLAG_LOG) && seccomp_attr_set(filter, SCMP_FLTATR_CTL_LOG, 1) < 0)
+			fail("seccomp_attr_set", EINVAL, "SECCOMP_FILTER_FLAG_LOG");
+		if ((flags & BERTH_SECCOMP_FLAG_SPEC_ALLOW) && seccomp_attr_set(filter, SCMP_FLTATR_CTL_SSB, 1) < 0)
+			fail("seccomp_attr_set", EINVAL, "SECCOMP_FILTER_FLAG_SPEC_ALLOW");
+		break;
+	}
+	case OP_SECCOMP_ARCH: {
+		uint32_t arch = seccomp_arch_resolve_name(arg_str(op, 0));
+		if (arch == 0)
+			fail_msg("seccomp_arch_add", EINVAL, arg_str(op, 0), "unknown architecture");
+		int rc = seccomp_arch_add(filter, arch);
+		if (rc < 0 && rc != -EEXIST)
+			fail("seccomp_arch_add", -rc, arg_str(op, 0));
+		break;
+	}
+	case OP_SECCOMP_RULE: {
+		uint32_t action = (uint32_t)arg_u64(op, 0);
+		const char *name = arg_str(op, 1);
+		unsigned nargs = (unsigned)arg_u64(op, 2);
+		if (nargs > MAX_ARGS)
+			fail_msg("seccomp_rule_add", EINVAL, name, "too many argument conditions");
+		struct scmp_arg_cmp cmps[MAX_ARGS];
+		for (unsigned i = 0; i < nargs; i++) {
+			cmps[i] = (struct scmp_arg_cmp){
+				.arg = (unsigned)arg_u64(op, 3 + i * 4),
+				.op = (enum scmp_compare)arg_u64(op, 4 + i * 4),
+				.datum_a = arg_u64(op, 5 + i * 4),
+				.datum_b = arg_u64(op, 6 + i * 4),
+			};
+		}
+		int nr = seccomp_syscall_resolve_name(name);
+		if (nr == __NR_SCMP_ERROR)
+			break; /* a name of another architecture: not in this filter (runc does the same) */
+		int rc = seccomp_rule_add_array(filter, action, nr, nargs, cmps);
+		if (rc == -EACCES || rc == -EEXIST)
+			break; /* same action as the default, or a duplicate: nothing to add */
+		if (rc < 0)
+			fail("seccomp_rule_add", -rc, name);
+		break;
+	}
+	case OP_SECCOMP_LOAD: {
+		int rc = seccomp_load(filter);
+		if (rc < 0)
+			fail("seccomp_load", -rc, NULL);
+		seccomp_release(filter);
+		ctx.seccomp = NULL;
+		break;
+	}
+	}
+}
+
+/* `berth-init check-syscalls NAME...`: print the names that no architecture knows, one
+ * per line, so TypeScript can refuse a config before anything is created. */
+int check_syscalls(int argc, char **argv)
+{
+	static const char *const archs[] = { "x86_64", "x86", "x32", "arm", "aarch64", "mips", "mips64",
+					     "mips64n32", "mipsel", "mipsel64", "mipsel64n32", "ppc", "ppc64",
+					     "ppc64le", "s390", "s390x", "riscv64", "loongarch64", NULL };
+	for (int i = 0; i < argc; i++) {
+		int known = 0;
+		for (int a = 0; archs[a] && !known; a++) {
+			uint32_t arch = seccomp_arch_resolve_name(archs[a]);
+			if (arch && seccomp_syscall_resolve_name_arch(arch, argv[i]) != __NR_SCMP_ERROR)
+				known = 1;
+		}
+		if (!known)
+			printf("%s\n", argv[i]);
+	}
+	return 0;
+}

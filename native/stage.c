@@ -1,0 +1,174 @@
+/* stage.c — the stages of making a container: the parent (berth-init in the caller's
+ * namespaces) clones the child into new namespaces; the child becomes the container. */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static void write_proc_child(const char *file, const char *content)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", ctx.child, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open", errno, path);
+	size_t len = strlen(content);
+	if (write(fd, content, len) != (ssize_t)len)
+		fail("write", errno, path);
+	close(fd);
+}
+
+static void parent_op(const struct plan_op *op)
+{
+	switch (op->code) {
+	case OP_CGROUP_JOIN: {
+		int fd = open(arg_str(op, 0), O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			fail("cgroup-join", errno, arg_str(op, 0));
+		close(fd);
+		break;
+	}
+	case OP_SETNS: {
+		int fd = open(arg_str(op, 0), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail("open", errno, arg_str(op, 0));
+		if (setns(fd, (int)arg_u64(op, 1)) < 0)
+			fail("setns", errno, arg_str(op, 0));
+		close(fd);
+		break;
+	}
+	case OP_TIMENS: {
+		if (unshare(CLONE_NEWTIME) < 0)
+			fail("unshare", errno, "CLONE_NEWTIME");
+		int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		const char *offsets = arg_str(op, 0);
+		if (fd < 0 || (*offsets && write(fd, offsets, strlen(offsets)) < 0))
+			fail("write", errno, "/proc/self/timens_offsets");
+		close(fd);
+		break;
+	}
+	case OP_SETGROUPS_DENY: write_proc_child("setgroups", "deny"); break;
+	case OP_UID_MAP: write_proc_child("uid_map", arg_str(op, 0)); break;
+	case OP_GID_MAP: write_proc_child("gid_map", arg_str(op, 0)); break;
+	default:
+		fail_msg("plan", EPROTO, op_name(op->code), "operation not valid in the parent stage");
+	}
+}
+
+static void child_main(struct plan *plan, size_t from)
+{
+	ctx.stage = "child";
+	close(ctx.go_pipe[1]);
+	close(ctx.ready_pipe[0]);
+	char go;
+	ssize_t n;
+	do
+		n = read(ctx.go_pipe[0], &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(BERTH_INIT_EXIT_SETUP_FAILED); /* the parent failed and said why */
+	close(ctx.go_pipe[0]);
+	for (size_t i = from; i < plan->nops; i++) {
+		const struct plan_op *op = &plan->ops[i];
+		if (op->stage != STAGE_CHILD)
+			continue;
+		if (op->code == OP_READY) {
+			sync_send("{\"type\":\"" MSG_READY "\"}");
+			if (write(ctx.ready_pipe[1], "r", 1) != 1)
+				fail("write", errno, "ready pipe");
+			close(ctx.ready_pipe[1]);
+			continue;
+		}
+		run_op(op);
+	}
+	fail_msg("plan", EPROTO, NULL, "plan ended without exec");
+}
+
+static pid_t forward_to;
+static void forward_signal(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static int wait_child(void)
+{
+	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, 0 };
+	forward_to = ctx.child;
+	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; forwarded[i]; i++)
+		sigaction(forwarded[i], &sa, NULL);
+	int status;
+	while (waitpid(ctx.child, &status, 0) < 0)
+		if (errno != EINTR)
+			return BERTH_INIT_EXIT_SETUP_FAILED;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int run_plan(struct plan *plan)
+{
+	ctx.stage = "parent";
+	size_t i = 0;
+	for (; i < plan->nops; i++) {
+		const struct plan_op *op = &plan->ops[i];
+		if (op->stage != STAGE_PARENT)
+			continue;
+		if (op->code != OP_CLONE) {
+			parent_op(op);
+			continue;
+		}
+		if (pipe2(ctx.go_pipe, O_CLOEXEC) < 0 || pipe2(ctx.ready_pipe, O_CLOEXEC) < 0)
+			fail("pipe", errno, NULL);
+		unsigned long flags = (unsigned long)arg_u64(op, 0);
+		/* fork-like clone (no new stack): the child continues right here */
+		pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+		if (pid < 0)
+			fail("clone", errno, NULL);
+		if (pid == 0)
+			child_main(plan, i + 1);
+		ctx.child = pid;
+		break;
+	}
+	if (ctx.child <= 0)
+		fail_msg("plan", EPROTO, NULL, "plan has no clone");
+	close(ctx.go_pipe[0]);
+	close(ctx.ready_pipe[1]);
+	char msg[64];
+	snprintf(msg, sizeof(msg), "{\"type\":\"" MSG_PID "\",\"pid\":%d}", ctx.child);
+	sync_send(msg);
+	for (i++; i < plan->nops; i++)
+		if (plan->ops[i].stage == STAGE_PARENT_AFTER)
+			parent_op(&plan->ops[i]);
+	if (write(ctx.go_pipe[1], "g", 1) != 1)
+		fail("write", errno, "go pipe");
+	close(ctx.go_pipe[1]);
+
+	char ready;
+	ssize_t n;
+	do
+		n = read(ctx.ready_pipe[0], &ready, 1);
+	while (n < 0 && errno == EINTR);
+	close(ctx.ready_pipe[0]);
+	if (n != 1) {
+		/* the child died during set-up; it reported why itself */
+		int status;
+		while (waitpid(ctx.child, &status, 0) < 0 && errno == EINTR)
+			;
+		return BERTH_INIT_EXIT_SETUP_FAILED;
+	}
+	if (!ctx.foreground)
+		return 0;
+	close(ctx.sync_fd);
+	ctx.sync_fd = -1;
+	return wait_child();
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# berth set-up: idempotent, run as root. Installs what berth needs (Debian packages, Node 24
+# when the system's Node is older than 22.15, npm packages), builds berth-init with cc and
+# bundles the TypeScript entry points.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup.sh: run as root (berth makes namespaces, cgroups and mounts)" >&2
+  exit 1
+fi
+
+# Debian packages: the C helper's build (cc, libseccomp), the test image (busybox-static),
+# the peers the benchmarks compare with (runc, crun), networking tools and the test registry.
+PACKAGES="build-essential libseccomp-dev pkg-config busybox-static iproute2 nftables runc crun skopeo docker-registry debootstrap uidmap"
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup.sh: installing Debian packages:$missing"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# npm packages (Node 24 comes as the npm package `node`, a devDependency)
+if [ ! -x node_modules/node/bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+node_modules/node/bin/node scripts/build.mjs
+echo "setup.sh: done. Try: ./bin/berth-runtime --help"

@@ -1,0 +1,3 @@
+export * from './protocol.ts';
+export { initBinaryPath } from './init-binary.ts';
+export { checkSyscallNames } from './syscalls.ts';

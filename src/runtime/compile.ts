@@ -1,0 +1,443 @@
+/**
+ * compile: a validated OCI config becomes the plan berth-init carries out. Every decision
+ * about how a container is made is taken here, in order; berth-init only executes.
+ */
+import { statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { BerthError } from '../common/index.ts';
+import type { PlanStep, SeccompArgCondition } from '../native/protocol.ts';
+import { SECCOMP_FLAG_BITS } from '../native/protocol.ts';
+import {
+  capabilityMask,
+  parseMountOptions,
+  MS_BIND,
+  MS_REC,
+  MS_RDONLY,
+  MS_NOSUID,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_SLAVE,
+  MS_PRIVATE,
+  MS_SHARED,
+  MS_UNBINDABLE,
+  rlimitNumber,
+  parseRootfsPropagation,
+  type RuntimeConfig,
+  type Mount,
+  type NamespaceType,
+} from '../oci/index.ts';
+import { mountFlagNames } from './flag-names.ts';
+
+export const CLONE_FLAGS: Record<NamespaceType, number> = {
+  mount: 0x0002_0000,
+  uts: 0x0400_0000,
+  ipc: 0x0800_0000,
+  user: 0x1000_0000,
+  pid: 0x2000_0000,
+  network: 0x4000_0000,
+  cgroup: 0x0200_0000,
+  time: 0x0000_0080,
+};
+
+/** Order in which namespaces given by path are joined: the user namespace first. */
+const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'network', 'pid', 'mount', 'time'];
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The devices every container gets unless the config brings its own /dev (OCI "default devices"). */
+export const DEFAULT_DEVICES = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
+] as const;
+
+/** One cgroup hierarchy as the container should see it when the config mounts "cgroup". */
+export interface CgroupHierarchy {
+  /** Directory name under the cgroup mount ("memory", "cpu,cpuacct", "systemd"; "" for v2). */
+  name: string;
+  /** Mount data for a fresh mount in a cgroup namespace ("memory", "none,name=systemd"). */
+  data: string;
+  /** The container's own cgroup directory on the host, bound when there is no cgroup namespace. */
+  hostDir: string;
+  isV2: boolean;
+}
+
+export interface CompileOptions {
+  containerId: string;
+  bundleDir: string;
+  execFifoPath: string;
+  /** cgroup.procs files berth-init writes itself into before cloning. */
+  cgroupProcsFiles: string[];
+  cgroupHierarchies: CgroupHierarchy[];
+  consoleSocket?: string | undefined;
+  noPivot?: boolean | undefined;
+  /** Extra fds (3 … 3+n-1) passed to the container. */
+  preserveFds?: number | undefined;
+  /** The caller is not root (rootless): write setgroups "deny" before gid_map. */
+  isRootless?: boolean | undefined;
+  /** The host root is an initramfs: pivot_root cannot work there. */
+  isRootRamfs?: boolean | undefined;
+}
+
+export interface CompiledPlan {
+  steps: PlanStep[];
+  /** Hook phases the runtime itself runs, in the order berth-init will ask for them. */
+  runtimeHookPhases: string[];
+}
+
+const SECCOMP_ACTION_VALUES: Record<string, number> = {
+  SCMP_ACT_KILL: 0,
+  SCMP_ACT_KILL_THREAD: 0,
+  SCMP_ACT_KILL_PROCESS: 0x8000_0000,
+  SCMP_ACT_TRAP: 0x0003_0000,
+  SCMP_ACT_ERRNO: 0x0005_0000,
+  SCMP_ACT_TRACE: 0x7ff0_0000,
+  SCMP_ACT_LOG: 0x7ffc_0000,
+  SCMP_ACT_ALLOW: 0x7fff_0000,
+};
+
+const SECCOMP_OP_VALUES: Record<string, number> = {
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
+};
+
+const EPERM = 1;
+
+function seccompAction(name: string, errnoRet: number | undefined, field: string): number {
+  if (name === 'SCMP_ACT_NOTIFY') {
+    throw new BerthError('NOT_IMPLEMENTED', `${field}: SCMP_ACT_NOTIFY is not supported by berth-runtime yet`, {
+      hint: 'use SCMP_ACT_ERRNO or SCMP_ACT_KILL_PROCESS',
+    });
+  }
+  const base = SECCOMP_ACTION_VALUES[name];
+  if (base === undefined) throw new BerthError('INVALID_ARGUMENT', `${field}: unknown seccomp action "${name}"`);
+  if (name === 'SCMP_ACT_ERRNO') return (base | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+  if (name === 'SCMP_ACT_TRACE') return (base | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+  return base >>> 0;
+}
+
+function toBig(value: number | bigint | undefined): bigint {
+  return BigInt(value ?? 0);
+}
+
+/** Namespaces the config creates anew (no path). */
+export function newNamespaces(config: RuntimeConfig): Set<NamespaceType> {
+  return new Set((config.linux?.namespaces ?? []).filter((ns) => !ns.path).map((ns) => ns.type));
+}
+
+function mountSteps(mount: Mount, index: number, opts: CompileOptions, ctx: { isUserNs: boolean; hasCgroupNs: boolean; hierarchies: CgroupHierarchy[] }): PlanStep[] {
+  const field = `mounts[${index}]`;
+  const parsed = parseMountOptions(mount.options ?? []);
+  if (parsed.isTmpCopyUp) throw new BerthError('NOT_IMPLEMENTED', `${field}.options: "tmpcopyup" is not supported yet`);
+  if (parsed.idmap) throw new BerthError('NOT_IMPLEMENTED', `${field}.options: id-mapped mounts are not supported yet`);
+  const type = mount.type ?? (parsed.isBind ? 'bind' : '');
+  const destination = mount.destination;
+  const propagation = parsed.propagation.reduce((a, b) => a | b, 0);
+  const base = {
+    stage: 'child' as const,
+    op: 'mount' as const,
+    propagation,
+    attrSet: parsed.recAttrSet,
+    attrClr: parsed.recAttrClr,
+  };
+
+  if (type === 'cgroup' || type === 'cgroup2') return cgroupMountSteps(mount, parsed.flags, ctx);
+
+  if (parsed.isBind) {
+    const rawSource = mount.source ?? '';
+    if (!rawSource) throw new BerthError('INVALID_ARGUMENT', `${field}.source: a bind mount needs a source`);
+    const source = isAbsolute(rawSource) ? rawSource : resolve(opts.bundleDir, rawSource);
+    let isFile = false;
+    try {
+      isFile = !statSync(source).isDirectory();
+    } catch {
+      // a missing source is reported by berth-init at the mount itself, with its errno
+    }
+    const extra = parsed.flags & ~(MS_BIND | MS_REC);
+    return [
+      {
+        ...base,
+        source,
+        destination,
+        fstype: '',
+        flags: parsed.flags & (MS_BIND | MS_REC),
+        flagNames: mountFlagNames(parsed.flags),
+        data: '',
+        isFile,
+        remountFlags: extra,
+      },
+    ];
+  }
+  return [
+    {
+      ...base,
+      source: mount.source ?? type,
+      destination,
+      fstype: type,
+      flags: parsed.flags,
+      flagNames: mountFlagNames(parsed.flags),
+      data: parsed.data,
+      isFile: false,
+      remountFlags: 0,
+    },
+  ];
+}
+
+/** A "cgroup" mount shows the container its own cgroups: a fresh cgroup mount inside a cgroup
+ * namespace, otherwise its own directories bound from the host. */
+function cgroupMountSteps(mount: Mount, flags: number, ctx: { hasCgroupNs: boolean; hierarchies: CgroupHierarchy[] }): PlanStep[] {
+  const roFlags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  const names = mountFlagNames(roFlags);
+  const common = { stage: 'child' as const, op: 'mount' as const, propagation: 0, attrSet: 0, attrClr: 0, isFile: false };
+  const v2 = ctx.hierarchies.find((h) => h.isV2);
+  if (v2) {
+    return [
+      ctx.hasCgroupNs
+        ? { ...common, source: 'cgroup2', destination: mount.destination, fstype: 'cgroup2', flags: roFlags, flagNames: names, data: '', remountFlags: 0 }
+        : { ...common, source: v2.hostDir, destination: mount.destination, fstype: '', flags: MS_BIND | MS_REC, flagNames: ['MS_BIND', 'MS_REC'], data: '', remountFlags: roFlags },
+    ];
+  }
+  const steps: PlanStep[] = [
+    { ...common, source: 'tmpfs', destination: mount.destination, fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, flagNames: mountFlagNames(MS_NOSUID | MS_NODEV | MS_NOEXEC), data: 'mode=755', remountFlags: 0 },
+  ];
+  for (const h of ctx.hierarchies) {
+    const destination = join(mount.destination, h.name);
+    steps.push(
+      ctx.hasCgroupNs
+        ? { ...common, source: 'cgroup', destination, fstype: 'cgroup', flags: roFlags, flagNames: names, data: h.data, remountFlags: 0 }
+        : { ...common, source: h.hostDir, destination, fstype: '', flags: MS_BIND | MS_REC, flagNames: ['MS_BIND', 'MS_REC'], data: '', remountFlags: roFlags },
+    );
+  }
+  if (roFlags & MS_RDONLY) steps.push({ stage: 'child', op: 'readonly', path: mount.destination });
+  return steps;
+}
+
+function deviceSteps(config: RuntimeConfig, isUserNs: boolean): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const devices = [...(config.linux?.devices ?? [])];
+  const given = new Set(devices.map((d) => d.path));
+  const all = [
+    ...DEFAULT_DEVICES.filter((d) => !given.has(d.path)).map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 })),
+    ...devices.map((d) => ({ path: d.path, type: d.type, major: Number(d.major ?? 0), minor: Number(d.minor ?? 0), fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 })),
+  ];
+  for (const dev of all) {
+    if (isUserNs) {
+      // mknod is not allowed in a user namespace: bind the host's node instead, as runc does
+      steps.push({ stage: 'child', op: 'bind-device', hostPath: dev.path, path: dev.path });
+      continue;
+    }
+    const typeBits = dev.type === 'b' ? 0o060000 : dev.type === 'p' ? 0o010000 : 0o020000;
+    steps.push({ stage: 'child', op: 'mknod', path: dev.path, mode: typeBits | (dev.fileMode & 0o7777), major: dev.major, minor: dev.minor, uid: dev.uid, gid: dev.gid, type: dev.type });
+  }
+  return steps;
+}
+
+function seccompSteps(config: RuntimeConfig): PlanStep[] {
+  const seccomp = config.linux?.seccomp;
+  if (!seccomp) return [];
+  let flags = 0;
+  const flagNames: string[] = [];
+  for (const name of seccomp.flags ?? []) {
+    const bit = SECCOMP_FLAG_BITS[name as keyof typeof SECCOMP_FLAG_BITS];
+    if (bit === undefined) throw new BerthError('NOT_IMPLEMENTED', `linux.seccomp.flags: "${name}" is not supported by berth-runtime`);
+    flags |= bit;
+    flagNames.push(name);
+  }
+  if (seccomp.listenerPath) throw new BerthError('NOT_IMPLEMENTED', 'linux.seccomp.listenerPath: seccomp notify is not supported yet');
+  const rules: PlanStep[] = [];
+  (seccomp.syscalls ?? []).forEach((rule, i) => {
+    const action = seccompAction(rule.action, rule.errnoRet, `linux.seccomp.syscalls[${i}].action`);
+    const args: SeccompArgCondition[] = (rule.args ?? []).map((a) => ({
+      index: a.index,
+      op: SECCOMP_OP_VALUES[a.op] ?? 0,
+      opName: a.op,
+      value: toBig(a.value),
+      valueTwo: toBig(a.valueTwo),
+    }));
+    for (const name of rule.names) rules.push({ stage: 'child', op: 'seccomp-rule', action, actionName: rule.action, syscall: name, args });
+  });
+  const steps: PlanStep[] = [
+    {
+      stage: 'child',
+      op: 'seccomp-init',
+      defaultAction: seccompAction(seccomp.defaultAction, seccomp.defaultErrnoRet, 'linux.seccomp.defaultAction'),
+      actionName: seccomp.defaultAction,
+      flags,
+      flagNames,
+      ruleCount: rules.length,
+    },
+  ];
+  for (const arch of seccomp.architectures ?? []) {
+    steps.push({ stage: 'child', op: 'seccomp-arch', arch: arch.replace(/^SCMP_ARCH_/, '').toLowerCase() });
+  }
+  steps.push(...rules, { stage: 'child', op: 'seccomp-load' });
+  return steps;
+}
+
+function hookRunSteps(config: RuntimeConfig, name: 'createContainer' | 'startContainer'): PlanStep[] {
+  return (config.hooks?.[name] ?? []).map((hook) => ({
+    stage: 'child' as const,
+    op: 'run-hook' as const,
+    name,
+    path: hook.path,
+    timeout: hook.timeout ?? 0,
+    args: hook.args ?? [hook.path],
+    env: hook.env ?? [],
+  }));
+}
+
+function idMapText(maps: { containerID: number; hostID: number; size: number }[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
+}
+
+export function compilePlan(config: RuntimeConfig, opts: CompileOptions): CompiledPlan {
+  const linux = config.linux ?? {};
+  const process = config.process;
+  if (!process?.args?.length) throw new BerthError('INVALID_ARGUMENT', 'process.args: the container needs a program to run');
+  if (!config.root?.path) throw new BerthError('INVALID_ARGUMENT', 'root.path: is required');
+  const namespaces = linux.namespaces ?? [];
+  const created = newNamespaces(config);
+  if (!namespaces.some((ns) => ns.type === 'mount')) {
+    throw new BerthError('INVALID_ARGUMENT', 'linux.namespaces: a mount namespace is required to enter the root filesystem', {
+      hint: 'add {"type": "mount"} to linux.namespaces',
+    });
+  }
+  const isUserNs = namespaces.some((ns) => ns.type === 'user');
+  const rootfsDir = isAbsolute(config.root.path) ? config.root.path : resolve(opts.bundleDir, config.root.path);
+  const steps: PlanStep[] = [];
+  const runtimeHookPhases: string[] = [];
+
+  // --- parent: cgroups first, so nothing of the container ever runs outside them
+  for (const procsPath of opts.cgroupProcsFiles) steps.push({ stage: 'parent', op: 'cgroup-join', procsPath });
+  const joined = namespaces.filter((ns) => ns.path).sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  for (const ns of joined) steps.push({ stage: 'parent', op: 'setns', path: ns.path!, nsType: CLONE_FLAGS[ns.type], namespace: ns.type });
+  if (created.has('time')) {
+    const offsets = Object.entries(linux.timeOffsets ?? {})
+      .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`)
+      .join('\n');
+    steps.push({ stage: 'parent', op: 'timens', offsets });
+  }
+  const cloneTypes = [...created].filter((t) => t !== 'time');
+  steps.push({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes });
+  if (created.has('user')) {
+    if (opts.isRootless) steps.push({ stage: 'parent-after', op: 'setgroups-deny' });
+    if (linux.uidMappings?.length) steps.push({ stage: 'parent-after', op: 'uid-map', map: idMapText(linux.uidMappings) });
+    if (linux.gidMappings?.length) steps.push({ stage: 'parent-after', op: 'gid-map', map: idMapText(linux.gidMappings) });
+  }
+
+  // --- child: the container's init, in its new namespaces
+  const child = (step: PlanStep) => steps.push(step);
+  child({ stage: 'child', op: 'setsid' });
+  if (created.has('user')) child({ stage: 'child', op: 'become-root' });
+  if (created.has('mount')) {
+    const flags = linux.rootfsPropagation ? parseRootfsPropagation(linux.rootfsPropagation) : MS_SLAVE | MS_REC;
+    child({ stage: 'child', op: 'propagation', path: '/', flags, flagNames: mountFlagNames(flags) });
+  }
+  child({ stage: 'child', op: 'exec-fifo', path: opts.execFifoPath });
+  if (process.terminal && opts.consoleSocket) child({ stage: 'child', op: 'console-connect', socketPath: opts.consoleSocket });
+  child({ stage: 'child', op: 'rootfs', path: rootfsDir });
+
+  const mounts = config.mounts ?? [];
+  const ctx = { isUserNs, hasCgroupNs: created.has('cgroup'), hierarchies: opts.cgroupHierarchies };
+  mounts.forEach((m, i) => steps.push(...mountSteps(m, i, opts, ctx)));
+  const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);
+  if (!devBound) {
+    steps.push(...deviceSteps(config, isUserNs));
+    const hasPts = mounts.some((m) => m.destination === '/dev/pts');
+    const links: [string, string][] = [
+      ['/proc/self/fd', '/dev/fd'],
+      ['/proc/self/fd/0', '/dev/stdin'],
+      ['/proc/self/fd/1', '/dev/stdout'],
+      ['/proc/self/fd/2', '/dev/stderr'],
+    ];
+    if (hasPts) links.push(['pts/ptmx', '/dev/ptmx']);
+    for (const [target, path] of links) child({ stage: 'child', op: 'symlink', target, path });
+  }
+
+  const runtimeHooks = ['prestart', 'createRuntime'] as const;
+  const hookCount = runtimeHooks.reduce((n, h) => n + (config.hooks?.[h]?.length ?? 0), 0);
+  if (hookCount > 0) {
+    child({ stage: 'child', op: 'hooks', name: 'createRuntime', count: hookCount });
+    runtimeHookPhases.push('createRuntime');
+  }
+  steps.push(...hookRunSteps(config, 'createContainer'));
+
+  if (opts.noPivot || opts.isRootRamfs) child({ stage: 'child', op: 'chroot' });
+  else child({ stage: 'child', op: 'pivot-root' });
+
+  for (const path of linux.maskedPaths ?? []) child({ stage: 'child', op: 'mask', path });
+  for (const path of linux.readonlyPaths ?? []) child({ stage: 'child', op: 'readonly', path });
+  if (config.root.readonly) child({ stage: 'child', op: 'remount-root-ro' });
+
+  if (config.hostname !== undefined && created.has('uts')) child({ stage: 'child', op: 'hostname', name: config.hostname });
+  if (config.domainname !== undefined && created.has('uts')) child({ stage: 'child', op: 'domainname', name: config.domainname });
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) child({ stage: 'child', op: 'sysctl', key, value });
+  if (process.oomScoreAdj !== undefined) child({ stage: 'child', op: 'oom-score-adj', value: process.oomScoreAdj });
+  for (const rl of process.rlimits ?? []) {
+    const resource = rlimitNumber(rl.type);
+    if (resource === undefined) throw new BerthError('INVALID_ARGUMENT', `process.rlimits: unknown rlimit type "${rl.type}"`);
+    child({ stage: 'child', op: 'rlimit', type: rl.type, resource, soft: toBig(rl.soft), hard: toBig(rl.hard) });
+  }
+  if (process.terminal && opts.consoleSocket) {
+    child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
+  }
+
+  const seccomp = seccompSteps(config);
+  const nnp = process.noNewPrivileges === true;
+  // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities
+  if (!nnp) steps.push(...seccomp);
+
+  const caps = process.capabilities;
+  if (caps) {
+    const bounding = caps.bounding ?? [];
+    child({ stage: 'child', op: 'caps-bounding', mask: capabilityMask(bounding), names: bounding });
+  }
+  const user = process.user;
+  child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
+  child({ stage: 'child', op: 'setgid', gid: user.gid });
+  child({ stage: 'child', op: 'setuid', uid: user.uid });
+  if (caps) {
+    const names = {
+      effective: caps.effective ?? [],
+      permitted: caps.permitted ?? [],
+      inheritable: caps.inheritable ?? [],
+      ambient: caps.ambient ?? [],
+    };
+    child({
+      stage: 'child',
+      op: 'caps-set',
+      effective: capabilityMask(names.effective),
+      permitted: capabilityMask(names.permitted),
+      inheritable: capabilityMask(names.inheritable),
+      ambient: capabilityMask(names.ambient),
+      names,
+    });
+  }
+  if (user.umask !== undefined) child({ stage: 'child', op: 'umask', mask: user.umask });
+  if (linux.personality) {
+    child({ stage: 'child', op: 'personality', persona: linux.personality.domain === 'LINUX32' ? 0x0008 : 0x0000, domain: linux.personality.domain });
+  }
+  child({ stage: 'child', op: 'chdir', path: process.cwd });
+  if (nnp) child({ stage: 'child', op: 'no-new-privs' });
+
+  const env = process.env ?? [];
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  child({ stage: 'child', op: 'resolve-exec', program: process.args[0]!, searchPath: pathVar });
+  child({ stage: 'child', op: 'close-fds', from: 3 + (opts.preserveFds ?? 0) });
+  child({ stage: 'child', op: 'ready' });
+  child({ stage: 'child', op: 'exec-wait' });
+  steps.push(...hookRunSteps(config, 'startContainer'));
+  if (nnp) steps.push(...seccomp);
+  child({ stage: 'child', op: 'exec', args: process.args, env });
+  return { steps, runtimeHookPhases };
+}
+
+export const PROPAGATION_FLAGS = { MS_SLAVE, MS_PRIVATE, MS_SHARED, MS_UNBINDABLE };

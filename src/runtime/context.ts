@@ -1,0 +1,21 @@
+import type { Resources } from '../oci/index.ts';
+import type { CgroupHierarchy } from './compile.ts';
+import type { StateStore } from './state-store.ts';
+
+/** What the runtime needs of cgroups (src/cgroups provides it; tests may point it elsewhere). */
+export interface RuntimeCgroups {
+  /** Where the container's cgroup would be, without creating anything. */
+  preview(path: string): Promise<{ procsFiles: string[]; hierarchies: CgroupHierarchy[] }>;
+  /** Creates the cgroup and applies the limits; returns warnings for what the host cannot enforce. */
+  create(path: string, resources: Resources | undefined): Promise<string[]>;
+  destroy(path: string): Promise<void>;
+  isFrozen(path: string): Promise<boolean>;
+  freeze(path: string): Promise<void>;
+  thaw(path: string): Promise<void>;
+  pids(path: string): Promise<number[]>;
+}
+
+export interface RuntimeContext {
+  store: StateStore;
+  cgroups: RuntimeCgroups;
+}

@@ -1,0 +1,186 @@
+/**
+ * create: everything that makes the container, up to its init waiting on the exec fifo.
+ * Every resource has its owner record (state.json) written before it is made, and any
+ * failure takes back what was made: no process, mount, cgroup or state is left.
+ */
+import { readFile, realpath } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join, resolve, isAbsolute } from 'node:path';
+import { BerthError, isErrno } from '../common/index.ts';
+import { parseRuntimeConfig, validateSeccompSyscallNames, type RuntimeConfig, type HookName } from '../oci/index.ts';
+import { encodePlan, type PlanStep } from '../native/protocol.ts';
+import { checkSyscallNames } from '../native/syscalls.ts';
+import { compilePlan, type CompiledPlan } from './compile.ts';
+import { runHooks } from './hooks.ts';
+import { spawnInit, type InitProcess } from './init-process.ts';
+import { readProcessInfo } from './process-info.ts';
+import { STATE_VERSION, type StoredState } from './state-store.ts';
+import type { RuntimeContext } from './context.ts';
+import { killAndWait } from './kill.ts';
+
+export interface CreateOptions {
+  bundleDir: string;
+  consoleSocket?: string | undefined;
+  pidFile?: string | undefined;
+  noPivot?: boolean | undefined;
+  preserveFds?: number | undefined;
+  /** berth-init stays the container's parent and exits with its status (used by `run`). */
+  foreground?: boolean | undefined;
+}
+
+export interface CreateResult {
+  pid: number;
+  warnings: string[];
+  init: InitProcess;
+}
+
+export async function loadBundleConfig(bundleDir: string): Promise<RuntimeConfig> {
+  const configPath = join(bundleDir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) {
+      throw new BerthError('NOT_FOUND', `no config.json in bundle ${bundleDir}`, { hint: 'create one with: berth-runtime spec --bundle DIR' });
+    }
+    throw err;
+  }
+  const config = parseRuntimeConfig(text, configPath);
+  const seccomp = config.linux?.seccomp;
+  if (seccomp?.syscalls?.length) {
+    const names = [...new Set(seccomp.syscalls.flatMap((s) => s.names))];
+    const unknown = checkSyscallNames(names);
+    validateSeccompSyscallNames(config, new Set(names.filter((n) => !unknown.has(n))), configPath);
+  }
+  return config;
+}
+
+function isRootRamfs(): boolean {
+  // pivot_root cannot leave an initramfs: fall back to MS_MOVE + chroot there, as runc does
+  try {
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+    const fstype = line?.split(' - ')[1]?.split(' ')[0];
+    return fstype === 'rootfs' || fstype === 'ramfs';
+  } catch {
+    return false;
+  }
+}
+
+export function defaultCgroupPath(id: string): string {
+  return `/berth/${id}`;
+}
+
+/** Compiles the plan for a bundle without running anything (for --explain). */
+export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
+  const bundleDir = resolve(opts.bundleDir);
+  const config = await loadBundleConfig(bundleDir);
+  const cgroupPath = config.linux?.cgroupsPath || defaultCgroupPath(id);
+  const preview = await ctx.cgroups.preview(cgroupPath);
+  const plan = compilePlan(config, {
+    containerId: id,
+    bundleDir,
+    execFifoPath: ctx.store.execFifoPath(id),
+    cgroupProcsFiles: preview.procsFiles,
+    cgroupHierarchies: preview.hierarchies,
+    consoleSocket: opts.consoleSocket,
+    noPivot: opts.noPivot,
+    preserveFds: opts.preserveFds,
+    isRootless: process.getuid?.() !== 0,
+    isRootRamfs: isRootRamfs(),
+  });
+  return { config, plan };
+}
+
+export async function createContainer(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<CreateResult> {
+  const bundleDir = await realpath(resolve(opts.bundleDir)).catch((err: unknown) => {
+    if (isErrno(err, 'ENOENT')) throw new BerthError('NOT_FOUND', `bundle directory ${opts.bundleDir} does not exist`);
+    throw err;
+  });
+  // everything that can be refused is refused before anything is created
+  const config = await loadBundleConfig(bundleDir);
+  if (config.process?.terminal && !opts.consoleSocket) {
+    throw new BerthError('INVALID_ARGUMENT', 'process.terminal is true but no --console-socket was given', {
+      hint: 'pass --console-socket, or set process.terminal to false in config.json',
+    });
+  }
+  if (opts.consoleSocket && !config.process?.terminal) {
+    throw new BerthError('INVALID_ARGUMENT', '--console-socket was given but process.terminal is false in config.json');
+  }
+  const cgroupPath = config.linux?.cgroupsPath || defaultCgroupPath(id);
+  const rootfsDir = isAbsolute(config.root!.path) ? config.root!.path : resolve(bundleDir, config.root!.path);
+  const preview = await ctx.cgroups.preview(cgroupPath);
+  const compileArgs = {
+    containerId: id,
+    bundleDir,
+    execFifoPath: ctx.store.execFifoPath(id),
+    cgroupProcsFiles: preview.procsFiles,
+    cgroupHierarchies: preview.hierarchies,
+    consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+    noPivot: opts.noPivot,
+    preserveFds: opts.preserveFds,
+    isRootless: process.getuid?.() !== 0,
+    isRootRamfs: isRootRamfs(),
+  };
+  const plan = compilePlan(config, compileArgs);
+
+  const state: StoredState = {
+    version: STATE_VERSION,
+    id,
+    bundle: bundleDir,
+    rootfs: rootfsDir,
+    pid: 0,
+    pidStartTime: '',
+    phase: 'creating',
+    created: new Date().toISOString(),
+    cgroupPath,
+    annotations: config.annotations ?? {},
+    config,
+  };
+  await ctx.store.claim(state);
+  let init: InitProcess | undefined;
+  try {
+    const warnings = await ctx.cgroups.create(cgroupPath, config.linux?.resources);
+    init = spawnInit({
+      plan: encodePlan(plan.steps),
+      foreground: opts.foreground === true,
+      preserveFds: opts.preserveFds ?? 0,
+      handlers: {
+        onPid: async (pid) => {
+          state.pid = pid;
+          state.pidStartTime = readProcessInfo(pid)?.startTime ?? '';
+          await ctx.store.write(state);
+        },
+        onHooks: async () => {
+          const oci = ctx.store.ociState(state, 'creating');
+          for (const phase of ['prestart', 'createRuntime'] as HookName[]) await runHooks(phase, config.hooks?.[phase], oci);
+          return JSON.stringify(ctx.store.ociState(state, 'creating'));
+        },
+      },
+    });
+    await init.ready;
+    state.phase = 'created';
+    await ctx.store.write(state);
+    if (!opts.foreground) {
+      const status = await init.exited;
+      if (status !== 0) throw new BerthError('INTERNAL', `berth-init exited with status ${status} after the container was created`);
+    }
+    if (opts.pidFile) {
+      const { writeFileAtomic } = await import('../common/index.ts');
+      await writeFileAtomic(resolve(opts.pidFile), String(state.pid));
+    }
+    return { pid: state.pid, init, warnings };
+  } catch (err) {
+    await undoCreate(ctx, state, init);
+    throw err;
+  }
+}
+
+async function undoCreate(ctx: RuntimeContext, state: StoredState, init: InitProcess | undefined): Promise<void> {
+  if (init && init.child.exitCode === null && init.child.signalCode === null) init.child.kill('SIGKILL');
+  if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime).catch(() => {});
+  if (init) await init.exited;
+  await ctx.cgroups.destroy(state.cgroupPath).catch(() => {});
+  await ctx.store.remove(state.id);
+}
+
+export type { PlanStep };

@@ -1,0 +1,147 @@
+/**
+ * explain: the plan in words, one syscall-level step per line, so anyone can see what
+ * makes a container a container. Pure formatting: nothing runs.
+ */
+import type { PlanStep } from '../native/protocol.ts';
+import { cloneFlagNames } from './flag-names.ts';
+
+const octal = (n: number) => '0' + n.toString(8);
+const q = (s: string) => JSON.stringify(s);
+const list = (names: string[]) => (names.length ? names.join('|') : '0');
+
+function describeStep(step: PlanStep): string {
+  switch (step.op) {
+    case 'cgroup-join':
+      return `join cgroup: write 0 > ${step.procsPath}`;
+    case 'setns':
+      return `setns(open(${q(step.path)}), ${cloneFlagNames(step.nsType).join('|')})  join the ${step.namespace} namespace`;
+    case 'timens':
+      return `unshare(CLONE_NEWTIME); write /proc/self/timens_offsets ${q(step.offsets)}`;
+    case 'clone':
+      return `clone(${list(cloneFlagNames(step.flags))}|SIGCHLD)  new namespaces: ${step.namespaces.join(', ') || 'none'}`;
+    case 'setgroups-deny':
+      return 'write "deny" > /proc/<child>/setgroups';
+    case 'uid-map':
+      return `write /proc/<child>/uid_map: ${step.map.replaceAll('\n', '; ')}  (container host size)`;
+    case 'gid-map':
+      return `write /proc/<child>/gid_map: ${step.map.replaceAll('\n', '; ')}  (container host size)`;
+    case 'become-root':
+      return 'setresgid(0,0,0); setresuid(0,0,0)  root inside the new user namespace';
+    case 'setsid':
+      return 'setsid()  new session';
+    case 'propagation':
+      return `mount(NULL, ${q(step.path)}, NULL, ${list(step.flagNames)})  keep the container's mounts off the host`;
+    case 'rootfs':
+      return `mount(${q(step.path)}, ${q(step.path)}, NULL, MS_BIND|MS_REC)  root filesystem`;
+    case 'mount': {
+      const extra = [
+        step.data ? `data ${q(step.data)}` : '',
+        step.remountFlags ? `then remount MS_BIND|MS_REMOUNT|${step.remountFlags.toString()}` : '',
+        step.propagation ? `propagation ${step.propagation}` : '',
+        step.attrSet || step.attrClr ? `mount_setattr(AT_RECURSIVE, set 0x${step.attrSet.toString(16)}, clear 0x${step.attrClr.toString(16)})` : '',
+      ].filter(Boolean);
+      return `mount(${q(step.source)}, <root>${step.destination}, ${q(step.fstype || 'none')}, ${list(step.flagNames)})${extra.length ? '  ' + extra.join(', ') : ''}  target resolved with openat2(RESOLVE_IN_ROOT)`;
+    }
+    case 'mkdir':
+      return `mkdir <root>${step.path} ${octal(step.mode)}`;
+    case 'mknod':
+      return `mknod(<root>${step.path}, ${step.type} ${octal(step.mode & 0o7777)}, ${step.major}:${step.minor}); chown ${step.uid}:${step.gid}`;
+    case 'bind-device':
+      return `mount(${q(step.hostPath)}, <root>${step.path}, NULL, MS_BIND)  device from the host (user namespace)`;
+    case 'symlink':
+      return `symlink(${q(step.target)}, <root>${step.path})`;
+    case 'hooks':
+      return `pause: the runtime runs ${step.count} prestart/createRuntime hook(s) with the state on stdin`;
+    case 'run-hook':
+      return `${step.name} hook: exec ${q(step.path)} ${step.args.slice(1).map(q).join(' ')}${step.timeout ? ` (timeout ${step.timeout}s)` : ''}`;
+    case 'pivot-root':
+      return 'pivot_root(".", ".") in the root; umount2(old root, MNT_DETACH); chdir("/")';
+    case 'chroot':
+      return 'mount(root, "/", NULL, MS_MOVE); chroot("."); chdir("/")  (no pivot_root)';
+    case 'mask':
+      return `mask ${step.path}: /dev/null bound over a file, read-only empty tmpfs over a directory`;
+    case 'readonly':
+      return `mount(${step.path}, ${step.path}, NULL, MS_BIND|MS_REC); remount MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC`;
+    case 'remount-root-ro':
+      return 'mount(NULL, "/", NULL, MS_BIND|MS_REMOUNT|MS_RDONLY)  read-only root';
+    case 'hostname':
+      return `sethostname(${q(step.name)})`;
+    case 'domainname':
+      return `setdomainname(${q(step.name)})`;
+    case 'sysctl':
+      return `write /proc/sys/${step.key.replaceAll('.', '/')} = ${q(step.value)}`;
+    case 'oom-score-adj':
+      return `write /proc/self/oom_score_adj = ${step.value}`;
+    case 'rlimit':
+      return `setrlimit(${step.type}, soft ${fmtLimit(step.soft)}, hard ${fmtLimit(step.hard)})`;
+    case 'console-connect':
+      return `connect(console socket ${q(step.socketPath)})`;
+    case 'console':
+      return `open /dev/ptmx; send the master over the console socket (SCM_RIGHTS); slave → stdin/stdout/stderr, TIOCSCTTY${step.rows ? ` (${step.cols}x${step.rows})` : ''}`;
+    case 'exec-fifo':
+      return `open(${q(step.path)}, O_PATH)  exec fifo, opened for writing when waiting for start`;
+    case 'chdir':
+      return `chdir(${q(step.path)})`;
+    case 'umask':
+      return `umask(${octal(step.mask)})`;
+    case 'personality':
+      return `personality(${step.domain})`;
+    case 'setgroups':
+      return `setgroups([${step.gids.join(', ')}])`;
+    case 'setgid':
+      return `setresgid(${step.gid}, ${step.gid}, ${step.gid})`;
+    case 'setuid':
+      return `prctl(PR_SET_KEEPCAPS, 1); setresuid(${step.uid}, ${step.uid}, ${step.uid}); prctl(PR_SET_KEEPCAPS, 0)`;
+    case 'caps-bounding':
+      return `prctl(PR_CAPBSET_DROP) for every capability but: ${step.names.join(', ') || '(none)'}`;
+    case 'caps-set':
+      return [
+        `capset(effective: ${step.names.effective.join(', ') || '(none)'};`,
+        `permitted: ${step.names.permitted.join(', ') || '(none)'};`,
+        `inheritable: ${step.names.inheritable.join(', ') || '(none)'}); ambient: ${step.names.ambient.join(', ') || '(none)'}`,
+      ].join(' ');
+    case 'no-new-privs':
+      return 'prctl(PR_SET_NO_NEW_PRIVS, 1)';
+    case 'seccomp-init':
+      return `seccomp filter: default ${step.actionName}, ${step.ruleCount} rule(s)${step.flagNames.length ? ', flags ' + step.flagNames.join('|') : ''}`;
+    case 'seccomp-arch':
+      return `seccomp architecture ${step.arch}`;
+    case 'seccomp-rule':
+      return `seccomp rule: ${step.syscall} → ${step.actionName}${step.args.length ? ' when ' + step.args.map((a) => `arg${a.index} ${a.opName} ${a.value}${a.opName === 'SCMP_CMP_MASKED_EQ' ? '/' + a.valueTwo : ''}`).join(' && ') : ''}`;
+    case 'seccomp-load':
+      return 'seccomp(SECCOMP_SET_MODE_FILTER)  load the filter';
+    case 'resolve-exec':
+      return `find ${q(step.program)} in PATH ${q(step.searchPath)}`;
+    case 'close-fds':
+      return `close_range(${step.from}, ~0, CLOSE_RANGE_CLOEXEC)  only stdio${step.from > 3 ? ' and preserved fds' : ''} reach the program`;
+    case 'ready':
+      return 'tell the runtime: created';
+    case 'exec-wait':
+      return 'open the exec fifo for writing: blocks until `start`';
+    case 'exec':
+      return `execve(${step.args.map(q).join(', ')})  env: ${step.env.length} variable(s)`;
+    case 'write-file':
+      return `write ${step.path} = ${q(step.content)}`;
+  }
+}
+
+function fmtLimit(v: bigint): string {
+  return v === 0xffff_ffff_ffff_ffffn ? 'unlimited' : v.toString();
+}
+
+const STAGE_LABEL: Record<PlanStep['stage'], string> = {
+  parent: 'parent',
+  'parent-after': 'parent',
+  child: 'child',
+};
+
+/** The plan as numbered lines. */
+export function explainPlan(steps: readonly PlanStep[], header?: string): string {
+  const lines: string[] = [];
+  if (header) lines.push(header);
+  const width = String(steps.length).length;
+  steps.forEach((step, i) => {
+    lines.push(`${String(i + 1).padStart(width)}. [${STAGE_LABEL[step.stage].padEnd(6)}] ${describeStep(step)}`);
+  });
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,68 @@
+/**
+ * Hooks the runtime runs itself, in the runtime's namespaces: prestart, createRuntime,
+ * poststart, poststop. (createContainer and startContainer run inside the container: they
+ * are plan steps.) Each gets the OCI state on stdin, its own args and env, and a timeout.
+ */
+import { spawn } from 'node:child_process';
+import { BerthError } from '../common/index.ts';
+import type { Hook, HookName, State } from '../oci/index.ts';
+
+function envObject(env: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of env ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}
+
+export function runHook(name: HookName, hook: Hook, state: State): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const args = hook.args ?? [hook.path];
+    const child = spawn(hook.path, args.slice(1), {
+      argv0: args[0] ?? hook.path,
+      env: envObject(hook.env),
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    let timedOut = false;
+    const timer = hook.timeout ? setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, hook.timeout * 1000) : undefined;
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    child.stdin!.on('error', () => {}); // a hook need not read its stdin
+    child.stdin!.end(JSON.stringify(state));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new BerthError('FAILED_PRECONDITION', `${name} hook ${hook.path}: cannot run: ${err.message}`, { cause: err }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve();
+      const why = timedOut ? `timed out after ${hook.timeout}s` : signal ? `killed by ${signal}` : `exit status ${code}`;
+      const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
+      reject(new BerthError('FAILED_PRECONDITION', `${name} hook ${hook.path} failed: ${why}${detail}`));
+    });
+  });
+}
+
+/** Runs every hook of one phase in order; the first failure stops the phase. */
+export async function runHooks(name: HookName, hooks: Hook[] | undefined, state: State): Promise<void> {
+  for (const hook of hooks ?? []) await runHook(name, hook, state);
+}
+
+/** For poststart/poststop: failures are warnings, and the remaining hooks still run. */
+export async function runHooksCollectingWarnings(name: HookName, hooks: Hook[] | undefined, state: State): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const hook of hooks ?? []) {
+    try {
+      await runHook(name, hook, state);
+    } catch (err) {
+      warnings.push((err as Error).message);
+    }
+  }
+  return warnings;
+}

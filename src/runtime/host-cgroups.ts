@@ -1,0 +1,51 @@
+/** The runtime's view of the host's cgroups, through src/cgroups (detected once, lazily). */
+import { basename, join } from 'node:path';
+import { detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout } from '../cgroups/index.ts';
+import type { Resources } from '../oci/index.ts';
+import type { CgroupHierarchy } from './compile.ts';
+import type { RuntimeCgroups } from './context.ts';
+
+export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
+  let detected: Promise<{ layout: CgroupLayout; driver: CgroupDriver }> | undefined;
+  const get = () =>
+    (detected ??= detectCgroupLayout(root).then((layout) => ({ layout, driver: createCgroupDriver(layout) })));
+
+  function hierarchies(layout: CgroupLayout, path: string): CgroupHierarchy[] {
+    const rel = normalizeCgroupPath(path);
+    if (layout.kind === 'v2' && layout.v2Dir) return [{ name: '', data: '', hostDir: join(layout.v2Dir, rel), isV2: true }];
+    const byDir = new Map<string, string[]>();
+    for (const [controller, dir] of layout.v1Mounts) byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
+    return [...byDir].map(([dir, controllers]) => {
+      const named = controllers.find((c) => c.startsWith('name='));
+      return { name: basename(dir), data: named ? `none,${named}` : controllers.join(','), hostDir: join(dir, rel), isV2: false };
+    });
+  }
+
+  return {
+    async preview(path) {
+      const { layout, driver } = await get();
+      return { procsFiles: driver.procsFilesOf(path), hierarchies: hierarchies(layout, path) };
+    },
+    async create(path, resources: Resources | undefined) {
+      const { driver } = await get();
+      const handle = await driver.create(path, resources ?? {});
+      // never silent: what the host cannot enforce is said to the caller
+      return handle.unenforced.map((u) => `${u.field}: not enforced: ${u.reason}`);
+    },
+    async destroy(path) {
+      await (await get()).driver.destroy(path);
+    },
+    async isFrozen(path) {
+      return (await get()).driver.isFrozen(path);
+    },
+    async freeze(path) {
+      await (await get()).driver.freeze(path);
+    },
+    async thaw(path) {
+      await (await get()).driver.thaw(path);
+    },
+    async pids(path) {
+      return (await get()).driver.pids(path, true);
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/** The OCI runtime as a library: what berth-runtime and the engine run containers with. */
+export { Runtime, type RuntimeOptions } from './runtime.ts';
+export { compilePlan, type CompileOptions, type CompiledPlan, type CgroupHierarchy } from './compile.ts';
+export { explainPlan } from './explain.ts';
+export { parseSignal } from './kill.ts';
+export { StateStore, DEFAULT_RUNTIME_ROOT, validateContainerId } from './state-store.ts';
+export type { RuntimeCgroups, RuntimeContext } from './context.ts';
+export type { CreateOptions } from './create.ts';
+export type { RunOptions, RunResult } from './run.ts';
+export type { ListEntry } from './list.ts';

@@ -1,0 +1,66 @@
+import { BerthError } from '../common/index.ts';
+import { isSameLiveProcess } from './process-info.ts';
+import type { RuntimeContext } from './context.ts';
+import { containerStatus } from './status.ts';
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/** "TERM", "SIGTERM", "15", "RTMIN+2" → signal number. */
+export function parseSignal(text: string): number {
+  const upper = text.toUpperCase().replace(/^SIG/, '');
+  if (/^\d+$/.test(upper)) {
+    const n = Number(upper);
+    if (n >= 1 && n <= 64) return n;
+  } else if (SIGNALS[upper] !== undefined) {
+    return SIGNALS[upper];
+  } else {
+    const rt = /^RTM(IN|AX)([+-]\d+)?$/.exec(upper);
+    if (rt) {
+      const n = (rt[1] === 'IN' ? 34 : 64) + Number(rt[2] ?? 0);
+      if (n >= 34 && n <= 64) return n;
+    }
+  }
+  throw new BerthError('INVALID_ARGUMENT', `unknown signal ${JSON.stringify(text)}`, { hint: 'use a name like TERM or KILL, or a number' });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGKILL and wait (up to timeoutMs) until the process is gone or a zombie. */
+export async function killAndWait(pid: number, startTime: string, timeoutMs = 10_000): Promise<void> {
+  if (!isSameLiveProcess(pid, startTime)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (isSameLiveProcess(pid, startTime)) {
+    if (Date.now() > deadline) throw new BerthError('UNAVAILABLE', `process ${pid} did not die after SIGKILL`);
+    await sleep(5);
+  }
+}
+
+export async function killContainer(ctx: RuntimeContext, id: string, signal: string | number = 'TERM', opts: { all?: boolean } = {}): Promise<void> {
+  const sig = typeof signal === 'number' ? signal : parseSignal(signal);
+  const state = await ctx.store.read(id);
+  const status = await containerStatus(ctx, state);
+  if (status === 'stopped' || status === 'creating') {
+    throw new BerthError('FAILED_PRECONDITION', `container "${id}" is not running`);
+  }
+  const pids = opts.all ? await ctx.cgroups.pids(state.cgroupPath) : [state.pid];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+  if (opts.all && status === 'paused' && (sig === 9 || sig === 15)) {
+    // frozen processes take the signal only when thawed
+    await ctx.cgroups.thaw(state.cgroupPath);
+  }
+}

@@ -1,0 +1,84 @@
+import type { State } from '../oci/index.ts';
+import { BerthError } from '../common/index.ts';
+import type { RuntimeCgroups, RuntimeContext } from './context.ts';
+import { StateStore, DEFAULT_RUNTIME_ROOT } from './state-store.ts';
+import { createContainer, planFor, type CreateOptions } from './create.ts';
+import { startContainer } from './start.ts';
+import { killContainer } from './kill.ts';
+import { deleteContainer } from './delete.ts';
+import { runContainer, type RunOptions, type RunResult } from './run.ts';
+import { listContainers, type ListEntry } from './list.ts';
+import { containerStatus } from './status.ts';
+import { explainPlan } from './explain.ts';
+const hostCgroups = (): any => { throw new Error("no cgroups"); };
+
+export interface RuntimeOptions {
+  /** State directory (runc's --root). */
+  root?: string;
+  /** cgroup access; the host's hierarchies by default. */
+  cgroups?: RuntimeCgroups;
+}
+
+/** berth's OCI runtime: runc's verbs as methods. */
+export class Runtime {
+  readonly ctx: RuntimeContext;
+
+  constructor(opts: RuntimeOptions = {}) {
+    this.ctx = { store: new StateStore(opts.root ?? DEFAULT_RUNTIME_ROOT), cgroups: opts.cgroups ?? hostCgroups() };
+  }
+
+  async create(id: string, opts: CreateOptions): Promise<{ pid: number; warnings: string[] }> {
+    const { pid, warnings } = await createContainer(this.ctx, id, { ...opts, foreground: false });
+    return { pid, warnings };
+  }
+
+  start(id: string): Promise<{ warnings: string[] }> {
+    return startContainer(this.ctx, id);
+  }
+
+  run(id: string, opts: RunOptions): Promise<RunResult> {
+    return runContainer(this.ctx, id, opts);
+  }
+
+  async state(id: string): Promise<State> {
+    const stored = await this.ctx.store.read(id);
+    return this.ctx.store.ociState(stored, await containerStatus(this.ctx, stored));
+  }
+
+  kill(id: string, signal: string | number = 'TERM', opts: { all?: boolean } = {}): Promise<void> {
+    return killContainer(this.ctx, id, signal, opts);
+  }
+
+  delete(id: string, opts: { force?: boolean } = {}): Promise<{ warnings: string[] }> {
+    return deleteContainer(this.ctx, id, opts);
+  }
+
+  list(): Promise<ListEntry[]> {
+    return listContainers(this.ctx);
+  }
+
+  async pause(id: string): Promise<void> {
+    const stored = await this.ctx.store.read(id);
+    const status = await containerStatus(this.ctx, stored);
+    if (status !== 'running' && status !== 'created') throw new BerthError('FAILED_PRECONDITION', `container "${id}" is ${status}, not running`);
+    await this.ctx.cgroups.freeze(stored.cgroupPath);
+  }
+
+  async resume(id: string): Promise<void> {
+    const stored = await this.ctx.store.read(id);
+    const status = await containerStatus(this.ctx, stored);
+    if (status !== 'paused') throw new BerthError('FAILED_PRECONDITION', `container "${id}" is ${status}, not paused`);
+    await this.ctx.cgroups.thaw(stored.cgroupPath);
+  }
+
+  async ps(id: string): Promise<number[]> {
+    const stored = await this.ctx.store.read(id);
+    return this.ctx.cgroups.pids(stored.cgroupPath);
+  }
+
+  /** The plan `create` would carry out, in words; nothing is created. */
+  async explain(id: string, opts: CreateOptions): Promise<string> {
+    const { plan } = await planFor(this.ctx, id, opts);
+    return explainPlan(plan.steps, `plan for container ${JSON.stringify(id)} (bundle ${opts.bundleDir}): ${plan.steps.length} steps`);
+  }
+}

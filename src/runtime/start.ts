@@ -1,0 +1,46 @@
+import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
+import { BerthError, isErrno } from '../common/index.ts';
+import type { RuntimeContext } from './context.ts';
+import { containerStatus } from './status.ts';
+import { isSameLiveProcess } from './process-info.ts';
+import { runHooksCollectingWarnings } from './hooks.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * start: release the init waiting on the exec fifo. The fifo is opened without blocking
+ * and read until the init's byte arrives, so a container that died meanwhile is an error,
+ * never a hang. Returns poststart warnings (a failing poststart hook does not stop it).
+ */
+export async function startContainer(ctx: RuntimeContext, id: string): Promise<{ warnings: string[] }> {
+  const state = await ctx.store.read(id);
+  const status = await containerStatus(ctx, state);
+  if (status !== 'created') {
+    throw new BerthError('FAILED_PRECONDITION', `container "${id}" is ${status}, not created`, {
+      hint: status === 'running' ? 'it was started already' : undefined,
+    });
+  }
+  const fifoPath = ctx.store.execFifoPath(id);
+  const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1);
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (err) {
+        if (!isErrno(err, 'EAGAIN')) throw err;
+      }
+      if (n === 1) break;
+      if (!isSameLiveProcess(state.pid, state.pidStartTime)) {
+        throw new BerthError('FAILED_PRECONDITION', `container "${id}" exited before it could start`);
+      }
+      await sleep(1);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(fifoPath);
+  const warnings = await runHooksCollectingWarnings('poststart', state.config.hooks?.poststart, ctx.store.ociState(state, 'running'));
+  return { warnings };
+}

@@ -1,0 +1,136 @@
+/**
+ * Runtime state on disk, one directory per container under the runtime root
+ * (default /run/berth-runtime/<id>/): state.json (atomic rename) and exec.fifo.
+ * The pid is stored with its start time so a reused pid is never taken for the container.
+ */
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError, isErrno, writeJsonAtomic } from '../common/index.ts';
+import type { RuntimeConfig, State, ContainerStatus } from '../oci/index.ts';
+
+export const DEFAULT_RUNTIME_ROOT = '/run/berth-runtime';
+export const STATE_VERSION = 1;
+const OCI_VERSION = '1.2.0';
+
+export interface StoredState {
+  version: number;
+  id: string;
+  bundle: string;
+  rootfs: string;
+  /** 0 while creating (before berth-init reported the container's pid). */
+  pid: number;
+  pidStartTime: string;
+  /** "creating" until berth-init reports ready; "created" after. Live status is derived. */
+  phase: 'creating' | 'created';
+  created: string;
+  /** Absolute cgroup path from the hierarchy root, recorded before the cgroup is made. */
+  cgroupPath: string;
+  annotations: Record<string, string>;
+  /** The config the container was made from (hooks and resources are needed after create). */
+  config: RuntimeConfig;
+  owner?: string;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
+
+export function validateContainerId(id: string): void {
+  if (!ID_RE.test(id)) {
+    throw new BerthError('INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`, {
+      hint: 'use letters, digits and _ . + - (starting with a letter or digit)',
+    });
+  }
+}
+
+export class StateStore {
+  readonly rootDir: string;
+
+  constructor(rootDir = DEFAULT_RUNTIME_ROOT) {
+    this.rootDir = rootDir;
+  }
+
+  containerDir(id: string): string {
+    return join(this.rootDir, id);
+  }
+
+  statePath(id: string): string {
+    return join(this.containerDir(id), 'state.json');
+  }
+
+  execFifoPath(id: string): string {
+    return join(this.containerDir(id), 'exec.fifo');
+  }
+
+  /** Claims the id: the directory is made exclusively, so two creates of one id cannot both win. */
+  async claim(state: StoredState): Promise<void> {
+    validateContainerId(state.id);
+    await mkdir(this.rootDir, { recursive: true, mode: 0o711 });
+    try {
+      await mkdir(this.containerDir(state.id), { mode: 0o711 });
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) {
+        throw new BerthError('ALREADY_EXISTS', `container "${state.id}" already exists`, {
+          hint: `choose another id, or remove it with: berth-runtime delete --force ${state.id}`,
+        });
+      }
+      throw err;
+    }
+    await this.write(state);
+  }
+
+  async write(state: StoredState): Promise<void> {
+    await writeJsonAtomic(this.statePath(state.id), state, 0o600);
+  }
+
+  async read(id: string): Promise<StoredState> {
+    validateContainerId(id);
+    let text: string;
+    try {
+      text = await readFile(this.statePath(id), 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) {
+        if (existsSync(this.containerDir(id))) {
+          // claimed, but killed before the first state write: only delete --force can remove it
+          return { version: STATE_VERSION, id, bundle: '', rootfs: '', pid: 0, pidStartTime: '', phase: 'creating', created: '', cgroupPath: '', annotations: {}, config: { ociVersion: OCI_VERSION } };
+        }
+        throw new BerthError('NOT_FOUND', `container "${id}" does not exist`);
+      }
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as StoredState;
+    } catch (err) {
+      throw new BerthError('INTERNAL', `state of container "${id}" is unreadable (${this.statePath(id)})`, {
+        cause: err,
+        hint: `remove it with: berth-runtime delete --force ${id}`,
+      });
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.containerDir(id), { recursive: true, force: true });
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      const names = await readdir(this.rootDir);
+      const ids: string[] = [];
+      for (const name of names.sort()) {
+        if (!ID_RE.test(name)) continue;
+        const st = await stat(join(this.rootDir, name)).catch(() => undefined);
+        if (st?.isDirectory()) ids.push(name);
+      }
+      return ids;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+  }
+
+  ociState(state: StoredState, status: ContainerStatus): State {
+    const out: State = { ociVersion: OCI_VERSION, id: state.id, status, bundle: state.bundle };
+    if (status !== 'stopped' && state.pid > 0) out.pid = state.pid;
+    if (Object.keys(state.annotations).length) out.annotations = state.annotations;
+    return out;
+  }
+}
