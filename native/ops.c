@@ -408,6 +408,10 @@ static void op_setuid(const struct plan_op *op)
 		fail("setresuid", errno, NULL);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		fail("prctl", errno, "PR_SET_KEEPCAPS");
+	/* the uid change made us non-dumpable, which hides /proc/self/fd (the exec fifo) from
+	   ourselves; execve sets dumpable again by its own rules */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("prctl", errno, "PR_SET_DUMPABLE");
 }
 
 static void op_caps_bounding(const struct plan_op *op)
@@ -646,8 +650,6 @@ void run_op(const struct plan_op *op)
 	case OP_CONSOLE_CONNECT: op_console_connect(op); break;
 	case OP_CONSOLE: op_console(op); break;
 	case OP_EXEC_FIFO:
-		if (mkfifo(arg_str(op, 0), 0622) < 0 && errno != EEXIST)
-			fail("mkfifo", errno, arg_str(op, 0));
 		ctx.fifo_fd = open(arg_str(op, 0), O_PATH | O_CLOEXEC);
 		if (ctx.fifo_fd < 0)
 			fail("open", errno, arg_str(op, 0));

@@ -74,7 +74,7 @@ enum berth_op {
 	OP_CONSOLE_CONNECT = 29,/* (socket path)        connect to the console socket          */
 	OP_CONSOLE = 30,        /* (u64 rows, u64 cols, u64 uid) new pty, master to the socket,
 	                            slave (owned by uid) becomes stdio and controlling tty     */
-	OP_EXEC_FIFO = 31,      /* (path)               mkfifo, open O_PATH, kept for EXEC_WAIT */
+	OP_EXEC_FIFO = 31,      /* (path)               open O_PATH, kept for OP_EXEC_WAIT     */
 	OP_CHDIR = 32,          /* (path)                                                      */
 	OP_UMASK = 33,          /* (u64 mask)                                                  */
 	OP_PERSONALITY = 34,    /* (u64 persona)                                               */
@@ -96,6 +96,7 @@ enum berth_op {
 	OP_CLOSE_FDS = 48,      /* (u64 first fd to keep open after preserved ones)            */
 	OP_WRITE_FILE = 49,     /* (path, content)      e.g. /proc/self/oom_score_adj          */
 	OP_CAPS_SET = 50,       /* (u64 effective, permitted, inheritable, ambient) after setuid */
+	OP_MKFIFO = 51,         /* (path)               the exec fifo, made by the parent      */
 	OP_MAX
 };
 

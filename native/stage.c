@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -54,6 +55,15 @@ static void parent_op(const struct plan_op *op)
 		close(fd);
 		break;
 	}
+	case OP_MKFIFO:
+		/* 0622 whatever the umask: the init may be another user by the time it opens it */
+		if (mkfifo(arg_str(op, 0), 0622) < 0 || chmod(arg_str(op, 0), 0622) < 0)
+			fail("mkfifo", errno, arg_str(op, 0));
+		/* opened here, where the state dir is reachable; the child inherits the fd */
+		ctx.fifo_fd = open(arg_str(op, 0), O_PATH | O_CLOEXEC);
+		if (ctx.fifo_fd < 0)
+			fail("open", errno, arg_str(op, 0));
+		break;
 	case OP_SETGROUPS_DENY: write_proc_child("setgroups", "deny"); break;
 	case OP_UID_MAP: write_proc_child("uid_map", arg_str(op, 0)); break;
 	case OP_GID_MAP: write_proc_child("gid_map", arg_str(op, 0)); break;

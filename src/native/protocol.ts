@@ -60,6 +60,7 @@ export const OP_CODES = {
   'close-fds': 48,
   'write-file': 49,
   'caps-set': 50,
+  mkfifo: 51,
 } as const;
 
 export const SECCOMP_FLAG_BITS = {
@@ -124,6 +125,7 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'rlimit'; type: string; resource: number; soft: bigint; hard: bigint }
   | { op: 'console-connect'; socketPath: string }
   | { op: 'console'; rows: number; cols: number; uid: number }
+  | { op: 'mkfifo'; path: string }
   | { op: 'exec-fifo'; path: string }
   | { op: 'chdir'; path: string }
   | { op: 'umask'; mask: number }
@@ -224,6 +226,7 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.socketPath];
     case 'console':
       return [step.rows, step.cols, step.uid];
+    case 'mkfifo':
     case 'exec-fifo':
     case 'chdir':
       return [step.path];

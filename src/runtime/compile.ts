@@ -325,6 +325,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
       .join('\n');
     steps.push({ stage: 'parent', op: 'timens', offsets });
   }
+  steps.push({ stage: 'parent', op: 'mkfifo', path: opts.execFifoPath });
   const cloneTypes = [...created].filter((t) => t !== 'time');
   steps.push({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes });
   if (created.has('user')) {
@@ -341,7 +342,6 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     const flags = linux.rootfsPropagation ? parseRootfsPropagation(linux.rootfsPropagation) : MS_SLAVE | MS_REC;
     child({ stage: 'child', op: 'propagation', path: '/', flags, flagNames: mountFlagNames(flags) });
   }
-  child({ stage: 'child', op: 'exec-fifo', path: opts.execFifoPath });
   if (process.terminal && opts.consoleSocket) child({ stage: 'child', op: 'console-connect', socketPath: opts.consoleSocket });
   child({ stage: 'child', op: 'rootfs', path: rootfsDir });
 

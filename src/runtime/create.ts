@@ -7,12 +7,13 @@ import { readFile, realpath } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
 import { BerthError, isErrno } from '../common/index.ts';
-import { parseRuntimeConfig, validateSeccompSyscallNames, type RuntimeConfig, type HookName } from '../oci/index.ts';
+import { parseRuntimeConfig, validateSeccompSyscallNames, type RuntimeConfig, type HookName, type Resources } from '../oci/index.ts';
+import { DEFAULT_DEVICE_RULES } from '../cgroups/index.ts';
 import { encodePlan, type PlanStep } from '../native/protocol.ts';
 import { checkSyscallNames } from '../native/syscalls.ts';
 import { compilePlan, type CompiledPlan } from './compile.ts';
 import { runHooks } from './hooks.ts';
-import { spawnInit, type InitProcess } from './init-process.ts';
+import { spawnInit, type InitProcess, type ContainerStdio } from './init-process.ts';
 import { readProcessInfo } from './process-info.ts';
 import { STATE_VERSION, type StoredState } from './state-store.ts';
 import type { RuntimeContext } from './context.ts';
@@ -26,6 +27,8 @@ export interface CreateOptions {
   preserveFds?: number | undefined;
   /** berth-init stays the container's parent and exits with its status (used by `run`). */
   foreground?: boolean | undefined;
+  /** fds the container gets as stdin/stdout/stderr (library callers; the CLI passes its own). */
+  stdio?: ContainerStdio | undefined;
 }
 
 export interface CreateResult {
@@ -139,11 +142,14 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   await ctx.store.claim(state);
   let init: InitProcess | undefined;
   try {
-    const warnings = await ctx.cgroups.create(cgroupPath, config.linux?.resources);
+    // the devices every container needs stay usable after the config's own rules (as runc does)
+    const resources = { ...config.linux?.resources, devices: [...(config.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1)] };
+    const warnings = await ctx.cgroups.create(cgroupPath, resources as Resources);
     init = spawnInit({
       plan: encodePlan(plan.steps),
       foreground: opts.foreground === true,
       preserveFds: opts.preserveFds ?? 0,
+      stdio: opts.stdio,
       handlers: {
         onPid: async (pid) => {
           state.pid = pid;

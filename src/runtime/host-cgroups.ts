@@ -1,5 +1,6 @@
 /** The runtime's view of the host's cgroups, through src/cgroups (detected once, lazily). */
 import { basename, join } from 'node:path';
+import { rmdir } from 'node:fs/promises';
 import { detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout } from '../cgroups/index.ts';
 import type { Resources } from '../oci/index.ts';
 import type { CgroupHierarchy } from './compile.ts';
@@ -33,7 +34,16 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       return handle.unenforced.map((u) => `${u.field}: not enforced: ${u.reason}`);
     },
     async destroy(path) {
-      await (await get()).driver.destroy(path);
+      const { layout, driver } = await get();
+      await driver.destroy(path);
+      // parents berth made (/berth) go too once empty; a busy or non-empty one stays
+      const rel = normalizeCgroupPath(path).split('/').filter(Boolean);
+      const roots = new Set([...layout.v1Mounts.values(), ...(layout.v2Dir ? [layout.v2Dir] : [])]);
+      for (let depth = rel.length - 1; depth >= 1; depth--) {
+        const parent = rel.slice(0, depth).join('/');
+        if (!parent.includes('berth')) continue;
+        for (const root of roots) await rmdir(join(root, parent)).catch(() => {});
+      }
     },
     async isFrozen(path) {
       return (await get()).driver.isFrozen(path);

@@ -29,6 +29,14 @@ export interface SpawnInitOptions {
   foreground: boolean;
   preserveFds: number;
   handlers: InitHandlers;
+  /** fds for the container's stdin, stdout and stderr (default: this process's own). */
+  stdio?: ContainerStdio | undefined;
+}
+
+export interface ContainerStdio {
+  stdin?: number | undefined;
+  stdout?: number | undefined;
+  stderr?: number | undefined;
 }
 
 function syscallErrorOf(msg: Extract<InitMessage, { type: 'error' }>): SyscallError {
@@ -45,7 +53,7 @@ function syscallErrorOf(msg: Extract<InitMessage, { type: 'error' }>): SyscallEr
 export function spawnInit(opts: SpawnInitOptions): InitProcess {
   const planFd = 3 + opts.preserveFds;
   const syncFd = planFd + 1;
-  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+  const stdio: StdioOptions = [opts.stdio?.stdin ?? 'inherit', opts.stdio?.stdout ?? 'inherit', opts.stdio?.stderr ?? 'inherit'];
   for (let fd = 3; fd < planFd; fd++) stdio.push(fd);
   stdio.push('pipe', 'pipe');
   const args = ['create', '--plan-fd', String(planFd), '--sync-fd', String(syncFd)];

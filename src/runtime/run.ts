@@ -23,8 +23,10 @@ export async function runContainer(ctx: RuntimeContext, id: string, opts: RunOpt
   try {
     warnings.push(...(await startContainer(ctx, id)).warnings);
   } catch (err) {
+    // the init's own report (e.g. a failed exec after `ready`) says more than "not created"
+    if (!opts.detach) await created.init.exited;
     await deleteContainer(ctx, id, { force: true }).catch(() => {});
-    throw err;
+    throw created.init.lateError() ?? err;
   }
   if (opts.detach) return { pid: created.pid, warnings };
   const exitCode = await created.init.exited;

@@ -10,7 +10,7 @@ import { runContainer, type RunOptions, type RunResult } from './run.ts';
 import { listContainers, type ListEntry } from './list.ts';
 import { containerStatus } from './status.ts';
 import { explainPlan } from './explain.ts';
-const hostCgroups = (): any => { throw new Error("no cgroups"); };
+import { hostCgroups } from './host-cgroups.ts';
 
 export interface RuntimeOptions {
   /** State directory (runc's --root). */

@@ -6,8 +6,8 @@
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, isErrno, writeJsonAtomic } from '../common/index.ts';
-import type { RuntimeConfig, State, ContainerStatus } from '../oci/index.ts';
+import { BerthError, isErrno, writeFileAtomic } from '../common/index.ts';
+import { parseJsonLossless, stringifyJsonLossless, type RuntimeConfig, type State, type ContainerStatus } from '../oci/index.ts';
 
 export const DEFAULT_RUNTIME_ROOT = '/run/berth-runtime';
 export const STATE_VERSION = 1;
@@ -79,7 +79,8 @@ export class StateStore {
   }
 
   async write(state: StoredState): Promise<void> {
-    await writeJsonAtomic(this.statePath(state.id), state, 0o600);
+    // lossless: config values beyond 2^53 (RLIM_INFINITY) stay exact
+    await writeFileAtomic(this.statePath(state.id), stringifyJsonLossless(state, 2) + '\n', 0o600);
   }
 
   async read(id: string): Promise<StoredState> {
@@ -98,7 +99,7 @@ export class StateStore {
       throw err;
     }
     try {
-      return JSON.parse(text) as StoredState;
+      return parseJsonLossless(text) as StoredState;
     } catch (err) {
       throw new BerthError('INTERNAL', `state of container "${id}" is unreadable (${this.statePath(id)})`, {
         cause: err,

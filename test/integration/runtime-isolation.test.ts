@@ -1,0 +1,154 @@
+/** What the container sees: its own pid 1, hostname, mounts, root, capabilities, limits, user. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { harness, sh, skipUnlessRoot } from './helpers.ts';
+import { capabilityMask } from '../../src/oci/index.ts';
+
+describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
+  const h = harness();
+  after(() => h.cleanup());
+
+  it('runs the process as PID 1 and shows it no host process', async () => {
+    const r = await h.run(sh('echo pid=$$; ls /proc | grep -c "^[0-9]"'));
+    assert.equal(r.exitCode, 0, r.stderr);
+    const [pidLine, count] = r.stdout.trim().split('\n');
+    assert.equal(pidLine, 'pid=1');
+    // sh itself, plus ls and grep of the pipeline at most
+    assert.ok(Number(count) <= 3, `container sees ${count} processes`);
+  });
+
+  it('gives the container its own hostname when it has a uts namespace', async () => {
+    const r = await h.run((c) => {
+      c.hostname = 'berth-box';
+      c.process!.args = ['/bin/hostname'];
+    });
+    assert.equal(r.stdout.trim(), 'berth-box');
+  });
+
+  it('passes the exit status of the process through', async () => {
+    const r = await h.run(sh('exit 42'));
+    assert.equal(r.exitCode, 42);
+  });
+
+  it('has its own mount table where the old root is unreachable', async () => {
+    const marker = mkdtempSync(join(tmpdir(), 'berth-test-hostonly-'));
+    after(() => rmSync(marker, { recursive: true, force: true }));
+    const r = await h.run(sh(`ls ${marker} 2>&1; cat /proc/self/mountinfo | wc -l; awk '$5 == "/"' /proc/self/mountinfo | wc -l`));
+    assert.match(r.stdout, /No such file or directory/);
+    const [, lines, roots] = r.stdout.trim().split('\n');
+    assert.ok(Number(lines) < 40, `mountinfo has ${lines} lines: the host's mounts leak in`);
+    assert.equal(Number(roots), 1, 'exactly one root mount');
+  });
+
+  it('keeps a readonly root read-only', async () => {
+    const r = await h.run(sh('touch /newfile 2>&1; echo status=$?'));
+    assert.match(r.stdout, /Read-only file system/);
+    assert.match(r.stdout, /status=1/);
+  });
+
+  it('masks masked paths and keeps readonly paths read-only', async () => {
+    const file = ['/proc/keys', '/proc/timer_list', '/proc/kcore'].find((f) => existsSync(f));
+    assert.ok(file, 'the host has a masked /proc file to test with');
+    const r = await h.run(sh(`wc -c < ${file}; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>&1; echo status=$?`));
+    const [masked, firmware] = r.stdout.trim().split('\n');
+    assert.equal(masked, '0', `${file} is /dev/null`);
+    assert.equal(firmware, '0', '/sys/firmware is an empty tmpfs');
+    assert.match(r.stdout, /Read-only file system/);
+  });
+
+  it('drops capabilities to exactly the configured sets', async () => {
+    const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+    const r = await h.run((c) => {
+      c.process!.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] };
+      c.process!.args = ['/bin/sh', '-c', 'grep -E "^Cap(Eff|Bnd|Prm)" /proc/self/status'];
+    });
+    const want = capabilityMask(caps).toString(16).padStart(16, '0');
+    assert.match(r.stdout, new RegExp(`CapEff:\\s+${want}`));
+    assert.match(r.stdout, new RegExp(`CapBnd:\\s+${want}`));
+    assert.match(r.stdout, new RegExp(`CapPrm:\\s+${want}`));
+  });
+
+  it('sets no_new_privs when asked', async () => {
+    const on = await h.run((c) => {
+      c.process!.noNewPrivileges = true;
+      c.process!.args = ['/bin/grep', 'NoNewPrivs', '/proc/self/status'];
+    });
+    assert.match(on.stdout, /NoNewPrivs:\s+1/);
+    const off = await h.run((c) => {
+      c.process!.noNewPrivileges = false;
+      c.process!.args = ['/bin/grep', 'NoNewPrivs', '/proc/self/status'];
+    });
+    assert.match(off.stdout, /NoNewPrivs:\s+0/);
+  });
+
+  it('denies a syscall through a seccomp rule', async () => {
+    const r = await h.run((c) => {
+      c.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+      c.linux!.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        architectures: ['SCMP_ARCH_X86_64'],
+        syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+      };
+      c.process!.args = ['/bin/sh', '-c', 'mkdir /tmp/x 2>&1; echo status=$?; touch /tmp/y && echo touched'];
+    });
+    assert.match(r.stdout, /Operation not permitted/);
+    assert.match(r.stdout, /status=1/);
+    assert.match(r.stdout, /touched/, 'other syscalls still work');
+  });
+
+  it('applies rlimits', async () => {
+    const r = await h.run((c) => {
+      c.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 654 }];
+      c.process!.args = ['/bin/sh', '-c', 'ulimit -n; ulimit -Hn'];
+    });
+    assert.deepEqual(r.stdout.trim().split('\n'), ['321', '654']);
+  });
+
+  it('switches to the configured uid, gid and additional groups', async () => {
+    const r = await h.run((c) => {
+      c.process!.user = { uid: 1000, gid: 1001, additionalGids: [2000, 2001] };
+      c.process!.args = ['/bin/id'];
+    });
+    assert.match(r.stdout, /uid=1000 gid=1001 groups=2000,2001/);
+  });
+
+  it('maps ids in a user namespace', async () => {
+    const r = await h.run((c) => {
+      // the mapped root (host uid 100000) must be able to reach the rootfs, as with runc
+      c.root!.path = 'rootfs';
+      c.linux!.namespaces!.push({ type: 'user' });
+      c.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      // sysfs and mqueue cannot be mounted fresh from a user namespace without a net ns of its own: keep it simple
+      c.mounts = c.mounts!.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
+      c.process!.args = ['/bin/sh', '-c', 'cat /proc/self/uid_map; id -u'];
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /^\s*0\s+100000\s+65536$/m);
+    assert.match(r.stdout, /^0$/m);
+  });
+
+  it('finds the program on PATH and runs it in cwd with the env', async () => {
+    const r = await h.run((c) => {
+      c.process!.cwd = '/etc';
+      c.process!.env!.push('GREETING=hello from berth');
+      c.process!.args = ['sh', '-c', 'pwd; echo $GREETING'];
+    });
+    assert.deepEqual(r.stdout.trim().split('\n'), ['/etc', 'hello from berth']);
+  });
+
+  it('bind-mounts a host directory at the destination', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-test-bind-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'hello.txt'), 'from the host\n');
+    const r = await h.run((c) => {
+      c.mounts!.push({ destination: '/data/in', type: 'bind', source: dir, options: ['rbind', 'ro'] });
+      c.process!.args = ['/bin/sh', '-c', 'cat /data/in/hello.txt; touch /data/in/x 2>&1'];
+    });
+    assert.match(r.stdout, /from the host/);
+    assert.match(r.stdout, /Read-only file system/);
+  });
+});
