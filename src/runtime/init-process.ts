@@ -7,6 +7,11 @@ import type { Socket } from 'node:net';
 import { BerthError, SyscallError } from '../common/index.ts';
 import { ACK_ABORT, ACK_HOOKS, INIT_EXIT_SETUP_FAILED, type InitMessage } from '../native/protocol.ts';
 import { initBinaryPath } from '../native/init-binary.ts';
+import { constants } from 'node:os';
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal ? (constants.signals[signal] ?? 0) : 0;
+}
 
 export interface InitHandlers {
   onPid(pid: number): Promise<void>;
@@ -129,16 +134,29 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
       rejectReady(reported);
       resolve(INIT_EXIT_SETUP_FAILED);
     });
-    child.on('close', (code, signal) => {
-      void queue.then(() => {
-        if (!isReady) {
-          rejectReady(
-            reported ??
-              new BerthError('INTERNAL', `berth-init ended during set-up (${signal ? `signal ${signal}` : `exit status ${code}`}) without saying why`),
-          );
-        }
-        resolve(code ?? 128 + (signal ? 9 : 0));
-      });
+    // 'exit', not 'close': a created container holds the sync socket until it execs
+    child.on('exit', (code, signal) => {
+      const finish = () =>
+        void queue.then(() => {
+          if (!isReady) {
+            rejectReady(
+              reported ??
+                new BerthError('INTERNAL', `berth-init ended during set-up (${signal ? `signal ${signal}` : `exit status ${code}`}) without saying why`),
+            );
+          }
+          // nothing more to hear once berth-init is gone and the container is created
+          if (isReady && !opts.foreground) sync.destroy();
+          resolve(code ?? 128 + signalNumber(signal));
+        });
+      // berth-init may be gone before its child's last words are read: wait for `ready`
+      // (a created container keeps the socket open) or for the end of the socket
+      if (isReady || sync.destroyed || sync.readableEnded) return finish();
+      let done = false;
+      const once = () => {
+        if (!done) (done = true), finish();
+      };
+      ready.then(once, once);
+      sync.once('close', once);
     });
   });
   return { child, ready, exited, lateError: () => (isReady ? reported : undefined) };

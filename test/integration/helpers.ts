@@ -52,9 +52,13 @@ export function harness(): Harness {
       }
     },
     async cleanup() {
-      for (const id of await runtime.ctx.store.list()) await runtime.delete(id, { force: true }).catch(() => {});
-      for (const b of bundles) b.remove();
-      if (existsSync(rootDir) && readdirSync(rootDir).length === 0) rmSync(rootDir, { recursive: true, force: true });
+      try {
+        for (const id of await runtime.ctx.store.list()) await runtime.delete(id, { force: true });
+      } finally {
+        for (const b of bundles) b.remove();
+        // only an empty root goes: a container left in it must stay visible to the leak check
+        if (existsSync(rootDir) && readdirSync(rootDir).length === 0) rmSync(rootDir, { recursive: true, force: true });
+      }
     },
   };
   return h;

@@ -1,0 +1,138 @@
+/** Bad input: each is refused with a message naming the problem, and leaves nothing behind. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync, symlinkSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { harness, sh, skipUnlessRoot } from './helpers.ts';
+import { uniqueId } from '../fixtures/bundle.ts';
+
+const repoDir = join(import.meta.dirname, '../..');
+const cli = join(repoDir, 'bin/berth-runtime');
+
+function cgroupLeft(id: string): boolean {
+  return readdirSync('/sys/fs/cgroup').some((h) => existsSync(join('/sys/fs/cgroup', h, 'berth', id)));
+}
+
+describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
+  const h = harness();
+  after(() => h.cleanup());
+
+  async function refused(mutate: Parameters<typeof h.bundle>[0], pattern: RegExp, code?: string): Promise<void> {
+    const b = h.bundle(mutate);
+    const id = uniqueId();
+    await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir }), (err: Error & { code?: string }) => {
+      assert.match(err.message, pattern);
+      if (code) assert.equal(err.code, code);
+      return true;
+    });
+    assert.equal(existsSync(join(h.rootDir, id)), false, 'state left behind');
+    assert.equal(cgroupLeft(id), false, 'cgroup left behind');
+  }
+
+  it('refuses a config with a wrong type, naming the field', () =>
+    refused((c) => ((c.process as unknown as Record<string, unknown>).args = 'sh'), /process\.args/, 'INVALID_ARGUMENT'));
+
+  it('refuses an unknown namespace type', () =>
+    refused((c) => c.linux!.namespaces!.push({ type: 'bogus' as 'pid' }), /linux\.namespaces\[\d+\]\.type: unknown namespace type "bogus"/));
+
+  it('refuses duplicate namespaces', () => refused((c) => c.linux!.namespaces!.push({ type: 'pid' }), /linux\.namespaces\[\d+\]/));
+
+  it('refuses a relative mount destination', () =>
+    refused((c) => c.mounts!.push({ destination: 'data', type: 'tmpfs', source: 'tmpfs' }), /mounts\[\d+\]\.destination/));
+
+  it('refuses an unknown capability', () =>
+    refused((c) => (c.process!.capabilities!.bounding = ['CAP_FLY']), /process\.capabilities\.bounding\[0\]: unknown capability "CAP_FLY"/));
+
+  it('refuses an unknown seccomp syscall name', () =>
+    refused(
+      (c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['notasyscall'], action: 'SCMP_ACT_ERRNO' }] }),
+      /linux\.seccomp\.syscalls\[0\]\.names\[0\]: unknown syscall "notasyscall"/,
+    ));
+
+  it('refuses bad id mappings', () =>
+    refused((c) => {
+      c.linux!.namespaces!.push({ type: 'user' });
+      c.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 0 }];
+      c.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+    }, /linux\.uidMappings\[0\]\.size/));
+
+  it('refuses malformed JSON with its position', async () => {
+    const b = h.bundle();
+    writeFileSync(join(b.bundleDir, 'config.json'), '{"ociVersion": "1.2.0",, }');
+    await assert.rejects(h.runtime.create(uniqueId(), { bundleDir: b.bundleDir }), /malformed JSON at line 1/);
+  });
+
+  it('reports a missing mount source with stage, operation, path and errno', async () => {
+    const missing = join(tmpdir(), 'berth-test-does-not-exist');
+    await refused((c) => c.mounts!.push({ destination: '/data', type: 'bind', source: missing, options: ['rbind'] }), new RegExp(`child: mount "${missing} on /data": no such file or directory`), 'NOT_FOUND');
+  });
+
+  it('reports a missing executable as not found', () =>
+    refused((c) => (c.process!.args = ['/bin/no-such-program']), /exec "\/bin\/no-such-program".*(no such file|not found)/));
+
+  it('fails the create when a prestart hook fails, saying which', () =>
+    refused((c) => (c.hooks = { prestart: [{ path: '/bin/false' }] }), /prestart hook \/bin\/false failed: exit status 1/));
+
+  it('never lets a symlink in the image send a mount to the host', async () => {
+    const hostTarget = mkdtempSync(join(tmpdir(), 'berth-test-target-'));
+    after(() => rmSync(hostTarget, { recursive: true, force: true }));
+    const r = await h.run((c) => {
+      c.mounts!.push({ destination: '/evil/inside', type: 'tmpfs', source: 'tmpfs', options: ['size=1k'] });
+      c.process!.args = ['/bin/sh', '-c', 'echo ok'];
+    }, {});
+    assert.equal(r.exitCode, 0);
+    // now plant /evil -> hostTarget in a rootfs and mount through it
+    const b = h.bundle((c) => {
+      c.mounts!.push({ destination: '/evil/inside', type: 'tmpfs', source: 'tmpfs', options: ['size=1k'] });
+      c.process!.args = ['/bin/sh', '-c', 'ls -d /evil/inside && grep -c " /evil/inside " /proc/self/mountinfo'];
+    });
+    symlinkSync(hostTarget, join(b.rootfsDir, 'evil'));
+    const id = uniqueId();
+    const result = await h.runtime.run(id, { bundleDir: b.bundleDir, stdio: { stdout: 'ignore' as unknown as number } }).catch((e: Error) => e);
+    // the mount landed inside the root (the symlink resolved within it) or was refused: never on the host
+    assert.equal(existsSync(join(hostTarget, 'inside')), false, 'a directory was created on the host through the symlink');
+    void result;
+  });
+
+  it('exits 127 from `run` for a missing program and 126 for one that cannot execute (CLI)', () => {
+    const missing = h.bundle((c) => (c.process!.args = ['no-such-program']));
+    let r = spawnSync(cli, ['--root', h.rootDir, 'run', '--bundle', missing.bundleDir, uniqueId()], { encoding: 'utf8' });
+    assert.equal(r.status, 127, r.stderr);
+    assert.match(r.stderr, /no-such-program/);
+    const noexec = h.bundle((c) => (c.process!.args = ['/etc/passwd']));
+    r = spawnSync(cli, ['--root', h.rootDir, 'run', '--bundle', noexec.bundleDir, uniqueId()], { encoding: 'utf8' });
+    assert.equal(r.status, 126, r.stderr);
+  });
+
+  it('refuses unknown flags and commands with a non-zero exit (CLI)', () => {
+    let r = spawnSync(cli, ['create', '--bogus', 'x'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /unknown flag --bogus for "berth-runtime create"/);
+    r = spawnSync(cli, ['frobnicate'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /unknown command "frobnicate"/);
+    r = spawnSync(cli, ['--root', h.rootDir, 'state', 'nope'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /container "nope" does not exist/);
+  });
+
+  it('prints the plan with --explain and creates nothing (CLI)', () => {
+    const b = h.bundle(sh('true'));
+    const id = uniqueId();
+    const r = spawnSync(cli, ['--root', h.rootDir, 'run', '--explain', '--bundle', b.bundleDir, id], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const step of ['clone(', 'CLONE_NEWPID', 'pivot_root', 'mount("proc"', 'capset', 'execve("/bin/sh"']) assert.ok(r.stdout.includes(step), `plan lacks ${step}`);
+    assert.equal(existsSync(join(h.rootDir, id)), false);
+    assert.equal(cgroupLeft(id), false);
+  });
+
+  it('has --help for every command (CLI)', () => {
+    for (const cmd of ['create', 'start', 'run', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'spec', 'features']) {
+      const r = spawnSync(cli, [cmd, '--help'], { encoding: 'utf8' });
+      assert.equal(r.status, 0);
+      assert.match(r.stdout, new RegExp(`Usage: berth-runtime ${cmd}`));
+    }
+  });
+});
