@@ -1,0 +1,19 @@
+export { readTar } from './tar/index.ts';
+export type { ByteChunks, ReadTarOptions, TarEntry, TarEntryType } from './tar/index.ts';
+export { decompressStream, detectCompression } from './decompress.ts';
+export type { ChunkSource, Compression } from './decompress.ts';
+export { unpackLayer } from './unpack.ts';
+export type { UnpackEvent, UnpackMode, UnpackOptions, UnpackStats } from './unpack.ts';
+export {
+  LINK_NAME_LENGTH,
+  MOUNT_DATA_MAX,
+  createLayerLink,
+  overlayMount,
+  overlayMountData,
+  readLayerLink,
+  removeLayerLink,
+} from './overlay.ts';
+export type { MountSpec, OverlayMountOptions } from './overlay.ts';
+export { vfsSnapshot } from './vfs.ts';
+export type { VfsSnapshotOptions } from './vfs.ts';
+export { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE_DIR, WHITEOUT_PREFIX, isOverlayWhiteout } from './whiteout.ts';
