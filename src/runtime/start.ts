@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, readlinkSync, unlinkSync } from 'node:fs';
 import { BerthError, isErrno } from '../common/index.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
@@ -6,6 +6,14 @@ import { isSameLiveProcess } from './process-info.ts';
 import { runHooksCollectingWarnings } from './hooks.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function isStillInit(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:berth-init');
+  } catch {
+    return false;
+  }
+}
 
 /**
  * start: release the init waiting on the exec fifo. The fifo is opened without blocking
@@ -41,6 +49,9 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<{
     closeSync(fd);
   }
   unlinkSync(fifoPath);
+  // poststart runs after the process is executed: wait until the init is no longer berth-init
+  // (startContainer hooks run in between), or is gone
+  while (isSameLiveProcess(state.pid, state.pidStartTime) && isStillInit(state.pid)) await sleep(1);
   const warnings = await runHooksCollectingWarnings('poststart', state.config.hooks?.poststart, ctx.store.ociState(state, 'running'));
   return { warnings };
 }
