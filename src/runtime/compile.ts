@@ -405,11 +405,15 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   child({ stage: 'child', op: 'setgid', gid: user.gid });
   child({ stage: 'child', op: 'setuid', uid: user.uid });
   if (caps) {
+    // the kernel raises an ambient capability only when it is permitted and inheritable;
+    // runc ignores the others with a warning, so such configs (runc spec's own) must work here
+    const permitted = caps.permitted ?? [];
+    const inheritable = caps.inheritable ?? [];
     const names = {
       effective: caps.effective ?? [],
-      permitted: caps.permitted ?? [],
-      inheritable: caps.inheritable ?? [],
-      ambient: caps.ambient ?? [],
+      permitted,
+      inheritable,
+      ambient: (caps.ambient ?? []).filter((c) => permitted.includes(c) && inheritable.includes(c)),
     };
     child({
       stage: 'child',

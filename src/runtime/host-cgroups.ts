@@ -29,7 +29,16 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
     },
     async create(path, resources: Resources | undefined) {
       const { driver } = await get();
-      const handle = await driver.create(path, resources ?? {});
+      // another container's delete may remove the shared /berth parent at the same moment
+      let handle;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          handle = await driver.create(path, resources ?? {});
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !/no such file or directory/.test(String((err as Error).message))) throw err;
+        }
+      }
       // never silent: what the host cannot enforce is said to the caller
       return handle.unenforced.map((u) => `${u.field}: not enforced: ${u.reason}`);
     },

@@ -1,0 +1,64 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { compilePlan, type CompileOptions } from './compile.ts';
+import { defaultSpec, type RuntimeConfig } from '../oci/index.ts';
+import type { PlanStep } from '../native/protocol.ts';
+
+const opts: CompileOptions = {
+  containerId: 'c1',
+  bundleDir: '/bundle',
+  execFifoPath: '/run/x/c1/exec.fifo',
+  cgroupProcsFiles: ['/sys/fs/cgroup/memory/berth/c1/cgroup.procs'],
+  cgroupHierarchies: [],
+};
+
+function spec(mutate?: (c: RuntimeConfig) => void): RuntimeConfig {
+  const c = defaultSpec();
+  c.process!.terminal = false;
+  mutate?.(c);
+  return c;
+}
+
+const ops = (steps: PlanStep[]) => steps.map((s) => s.op);
+
+describe('compilePlan', () => {
+  it('joins the cgroup before cloning and execs last, after pivot_root and the exec fifo', () => {
+    const list = ops(compilePlan(spec(), opts).steps);
+    assert.ok(list.indexOf('cgroup-join') < list.indexOf('clone'));
+    assert.ok(list.indexOf('clone') < list.indexOf('pivot-root'));
+    assert.ok(list.indexOf('pivot-root') < list.indexOf('ready'));
+    assert.ok(list.indexOf('ready') < list.indexOf('exec-wait'));
+    assert.equal(list.at(-1), 'exec');
+  });
+
+  it('loads seccomp after no_new_privs when set, and before the capability drop when not', () => {
+    const seccomp = { defaultAction: 'SCMP_ACT_ALLOW' as const, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' as const }] };
+    const withNnp = ops(compilePlan(spec((c) => ((c.process!.noNewPrivileges = true), (c.linux!.seccomp = seccomp))), opts).steps);
+    assert.ok(withNnp.indexOf('seccomp-load') > withNnp.indexOf('exec-wait'));
+    const without = ops(compilePlan(spec((c) => ((c.process!.noNewPrivileges = false), (c.linux!.seccomp = seccomp))), opts).steps);
+    assert.ok(without.indexOf('seccomp-load') < without.indexOf('caps-bounding'));
+  });
+
+  it('raises only ambient capabilities that are permitted and inheritable, as runc manages to', () => {
+    const plan = compilePlan(
+      spec((c) => (c.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], inheritable: ['CAP_CHOWN'], ambient: ['CAP_KILL', 'CAP_CHOWN'] })),
+      opts,
+    );
+    const caps = plan.steps.find((s) => s.op === 'caps-set');
+    assert.ok(caps && caps.op === 'caps-set');
+    assert.deepEqual(caps.names.ambient, ['CAP_CHOWN']);
+    assert.equal(caps.ambient, 1n);
+  });
+
+  it('refuses a config without a mount namespace, naming the field', () => {
+    assert.throws(
+      () => compilePlan(spec((c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount'))), opts),
+      /linux\.namespaces: a mount namespace is required/,
+    );
+  });
+
+  it('uses chroot instead of pivot_root with noPivot or on an initramfs root', () => {
+    assert.ok(ops(compilePlan(spec(), { ...opts, noPivot: true }).steps).includes('chroot'));
+    assert.ok(ops(compilePlan(spec(), { ...opts, isRootRamfs: true }).steps).includes('chroot'));
+  });
+});
