@@ -36,6 +36,7 @@ struct init_ctx {
 	int host_proc_fd;      /* O_PATH fd of the host's /proc, kept across pivot_root */
 	int fifo_fd;           /* O_PATH fd of the exec fifo */
 	int console_fd;        /* connected console socket */
+	int relay_fd;          /* parent's end of the console pair, or -1 */
 	int go_pipe[2];        /* parent -> child: id maps written, go on */
 	int ready_pipe[2];     /* child -> parent: created (one byte) */
 	pid_t child;
@@ -68,6 +69,9 @@ int open_in_root(const char *path, int create_kind, int final_flags);
 /* seccomp.c */
 void seccomp_op(const struct plan_op *op);
 int check_syscalls(int argc, char **argv);
+
+/* relay.c */
+int relay_console(void);
 
 /* stage.c */
 int run_plan(struct plan *plan);

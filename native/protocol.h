@@ -97,6 +97,8 @@ enum berth_op {
 	OP_WRITE_FILE = 49,     /* (path, content)      e.g. /proc/self/oom_score_adj          */
 	OP_CAPS_SET = 50,       /* (u64 effective, permitted, inheritable, ambient) after setuid */
 	OP_MKFIFO = 51,         /* (path)               the exec fifo, made by the parent      */
+	OP_CONSOLE_PAIR = 52,   /* ()  parent: socketpair; the child sends the pty master on it
+	                            and the foreground parent relays the pty to its own stdio */
 	OP_MAX
 };
 

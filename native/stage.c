@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -64,6 +65,14 @@ static void parent_op(const struct plan_op *op)
 		if (ctx.fifo_fd < 0)
 			fail("open", errno, arg_str(op, 0));
 		break;
+	case OP_CONSOLE_PAIR: {
+		int pair[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+			fail("socketpair", errno, "console");
+		ctx.relay_fd = pair[0];
+		ctx.console_fd = pair[1];
+		break;
+	}
 	case OP_SETGROUPS_DENY: write_proc_child("setgroups", "deny"); break;
 	case OP_UID_MAP: write_proc_child("uid_map", arg_str(op, 0)); break;
 	case OP_GID_MAP: write_proc_child("gid_map", arg_str(op, 0)); break;
@@ -75,6 +84,8 @@ static void parent_op(const struct plan_op *op)
 static void child_main(struct plan *plan, size_t from)
 {
 	ctx.stage = "child";
+	if (ctx.relay_fd >= 0)
+		close(ctx.relay_fd);
 	close(ctx.go_pipe[1]);
 	close(ctx.ready_pipe[0]);
 	char go;
@@ -108,7 +119,7 @@ static void forward_signal(int sig)
 		kill(forward_to, sig);
 }
 
-static int wait_child(void)
+static void forward_signals(void)
 {
 	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, 0 };
 	forward_to = ctx.child;
@@ -116,6 +127,10 @@ static int wait_child(void)
 	sigemptyset(&sa.sa_mask);
 	for (int i = 0; forwarded[i]; i++)
 		sigaction(forwarded[i], &sa, NULL);
+}
+
+static int wait_child(void)
+{
 	int status;
 	while (waitpid(ctx.child, &status, 0) < 0)
 		if (errno != EINTR)
@@ -153,6 +168,10 @@ int run_plan(struct plan *plan)
 		fail_msg("plan", EPROTO, NULL, "plan has no clone");
 	close(ctx.go_pipe[0]);
 	close(ctx.ready_pipe[1]);
+	if (ctx.relay_fd >= 0) {
+		close(ctx.console_fd);
+		ctx.console_fd = -1;
+	}
 	char msg[64];
 	snprintf(msg, sizeof(msg), "{\"type\":\"" MSG_PID "\",\"pid\":%d}", ctx.child);
 	sync_send(msg);
@@ -180,5 +199,8 @@ int run_plan(struct plan *plan)
 		return 0;
 	close(ctx.sync_fd);
 	ctx.sync_fd = -1;
+	forward_signals();
+	if (ctx.relay_fd >= 0)
+		relay_console();
 	return wait_child();
 }

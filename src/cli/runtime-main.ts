@@ -102,7 +102,7 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
     }
     case 'run': {
       const runtime = await runtimeFor(globals);
-      if (args.flags.explain) return io.out(await runtime.explain(id, createOpts)), 0;
+      if (args.flags.explain) return io.out(await runtime.explain(id, { ...createOpts, foreground: args.flags.detach !== true })), 0;
       // the container gets the terminal's signals from berth-init; this process must outlive it
       const ignore = () => {};
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(sig, ignore);

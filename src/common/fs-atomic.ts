@@ -1,4 +1,5 @@
 import { open, rename, rm, mkdir } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -28,4 +29,29 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 /** JSON on disk always carries a `version`. */
 export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode);
+}
+
+/**
+ * The same, synchronously: for small state files on the hot path of a container start, where a
+ * thread-pool round trip per call costs more than the write itself.
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const dir = dirname(path);
+  const tmpPath = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmpPath, 'wx', mode);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmpPath, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmpPath, path);
+  } catch (err) {
+    rmSync(tmpPath, { force: true });
+    throw err;
+  }
 }

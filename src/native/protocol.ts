@@ -61,6 +61,7 @@ export const OP_CODES = {
   'write-file': 49,
   'caps-set': 50,
   mkfifo: 51,
+  'console-pair': 52,
 } as const;
 
 export const SECCOMP_FLAG_BITS = {
@@ -126,6 +127,7 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'console-connect'; socketPath: string }
   | { op: 'console'; rows: number; cols: number; uid: number }
   | { op: 'mkfifo'; path: string }
+  | { op: 'console-pair' }
   | { op: 'exec-fifo'; path: string }
   | { op: 'chdir'; path: string }
   | { op: 'umask'; mask: number }
@@ -168,6 +170,7 @@ function argsOf(step: PlanStep): Arg[] {
     case 'clone':
       return [step.flags];
     case 'setgroups-deny':
+    case 'console-pair':
     case 'become-root':
     case 'setsid':
     case 'pivot-root':

@@ -74,6 +74,8 @@ export interface CompileOptions {
   cgroupHierarchies: CgroupHierarchy[];
   consoleSocket?: string | undefined;
   noPivot?: boolean | undefined;
+  /** process.terminal without a console socket: berth-init (foreground) relays the pty itself. */
+  relayConsole?: boolean | undefined;
   /** Extra fds (3 … 3+n-1) passed to the container. */
   preserveFds?: number | undefined;
   /** The caller is not root (rootless): write setgroups "deny" before gid_map. */
@@ -326,6 +328,8 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     steps.push({ stage: 'parent', op: 'timens', offsets });
   }
   steps.push({ stage: 'parent', op: 'mkfifo', path: opts.execFifoPath });
+  const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
+  if (process.terminal && !opts.consoleSocket && opts.relayConsole) steps.push({ stage: 'parent', op: 'console-pair' });
   const cloneTypes = [...created].filter((t) => t !== 'time');
   steps.push({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes });
   if (created.has('user')) {
@@ -386,7 +390,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     if (resource === undefined) throw new BerthError('INVALID_ARGUMENT', `process.rlimits: unknown rlimit type "${rl.type}"`);
     child({ stage: 'child', op: 'rlimit', type: rl.type, resource, soft: toBig(rl.soft), hard: toBig(rl.hard) });
   }
-  if (process.terminal && opts.consoleSocket) {
+  if (hasConsole) {
     child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
   }
 

@@ -87,6 +87,7 @@ export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptio
     cgroupHierarchies: preview.hierarchies,
     consoleSocket: opts.consoleSocket,
     noPivot: opts.noPivot,
+    relayConsole: opts.foreground === true && !opts.consoleSocket,
     preserveFds: opts.preserveFds,
     isRootless: process.getuid?.() !== 0,
     isRootRamfs: isRootRamfs(),
@@ -101,9 +102,9 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   });
   // everything that can be refused is refused before anything is created
   const config = await loadBundleConfig(bundleDir);
-  if (config.process?.terminal && !opts.consoleSocket) {
+  if (config.process?.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new BerthError('INVALID_ARGUMENT', 'process.terminal is true but no --console-socket was given', {
-      hint: 'pass --console-socket, or set process.terminal to false in config.json',
+      hint: 'pass --console-socket, run it in the foreground (berth-runtime run), or set process.terminal to false in config.json',
     });
   }
   if (opts.consoleSocket && !config.process?.terminal) {
@@ -120,6 +121,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     cgroupHierarchies: preview.hierarchies,
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     noPivot: opts.noPivot,
+    relayConsole: opts.foreground === true && !opts.consoleSocket,
     preserveFds: opts.preserveFds,
     isRootless: process.getuid?.() !== 0,
     isRootRamfs: isRootRamfs(),

@@ -3,10 +3,10 @@
  * (default /run/berth-runtime/<id>/): state.json (atomic rename) and exec.fifo.
  * The pid is stored with its start time so a reused pid is never taken for the container.
  */
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, isErrno, writeFileAtomic } from '../common/index.ts';
+import { BerthError, isErrno, writeFileAtomicSync } from '../common/index.ts';
 import { parseJsonLossless, stringifyJsonLossless, type RuntimeConfig, type State, type ContainerStatus } from '../oci/index.ts';
 
 export const DEFAULT_RUNTIME_ROOT = '/run/berth-runtime';
@@ -64,9 +64,9 @@ export class StateStore {
   /** Claims the id: the directory is made exclusively, so two creates of one id cannot both win. */
   async claim(state: StoredState): Promise<void> {
     validateContainerId(state.id);
-    await mkdir(this.rootDir, { recursive: true, mode: 0o711 });
+    mkdirSync(this.rootDir, { recursive: true, mode: 0o711 });
     try {
-      await mkdir(this.containerDir(state.id), { mode: 0o711 });
+      mkdirSync(this.containerDir(state.id), { mode: 0o711 });
     } catch (err) {
       if (isErrno(err, 'EEXIST')) {
         throw new BerthError('ALREADY_EXISTS', `container "${state.id}" already exists`, {
@@ -80,14 +80,14 @@ export class StateStore {
 
   async write(state: StoredState): Promise<void> {
     // lossless: config values beyond 2^53 (RLIM_INFINITY) stay exact
-    await writeFileAtomic(this.statePath(state.id), stringifyJsonLossless(state, 2) + '\n', 0o600);
+    writeFileAtomicSync(this.statePath(state.id), stringifyJsonLossless(state, 2) + '\n', 0o600);
   }
 
   async read(id: string): Promise<StoredState> {
     validateContainerId(id);
     let text: string;
     try {
-      text = await readFile(this.statePath(id), 'utf8');
+      text = readFileSync(this.statePath(id), 'utf8');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
         if (existsSync(this.containerDir(id))) {

@@ -1,7 +1,7 @@
 /** create/start/state/kill/delete, hooks in order, and a pty through a console socket. */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -163,6 +163,19 @@ sys.stdout.write("name=" + msg.decode() + "\\n" + out.decode(errors="replace"))
     assert.match(output, /\/dev\/pts\/0/);
     assert.match(output, /25 100/);
     assert.match(output, /on-the-pty/);
+  });
+
+  it('relays the pty itself in a foreground run without a console socket (CLI, under script(1))', () => {
+    const b = h.bundle((c) => {
+      c.process!.terminal = true;
+      c.process!.args = ['/bin/sh', '-c', 'tty; stty size; echo relayed; exit 3'];
+    });
+    const cli = join(import.meta.dirname, '../../bin/berth-runtime');
+    const r = spawnSync('script', ['-qec', `stty cols 91 rows 33; ${cli} --root ${h.rootDir} run --bundle ${b.bundleDir} ${uniqueId()}`, '/dev/null'], { encoding: 'utf8' });
+    assert.equal(r.status, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /\/dev\/pts\/0/);
+    assert.match(r.stdout, /33 91/);
+    assert.match(r.stdout, /relayed/);
   });
 
   it('lists containers with their status', async () => {
