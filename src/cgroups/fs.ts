@@ -4,9 +4,11 @@
  * Writes open the file O_WRONLY|O_TRUNC and never O_CREAT: a missing control file is an
  * error (the kernel lacks the feature), not a new file; O_TRUNC makes the same code work
  * against plain files in a temp dir, where unit tests imitate a hierarchy.
+ *
+ * The calls are synchronous inside async signatures: cgroupfs answers from memory in
+ * microseconds, while a thread-pool round trip per call cost most of a container's start.
  */
-import { open, readFile, readdir, stat } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, describeErrno, isErrno } from '../common/index.ts';
 import type { ErrorCode } from '../common/index.ts';
@@ -53,24 +55,24 @@ function codeForWrite(err: unknown): ErrorCode {
 
 /** Write one value with one write(2), as the kernel wants. */
 export async function writeControl(file: string, value: string, hint?: string): Promise<void> {
-  let handle;
+  let fd: number | undefined;
   try {
-    handle = await open(file, constants.O_WRONLY | constants.O_TRUNC);
-    await handle.write(value);
+    fd = openSync(file, constants.O_WRONLY | constants.O_TRUNC);
+    writeSync(fd, value);
   } catch (err) {
     throw new BerthError(codeForWrite(err), `cannot write ${JSON.stringify(value)} to ${file}: ${errnoText(err)}`, {
       cause: err,
       ...(hint === undefined ? {} : { hint }),
     });
   } finally {
-    await handle?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
 /** The text of a control file. */
 export async function readControl(file: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code: ErrorCode = isErrno(err, 'ENOENT') ? 'NOT_FOUND' : isErrno(err, 'EACCES', 'EPERM') ? 'PERMISSION_DENIED' : 'INTERNAL';
     throw new BerthError(code, `cannot read ${file}: ${errnoText(err)}`, { cause: err });
@@ -80,7 +82,7 @@ export async function readControl(file: string): Promise<string> {
 /** The text of a control file, or undefined when the file does not exist. */
 export async function readControlIfExists(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENODEV')) return undefined;
     throw new BerthError('INTERNAL', `cannot read ${file}: ${errnoText(err)}`, { cause: err });
@@ -89,7 +91,7 @@ export async function readControlIfExists(file: string): Promise<string | undefi
 
 export async function pathExists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    statSync(path);
     return true;
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
@@ -151,20 +153,20 @@ export async function readProcs(dir: string): Promise<number[]> {
 /** The cgroup directory and all its descendants, parents before children; [] when missing. */
 export async function listSubtree(dir: string): Promise<string[]> {
   const out: string[] = [];
-  const walk = async (current: string): Promise<void> => {
+  const walk = (current: string): void => {
     let entries;
     try {
-      entries = await readdir(current, { withFileTypes: true });
+      entries = readdirSync(current, { withFileTypes: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
       throw new BerthError('INTERNAL', `cannot list ${current}: ${errnoText(err)}`, { cause: err });
     }
     out.push(current);
     for (const entry of entries) {
-      if (entry.isDirectory()) await walk(join(current, entry.name));
+      if (entry.isDirectory()) walk(join(current, entry.name));
     }
   };
-  await walk(dir);
+  walk(dir);
   return out;
 }
 

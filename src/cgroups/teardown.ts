@@ -3,7 +3,7 @@
  * process out, then rmdir the directories deepest first, retrying while the kernel still
  * reports them busy.
  */
-import { rmdir } from 'node:fs/promises';
+import { rmdirSync } from 'node:fs';
 import { BerthError, isErrno } from '../common/index.ts';
 import { errnoText, readProcs, sleep } from './fs.ts';
 
@@ -68,7 +68,7 @@ export async function removeDirs(dirs: readonly string[], timeoutMs = 2000): Pro
     let delay = 5;
     for (;;) {
       try {
-        await rmdir(dir);
+        rmdirSync(dir);
         break;
       } catch (err) {
         if (isErrno(err, 'ENOENT')) break;

@@ -5,7 +5,7 @@
  * Hybrid hosts: controllers the kernel bound to the cgroup2 mount (e.g. hugetlb on a host that
  * mounts no v1 hugetlb hierarchy) are driven there, with the v2 mapping.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, isErrno } from '../common/index.ts';
 import { errnoText, listSubtree, parseFlatKeyed, pathExists, readControl, readControlIfExists, readProcs, sleep, writeControl } from './fs.ts';
@@ -310,7 +310,7 @@ async function makeDirs(mount: string, rel: string, isCpuset: boolean): Promise<
     for (const prefix of prefixesOf(rel)) {
       const dir = join(mount, prefix);
       try {
-        await mkdir(dir);
+        mkdirSync(dir);
         created.push(dir);
       } catch (err) {
         if (!isErrno(err, 'EEXIST')) {

@@ -2,7 +2,7 @@
  * The cgroup v2 (unified hierarchy) driver: one directory per cgroup, controllers enabled
  * top-down through every ancestor's cgroup.subtree_control.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, isErrno } from '../common/index.ts';
 import { errnoText, listSubtree, parseFlatKeyed, pathExists, readControl, readControlIfExists, readProcs, sleep, writeControl } from './fs.ts';
@@ -45,7 +45,7 @@ export async function prepareV2Path(root: string, relPath: string, required: rea
       await enableControllers(parent, required, optional);
       const dir = join(root, prefix);
       try {
-        await mkdir(dir);
+        mkdirSync(dir);
         created.push(dir);
       } catch (err) {
         if (!isErrno(err, 'EEXIST')) {

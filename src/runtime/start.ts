@@ -6,6 +6,13 @@ import { isSameLiveProcess } from './process-info.ts';
 import { runHooksCollectingWarnings } from './hooks.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nextTick = () => new Promise((r) => setImmediate(r));
+
+/** Waits a moment between polls: the first few yield only to the event loop (the init answers
+ * within microseconds), later ones sleep so a slow container costs no CPU. */
+function backoff(attempt: number): Promise<unknown> {
+  return attempt < 200 ? nextTick() : sleep(1);
+}
 
 function isStillInit(pid: number): boolean {
   try {
@@ -32,18 +39,21 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<{
   const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
-    for (;;) {
-      let n = 0;
+    const readByte = () => {
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        return readSync(fd, buf, 0, 1, null) === 1;
       } catch (err) {
         if (!isErrno(err, 'EAGAIN')) throw err;
+        return false;
       }
-      if (n === 1) break;
-      if (!isSameLiveProcess(state.pid, state.pidStartTime)) {
+    };
+    for (let attempt = 0; !readByte(); attempt++) {
+      // a fast program may have run and exited already: its byte is still in the fifo
+      if (!isSameLiveProcess(state.pid, state.pidStartTime) && !readByte()) {
         throw new BerthError('FAILED_PRECONDITION', `container "${id}" exited before it could start`);
       }
-      await sleep(1);
+      if (!isSameLiveProcess(state.pid, state.pidStartTime)) break;
+      await backoff(attempt);
     }
   } finally {
     closeSync(fd);
@@ -51,7 +61,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<{
   unlinkSync(fifoPath);
   // poststart runs after the process is executed: wait until the init is no longer berth-init
   // (startContainer hooks run in between), or is gone
-  while (isSameLiveProcess(state.pid, state.pidStartTime) && isStillInit(state.pid)) await sleep(1);
+  for (let attempt = 0; isStillInit(state.pid) && isSameLiveProcess(state.pid, state.pidStartTime); attempt++) await backoff(attempt);
   const warnings = await runHooksCollectingWarnings('poststart', state.config.hooks?.poststart, ctx.store.ociState(state, 'running'));
   return { warnings };
 }

@@ -3,8 +3,8 @@
  * (default /run/berth-runtime/<id>/): state.json (atomic rename) and exec.fifo.
  * The pid is stored with its start time so a reused pid is never taken for the container.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, isErrno, writeFileAtomicSync } from '../common/index.ts';
 import { parseJsonLossless, stringifyJsonLossless, type RuntimeConfig, type State, type ContainerStatus } from '../oci/index.ts';
@@ -109,7 +109,7 @@ export class StateStore {
   }
 
   async remove(id: string): Promise<void> {
-    await rm(this.containerDir(id), { recursive: true, force: true });
+    rmSync(this.containerDir(id), { recursive: true, force: true });
   }
 
   async list(): Promise<string[]> {
