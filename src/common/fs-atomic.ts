@@ -1,13 +1,18 @@
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+
+let tmpCounter = 0;
+/** A temp name unique to this process and call (no crypto: it stays off the start-up path). */
+function tmpName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${(tmpCounter++).toString(36)}.tmp`);
+}
 
 /** Write a file so that readers see either the old content or the new, never a mix (temp file + fsync + rename). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmpPath = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmpPath = tmpName(path);
   const handle = await open(tmpPath, 'wx', mode);
   try {
     await handle.writeFile(data);
@@ -36,8 +41,7 @@ export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644
  * thread-pool round trip per call costs more than the write itself.
  */
 export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const dir = dirname(path);
-  const tmpPath = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmpPath = tmpName(path);
   const fd = openSync(tmpPath, 'wx', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
