@@ -1,11 +1,11 @@
 /** Bad input: each is refused with a message naming the problem, and leaves nothing behind. */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync, symlinkSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { harness, sh, skipUnlessRoot } from './helpers.ts';
+import { harness, sh, skipUnlessRoot, waitFor } from './helpers.ts';
 import { uniqueId } from '../fixtures/bundle.ts';
 
 const repoDir = join(import.meta.dirname, '../..');
@@ -124,6 +124,28 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
     const r = spawnSync(cli, ['--root', h.rootDir, 'run', '--explain', '--bundle', b.bundleDir, id], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     for (const step of ['clone(', 'CLONE_NEWPID', 'pivot_root', 'mount("proc"', 'capset', 'execve("/bin/sh"']) assert.ok(r.stdout.includes(step), `plan lacks ${step}`);
+    assert.equal(existsSync(join(h.rootDir, id)), false);
+    assert.equal(cgroupLeft(id), false);
+  });
+
+  it('cleans up with delete --force after the runtime was killed in the middle of create (CLI)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-test-killed-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const marker = join(dir, 'hook-started');
+    const b = h.bundle((c) => {
+      c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}; sleep 2`] }] };
+      c.process!.args = ['/bin/true'];
+    });
+    const id = uniqueId();
+    const child = spawn(cli, ['--root', h.rootDir, 'create', '--bundle', b.bundleDir, id], { stdio: 'ignore' });
+    await waitFor(() => existsSync(marker), 'the createRuntime hook');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    // state and cgroup were recorded before they were made: both are found and removed
+    assert.equal(existsSync(join(h.rootDir, id)), true);
+    assert.equal(cgroupLeft(id), true);
+    const r = spawnSync(cli, ['--root', h.rootDir, 'delete', '--force', id], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
     assert.equal(existsSync(join(h.rootDir, id)), false);
     assert.equal(cgroupLeft(id), false);
   });
