@@ -29,6 +29,37 @@ const COMMANDS: CommandSpec[] = [
   { name: 'ps', usage: 'ps [OPTIONS] ID', summary: 'List the processes of a container.', positionals: [1, 1], flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }] },
   { name: 'pause', usage: 'pause ID', summary: 'Freeze every process of a container.', positionals: [1, 1], flags: [] },
   { name: 'resume', usage: 'resume ID', summary: 'Thaw a paused container.', positionals: [1, 1], flags: [] },
+  {
+    name: 'update',
+    usage: 'update [OPTIONS] ID',
+    summary: 'Change the resource limits of a running container.',
+    positionals: [1, 1],
+    flags: [
+      { name: 'resources', short: 'r', type: 'string', value: 'FILE', description: 'linux.resources JSON from FILE ("-" for stdin)' },
+      { name: 'memory', type: 'string', value: 'BYTES', description: 'memory limit (e.g. 256m; -1 for none)' },
+      { name: 'memory-reservation', type: 'string', value: 'BYTES', description: 'memory soft limit' },
+      { name: 'memory-swap', type: 'string', value: 'BYTES', description: 'memory plus swap limit (-1 for none)' },
+      { name: 'cpu-shares', type: 'number', value: 'N', description: 'relative CPU weight' },
+      { name: 'cpu-quota', type: 'number', value: 'US', description: 'CPU time per period in microseconds (-1 for none)' },
+      { name: 'cpu-period', type: 'number', value: 'US', description: 'CPU period in microseconds' },
+      { name: 'cpu-rt-runtime', type: 'number', value: 'US', description: 'realtime runtime per period (cgroup v1)' },
+      { name: 'cpu-rt-period', type: 'number', value: 'US', description: 'realtime period (cgroup v1)' },
+      { name: 'cpuset-cpus', type: 'string', value: 'LIST', description: 'CPUs the container may use (e.g. 0-1)' },
+      { name: 'cpuset-mems', type: 'string', value: 'LIST', description: 'memory nodes the container may use' },
+      { name: 'pids-limit', type: 'number', value: 'N', description: 'maximum number of processes (-1 for none)' },
+      { name: 'blkio-weight', type: 'number', value: 'N', description: 'block I/O weight (10-1000)' },
+    ],
+  },
+  {
+    name: 'events',
+    usage: 'events [OPTIONS] ID',
+    summary: 'Print stats (and OOM kills) of a container as JSON lines, like runc events.',
+    positionals: [1, 1],
+    flags: [
+      { name: 'stats', type: 'boolean', description: 'print the stats once and exit' },
+      { name: 'interval', type: 'string', value: 'DURATION', description: 'time between stats (e.g. 5s, 500ms; default 5s)' },
+    ],
+  },
   { name: 'spec', usage: 'spec [OPTIONS]', summary: 'Write a default config.json into the bundle.', positionals: [0, 0], flags: [bundleFlag, { name: 'rootless', type: 'boolean', description: 'a config for a rootless container' }] },
   { name: 'features', usage: 'features', summary: 'Print what this runtime supports, as JSON (like runc features).', positionals: [0, 0], flags: [] },
 ];
@@ -147,6 +178,17 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
       else io.out(table(['PID'], pids.map((p) => [String(p)])));
       return 0;
     }
+    case 'update': {
+      const runtime = await runtimeFor(globals);
+      warn((await runtime.update(id, await resourcesFromFlags(args))).warnings);
+      return 0;
+    }
+    case 'events': {
+      const runtime = await runtimeFor(globals);
+      const intervalMs = parseDuration((args.flags.interval as string | undefined) ?? '5s');
+      for await (const event of runtime.events(id, { intervalMs, statsOnly: args.flags.stats === true })) io.out(JSON.stringify(event) + '\n');
+      return 0;
+    }
     case 'pause':
       await (await runtimeFor(globals)).pause(id);
       return 0;
@@ -175,6 +217,60 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
     }
   }
   throw new BerthError('INTERNAL', `command ${command} has no handler`);
+}
+
+/** "256m", "1g", "1024", "-1" → bytes (-1: no limit). */
+export function parseBytes(text: string, flag: string): number {
+  const m = /^(-1|\d+(?:\.\d+)?)([kmgt]?)b?$/i.exec(text.trim());
+  if (!m) throw new BerthError('INVALID_ARGUMENT', `--${flag}: ${JSON.stringify(text)} is not a size (e.g. 512m, 1g, -1)`);
+  if (m[1] === '-1') return -1;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** "5s", "500ms", "2m" → milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new BerthError('INVALID_ARGUMENT', `--interval: ${JSON.stringify(text)} is not a duration (e.g. 5s, 500ms)`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
+async function resourcesFromFlags(args: ParsedArgs) {
+  const { validateRuntimeConfig } = await import('../oci/index.ts');
+  type Res = NonNullable<NonNullable<import('../oci/index.ts').RuntimeConfig['linux']>['resources']>;
+  let resources: Res = {};
+  const file = args.flags.resources as string | undefined;
+  if (file !== undefined) {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new BerthError('INVALID_ARGUMENT', `--resources: ${file} is not JSON: ${(err as Error).message}`);
+    }
+    // the same validation as config.json, so errors name the field
+    resources = validateRuntimeConfig({ ociVersion: '1.2.0', linux: { resources: raw } }, `--resources ${file}`).linux!.resources ?? {};
+  }
+  const f = args.flags;
+  const num = (name: string) => f[name] as number | undefined;
+  const bytes = (name: string) => (f[name] === undefined ? undefined : parseBytes(String(f[name]), name));
+  const memory = { limit: bytes('memory'), reservation: bytes('memory-reservation'), swap: bytes('memory-swap') };
+  if (Object.values(memory).some((v) => v !== undefined)) resources.memory = { ...resources.memory, ...Object.fromEntries(Object.entries(memory).filter(([, v]) => v !== undefined)) };
+  const cpu = {
+    shares: num('cpu-shares'),
+    quota: num('cpu-quota'),
+    period: num('cpu-period'),
+    realtimeRuntime: num('cpu-rt-runtime'),
+    realtimePeriod: num('cpu-rt-period'),
+    cpus: f['cpuset-cpus'] as string | undefined,
+    mems: f['cpuset-mems'] as string | undefined,
+  };
+  if (Object.values(cpu).some((v) => v !== undefined)) resources.cpu = { ...resources.cpu, ...Object.fromEntries(Object.entries(cpu).filter(([, v]) => v !== undefined)) };
+  if (num('pids-limit') !== undefined) resources.pids = { limit: num('pids-limit')! };
+  if (num('blkio-weight') !== undefined) resources.blockIO = { ...resources.blockIO, weight: num('blkio-weight')! };
+  if (Object.keys(resources).length === 0) throw new BerthError('INVALID_ARGUMENT', 'update: nothing to change', { hint: 'give --memory, --cpu-quota, … or --resources FILE' });
+  return resources;
 }
 
 function table(header: string[], rows: string[][]): string {

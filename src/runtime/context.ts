@@ -1,4 +1,5 @@
 import type { Resources } from '../oci/index.ts';
+import type { CgroupStats } from '../cgroups/index.ts';
 import type { CgroupHierarchy } from './compile.ts';
 import type { StateStore } from './state-store.ts';
 
@@ -13,6 +14,11 @@ export interface RuntimeCgroups {
   freeze(path: string): Promise<void>;
   thaw(path: string): Promise<void>;
   pids(path: string): Promise<number[]>;
+  /** Changes the limits of a live cgroup; returns warnings for what is not enforced. */
+  update(path: string, resources: Resources): Promise<string[]>;
+  stats(path: string): Promise<CgroupStats>;
+  /** How many processes the kernel OOM-killed in the cgroup so far. */
+  oomKillCount(path: string): Promise<number>;
 }
 
 export interface RuntimeContext {

@@ -66,5 +66,15 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
     async pids(path) {
       return (await get()).driver.pids(path, true);
     },
+    async update(path, resources) {
+      const result = await (await get()).driver.update(path, resources);
+      return result.unenforced.map((u) => `${u.field}: not enforced: ${u.reason}`);
+    },
+    async stats(path) {
+      return (await get()).driver.stats(path);
+    },
+    async oomKillCount(path) {
+      return (await get()).driver.oomKillCount(path);
+    },
   };
 }

@@ -8,3 +8,4 @@ export type { RuntimeCgroups, RuntimeContext } from './context.ts';
 export type { CreateOptions } from './create.ts';
 export type { RunOptions, RunResult } from './run.ts';
 export type { ListEntry } from './list.ts';
+export type { RuntimeEvent } from './update.ts';

@@ -11,6 +11,8 @@ import { listContainers, type ListEntry } from './list.ts';
 import { containerStatus } from './status.ts';
 import { explainPlan } from './explain.ts';
 import { hostCgroups } from './host-cgroups.ts';
+import { updateContainer, containerEvents, type RuntimeEvent } from './update.ts';
+import type { Resources } from '../oci/index.ts';
 
 export interface RuntimeOptions {
   /** State directory (runc's --root). */
@@ -74,6 +76,22 @@ export class Runtime {
   async ps(id: string): Promise<number[]> {
     const stored = await this.ctx.store.read(id);
     return this.ctx.cgroups.pids(stored.cgroupPath);
+  }
+
+  /** Changes the cgroup limits of a running container (runc update). */
+  update(id: string, resources: Resources): Promise<{ warnings: string[] }> {
+    return updateContainer(this.ctx, id, resources);
+  }
+
+  /** Stats and OOM events of a container (runc events). */
+  events(id: string, opts: { intervalMs?: number; statsOnly?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<RuntimeEvent> {
+    return containerEvents(this.ctx, id, opts);
+  }
+
+  /** How many of the container's processes the kernel OOM-killed (the engine's OOMKilled). */
+  async oomKillCount(id: string): Promise<number> {
+    const stored = await this.ctx.store.read(id);
+    return this.ctx.cgroups.oomKillCount(stored.cgroupPath);
   }
 
   /** The plan `create` would carry out, in words; nothing is created. */
