@@ -11,7 +11,9 @@ import { uniqueId } from '../fixtures/bundle.ts';
 const repoDir = join(import.meta.dirname, '../..');
 const cli = join(repoDir, 'bin/berth-runtime');
 
+/** The container's cgroup in any hierarchy: /sys/fs/cgroup/<controller>/berth/<id> (v1) or /sys/fs/cgroup/berth/<id> (v2). */
 function cgroupLeft(id: string): boolean {
+  if (existsSync(join('/sys/fs/cgroup/berth', id))) return true;
   return readdirSync('/sys/fs/cgroup').some((h) => existsSync(join('/sys/fs/cgroup', h, 'berth', id)));
 }
 

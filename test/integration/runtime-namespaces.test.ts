@@ -1,7 +1,7 @@
 /** Namespaces joined by path, the time namespace, chroot without pivot_root, and the sealed helper. */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readlinkSync, readFileSync } from 'node:fs';
+import { existsSync, readlinkSync, readFileSync } from 'node:fs';
 import { harness, sh, skipUnlessRoot } from './helpers.ts';
 import { uniqueId } from '../fixtures/bundle.ts';
 
@@ -24,7 +24,7 @@ describe('berth-runtime namespaces', { skip: skipUnlessRoot }, () => {
     await h.runtime.delete(firstId, { force: true });
   });
 
-  it('shifts the monotonic clock in a time namespace', async () => {
+  it('shifts the boot-time clock in a time namespace', { skip: existsSync('/proc/self/ns/time') ? false : 'this kernel has no time namespaces' }, async () => {
     const hostUptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     const r = await h.run((c) => {
       c.linux!.namespaces!.push({ type: 'time' });
