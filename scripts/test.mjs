@@ -69,6 +69,35 @@ let status = runSuite(files);
 if (isRoot && !unitOnly && explicit.length === 0) {
   const leaks = join(repoDir, 'test/leaks.check.ts');
   if (existsSync(leaks)) status = runSuite([leaks]) || status;
+  status = runCgroupV2Suite() || status;
+}
+
+// Most users run cgroup v2; this machine may not. The runtime and cgroup integration tests run
+// again on a real cgroup v2 kernel booted by shared/cg2vm (skipped, and said so, when it is
+// not there, or with BERTH_SKIP_CG2VM=1).
+function runCgroupV2Suite() {
+  if (process.env.CG2VM === '1') return 0; // already inside the VM
+  const vm = join(repoDir, '../shared/cg2vm/run-in-cgroup2-vm.sh');
+  if (process.env.BERTH_SKIP_CG2VM === '1' || !existsSync(vm)) {
+    console.log(`\ncgroup v2 suite skipped: ${existsSync(vm) ? 'BERTH_SKIP_CG2VM=1' : `no ${vm}`}`);
+    return 0;
+  }
+  const v2Tests = ['test/integration/cgroups.test.ts', 'test/integration/runtime-isolation.test.ts', 'test/integration/runtime-lifecycle.test.ts', 'test/integration/runtime-namespaces.test.ts', 'test/integration/runtime-errors.test.ts'];
+  console.log('\ncgroup v2 suite (in the cg2vm VM):');
+  const reaper = join(repoDir, 'build/berth-init');
+  const res = spawnSync(vm, ['--share', repoDir, '--timeout', '1200', '--', reaper, 'reap', '--', nodeBin, '--test', '--test-reporter=spec', '--test-concurrency=1', ...v2Tests.map((t) => join(repoDir, t))], {
+    cwd: repoDir,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  process.stdout.write(res.stdout ?? '');
+  for (const [key, re] of [['pass', /^ℹ pass (\d+)/m], ['fail', /^ℹ fail (\d+)/m], ['skipped', /^ℹ skipped (\d+)/m]]) {
+    const m = re.exec(res.stdout ?? '');
+    if (m) totals[key] += Number(m[1]);
+  }
+  if (res.status !== 0 && !/^ℹ fail [1-9]/m.test(res.stdout ?? '')) totals.fail += 1; // the VM itself failed
+  return res.status ?? 1;
 }
 console.log(`\ntests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(status);
