@@ -43,3 +43,5 @@ export { compileV1 } from './resources-v1.ts';
 export type { V1Probe } from './resources-v1.ts';
 export { compileV2, cpuSharesToWeight, memorySwapToV2, blkioWeightToIoWeight } from './resources-v2.ts';
 export type { V2Probe } from './resources-v2.ts';
+export { attachDeviceFilter, compileDeviceFilter } from './ebpf-devices.ts';
+export type { DeviceFilterSyscalls } from './ebpf-devices.ts';

@@ -63,7 +63,12 @@ function stopChild(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-describe(`cgroup driver on the real ${layout?.kind ?? ''} hierarchy`, { skip }, () => {
+/** A child's exit, or a failure after `ms` (so a process destroy() missed fails the test instead of hanging it). */
+function exitWithin(exited: Promise<{ code: number | null; signal: string | null }>, ms = 10000) {
+  return Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`child still running ${ms} ms after destroy()`)), ms).unref())]);
+}
+
+describe(`cgroup driver on the real ${layout?.kind ?? ''} hierarchy`, { skip, timeout: 120000 }, () => {
   const driver = (): CgroupDriver => createCgroupDriver(layout as CgroupLayout);
 
   after(() => {
@@ -129,7 +134,7 @@ describe(`cgroup driver on the real ${layout?.kind ?? ''} hierarchy`, { skip }, 
     assert.equal(await cgroups.oomKillCount(path), 0);
 
     await cgroups.destroy(path);
-    assert.deepEqual(await exited, { code: null, signal: 'SIGKILL' });
+    assert.deepEqual(await exitWithin(exited), { code: null, signal: 'SIGKILL' });
     for (const dir of handle.dirs) assert.equal(existsSync(dir), false, dir);
     assert.equal(await cgroups.exists(path), false);
     await cgroups.destroy(path); // idempotent
@@ -153,7 +158,7 @@ describe(`cgroup driver on the real ${layout?.kind ?? ''} hierarchy`, { skip }, 
     assert.deepEqual(await cgroups.pids(base), []);
     assert.deepEqual(await cgroups.pids(base, true), [child.pid]);
     await cgroups.destroy(base);
-    assert.deepEqual(await exited, { code: null, signal: 'SIGKILL' });
+    assert.deepEqual(await exitWithin(exited), { code: null, signal: 'SIGKILL' });
     for (const dir of inner.dirs) {
       assert.equal(existsSync(dir), false, dir);
       assert.equal(existsSync(join(dir, '..')), false, `${dir}/..`);

@@ -131,6 +131,18 @@ describe('V1Driver', () => {
     assert.equal(handle.procsFiles.at(-1), join(unified, 'berth/c1/cgroup.procs'));
   });
 
+  it('creates the cgroup once in a co-mounted cpu,cpuacct hierarchy and writes cpu files there', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-v1-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const comount = join(root, 'cpu,cpuacct');
+    await mkdir(join(comount, 'berth/c1'), { recursive: true });
+    await writeFile(join(comount, 'berth/c1/cpu.shares'), '');
+    const driver = new V1Driver({ mounts: new Map([['cpu', comount], ['cpuacct', comount]]) });
+    const handle = await driver.create('/berth/c1', { cpu: { shares: 512 } });
+    assert.deepEqual(handle.procsFiles, [join(comount, 'berth/c1/cgroup.procs')]);
+    assert.equal(await readFile(join(comount, 'berth/c1/cpu.shares'), 'utf8'), '512');
+  });
+
   it('fails with NOT_FOUND when updating a cgroup that does not exist', async (t) => {
     const fake = await fakeV1(t);
     const driver = new V1Driver({ mounts: fake.mounts });

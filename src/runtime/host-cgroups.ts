@@ -1,10 +1,24 @@
 /** The runtime's view of the host's cgroups, through src/cgroups (detected once, lazily). */
 import { basename, join } from 'node:path';
 import { rmdir } from 'node:fs/promises';
-import { detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout } from '../cgroups/index.ts';
+import { attachDeviceFilter, detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout, type Unenforced } from '../cgroups/index.ts';
+import { bpfProgAttach, bpfProgDetach, bpfProgGetFdById, bpfProgLoadCgroupDevice, bpfProgQuery } from '../native/index.ts';
 import type { Resources } from '../oci/index.ts';
 import type { CgroupHierarchy } from './compile.ts';
 import type { RuntimeCgroups } from './context.ts';
+
+const bpfSyscalls = { bpfProgLoadCgroupDevice, bpfProgAttach, bpfProgDetach, bpfProgQuery, bpfProgGetFdById };
+
+/**
+ * cgroup v2 has no devices files: the device rules become an eBPF program attached to the
+ * container's cgroup (as runc and crun do), before any code of the container runs. Returns
+ * the "not enforced" notes that remain (all of them where the program cannot be loaded: rootless).
+ */
+async function enforceDevices(layout: CgroupLayout, path: string, resources: Resources, unenforced: Unenforced[]): Promise<string[]> {
+  const canAttach = layout.kind === 'v2' && layout.v2Dir !== undefined && resources.devices !== undefined && process.getuid?.() === 0;
+  if (canAttach) await attachDeviceFilter(join(layout.v2Dir!, normalizeCgroupPath(path)), resources.devices!, bpfSyscalls);
+  return unenforced.filter((u) => !(canAttach && u.field === 'linux.resources.devices')).map((u) => `${u.field}: not enforced: ${u.reason}`);
+}
 
 export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
   let detected: Promise<{ layout: CgroupLayout; driver: CgroupDriver }> | undefined;
@@ -28,7 +42,7 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       return { procsFiles: driver.procsFilesOf(path), hierarchies: hierarchies(layout, path) };
     },
     async create(path, resources: Resources | undefined) {
-      const { driver } = await get();
+      const { layout, driver } = await get();
       // another container's delete may remove the shared /berth parent at the same moment
       let handle;
       for (let attempt = 0; ; attempt++) {
@@ -40,7 +54,7 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
         }
       }
       // never silent: what the host cannot enforce is said to the caller
-      return handle.unenforced.map((u) => `${u.field}: not enforced: ${u.reason}`);
+      return enforceDevices(layout, path, resources ?? {}, handle.unenforced);
     },
     async destroy(path) {
       const { layout, driver } = await get();
@@ -67,8 +81,9 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       return (await get()).driver.pids(path, true);
     },
     async update(path, resources) {
-      const result = await (await get()).driver.update(path, resources);
-      return result.unenforced.map((u) => `${u.field}: not enforced: ${u.reason}`);
+      const { layout, driver } = await get();
+      const result = await driver.update(path, resources);
+      return enforceDevices(layout, path, resources, result.unenforced);
     },
     async stats(path) {
       return (await get()).driver.stats(path);

@@ -4,7 +4,7 @@
  */
 import { BerthError } from '../common/index.ts';
 import type { Resources } from '../oci/index.ts';
-import type { CgroupStats } from '../cgroups/index.ts';
+import { DEFAULT_DEVICE_RULES, type CgroupStats } from '../cgroups/index.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
 
@@ -17,6 +17,8 @@ async function liveState(ctx: RuntimeContext, id: string) {
 
 export async function updateContainer(ctx: RuntimeContext, id: string, resources: Resources): Promise<{ warnings: string[] }> {
   const state = await liveState(ctx, id);
+  // new device rules keep the devices every container needs usable, as at create
+  if (resources.devices) resources = { ...resources, devices: [...resources.devices, ...(DEFAULT_DEVICE_RULES.slice(1) as NonNullable<Resources['devices']>)] };
   const warnings = await ctx.cgroups.update(state.cgroupPath, resources);
   // what the container runs with now: later updates and the engine read it from the state
   const linux = (state.config.linux ??= {});
