@@ -17,3 +17,5 @@ export type { MountSpec, OverlayMountOptions } from './overlay.ts';
 export { vfsSnapshot } from './vfs.ts';
 export type { VfsSnapshotOptions } from './vfs.ts';
 export { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE_DIR, WHITEOUT_PREFIX, isOverlayWhiteout } from './whiteout.ts';
+export { LayerStore } from './layer-store.ts';
+export type { LayerInfo, LayerSource, LayerUnpackOptions, LayerUnpackResult } from './layer-store.ts';
