@@ -82,7 +82,7 @@ function runCgroupV2Suite() {
     console.log(`\ncgroup v2 suite skipped: ${existsSync(vm) ? 'BERTH_SKIP_CG2VM=1' : `no ${vm}`}`);
     return 0;
   }
-  const v2Tests = ['test/integration/cgroups.test.ts', 'test/integration/runtime-isolation.test.ts', 'test/integration/runtime-lifecycle.test.ts', 'test/integration/runtime-namespaces.test.ts', 'test/integration/runtime-errors.test.ts'];
+  const v2Tests = ['test/integration/cgroups.test.ts', 'test/integration/runtime-exec.test.ts', 'test/integration/runtime-isolation.test.ts', 'test/integration/runtime-lifecycle.test.ts', 'test/integration/runtime-namespaces.test.ts', 'test/integration/runtime-errors.test.ts'];
   console.log('\ncgroup v2 suite (in the cg2vm VM):');
   const reaper = join(repoDir, 'build/berth-init');
   const res = spawnSync(vm, ['--share', repoDir, '--timeout', '1200', '--', reaper, 'reap', '--', nodeBin, '--test', '--test-reporter=spec', '--test-concurrency=1', ...v2Tests.map((t) => join(repoDir, t))], {

@@ -21,6 +21,8 @@ export interface CommandSpec {
   flags: FlagSpec[];
   /** [min, max] positional arguments */
   positionals: [number, number];
+  /** After this many positionals, the rest of the line is taken as is (a command and its flags). */
+  restAfter?: number;
 }
 
 export interface ParsedArgs {
@@ -37,6 +39,10 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[], pro
   const byShort = new Map(spec.flags.filter((f) => f.short).map((f) => [f.short!, f]));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (spec.restAfter !== undefined && positionals.length >= spec.restAfter) {
+      positionals.push(...argv.slice(i));
+      break;
+    }
     if (arg === '--') {
       positionals.push(...argv.slice(i + 1));
       break;

@@ -22,6 +22,28 @@ const COMMANDS: CommandSpec[] = [
   { name: 'create', usage: 'create [OPTIONS] ID', summary: 'Create a container from a bundle; its process waits until `start`.', positionals: [1, 1], flags: [bundleFlag, pidFileFlag, consoleFlag, noPivotFlag, keyringFlag, preserveFlag, explainFlag] },
   { name: 'start', usage: 'start ID', summary: 'Start the process of a created container.', positionals: [1, 1], flags: [] },
   { name: 'run', usage: 'run [OPTIONS] ID', summary: 'Create and start a container, wait for it and pass its exit status through.', positionals: [1, 1], flags: [bundleFlag, pidFileFlag, consoleFlag, noPivotFlag, keyringFlag, preserveFlag, explainFlag, { name: 'detach', short: 'd', type: 'boolean', description: 'do not wait for the container' }, { name: 'keep', type: 'boolean', description: 'keep the stopped container (do not delete it)' }] },
+  {
+    name: 'exec',
+    usage: 'exec [OPTIONS] ID [COMMAND [ARG...]]',
+    summary: 'Run another process in a running container (its namespaces, cgroups and seccomp filter).',
+    positionals: [1, Number.MAX_SAFE_INTEGER],
+    restAfter: 1,
+    flags: [
+      { name: 'process', short: 'p', type: 'string', value: 'FILE', description: 'the process as OCI process JSON (instead of COMMAND)' },
+      { name: 'tty', short: 't', type: 'boolean', description: 'give the process a pseudo-terminal' },
+      consoleFlag,
+      { name: 'detach', short: 'd', type: 'boolean', description: 'do not wait for the process' },
+      pidFileFlag,
+      { name: 'cwd', type: 'string', value: 'DIR', description: 'working directory in the container' },
+      { name: 'env', short: 'e', type: 'string', value: 'KEY=VALUE', description: 'set an environment variable (repeatable)', repeatable: true },
+      { name: 'user', short: 'u', type: 'string', value: 'UID[:GID]', description: 'user (and group) to run as' },
+      { name: 'additional-gids', short: 'g', type: 'string', value: 'GID', description: 'an additional group (repeatable)', repeatable: true },
+      { name: 'cap', short: 'c', type: 'string', value: 'CAP', description: 'an extra capability (repeatable)', repeatable: true },
+      { name: 'no-new-privs', type: 'boolean', description: 'set no_new_privs for the process' },
+      preserveFlag,
+      explainFlag,
+    ],
+  },
   { name: 'state', usage: 'state ID', summary: 'Print the OCI state of a container as JSON.', positionals: [1, 1], flags: [] },
   { name: 'kill', usage: 'kill [OPTIONS] ID [SIGNAL]', summary: 'Send a signal (default TERM; names or numbers) to the container\'s init.', positionals: [1, 2], flags: [{ name: 'all', short: 'a', type: 'boolean', description: 'send it to every process of the container' }] },
   { name: 'delete', usage: 'delete [OPTIONS] ID', summary: 'Delete a stopped or created container (and its cgroup and state).', positionals: [1, 1], flags: [{ name: 'force', short: 'f', type: 'boolean', description: 'kill it first if it is running' }] },
@@ -146,6 +168,21 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
       warn((await runtime.start(id)).warnings);
       return 0;
     }
+    case 'exec': {
+      const runtime = await runtimeFor(globals);
+      const execOpts = {
+        process: await execProcessFromFlags(args),
+        addCapabilities: ((args.flags.cap as string[] | undefined) ?? []).map((c) => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`)),
+        consoleSocket: args.flags['console-socket'] as string | undefined,
+        pidFile: args.flags['pid-file'] as string | undefined,
+        detach: args.flags.detach === true,
+        preserveFds: (args.flags['preserve-fds'] as number | undefined) ?? 0,
+      };
+      if (args.flags.explain) return io.out(await runtime.explainExec(id, execOpts)), 0;
+      const ignore = () => {};
+      if (!execOpts.detach) for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(sig, ignore);
+      return (await runtime.exec(id, execOpts)).exitCode ?? 0;
+    }
     case 'state': {
       const runtime = await runtimeFor(globals);
       io.out(JSON.stringify(await runtime.state(id), null, 2) + '\n');
@@ -236,7 +273,7 @@ export function parseDuration(text: string): number {
 }
 
 async function resourcesFromFlags(args: ParsedArgs) {
-  const { validateRuntimeConfig } = await import('../oci/index.ts');
+  const { validateResources } = await import('../oci/index.ts');
   type Res = NonNullable<NonNullable<import('../oci/index.ts').RuntimeConfig['linux']>['resources']>;
   let resources: Res = {};
   const file = args.flags.resources as string | undefined;
@@ -250,7 +287,7 @@ async function resourcesFromFlags(args: ParsedArgs) {
       throw new BerthError('INVALID_ARGUMENT', `--resources: ${file} is not JSON: ${(err as Error).message}`);
     }
     // the same validation as config.json, so errors name the field
-    resources = validateRuntimeConfig({ ociVersion: '1.2.0', linux: { resources: raw } }, `--resources ${file}`).linux!.resources ?? {};
+    resources = validateResources(raw, `--resources ${file}`);
   }
   const f = args.flags;
   const num = (name: string) => f[name] as number | undefined;
@@ -271,6 +308,35 @@ async function resourcesFromFlags(args: ParsedArgs) {
   if (num('blkio-weight') !== undefined) resources.blockIO = { ...resources.blockIO, weight: num('blkio-weight')! };
   if (Object.keys(resources).length === 0) throw new BerthError('INVALID_ARGUMENT', 'update: nothing to change', { hint: 'give --memory, --cpu-quota, … or --resources FILE' });
   return resources;
+}
+
+async function execProcessFromFlags(args: ParsedArgs) {
+  const f = args.flags;
+  const command = args.positionals.slice(1);
+  let process: Record<string, unknown> = {};
+  if (f.process !== undefined) {
+    if (command.length) throw new BerthError('INVALID_ARGUMENT', 'give either --process FILE or a COMMAND, not both');
+    const { readFileSync } = await import('node:fs');
+    try {
+      process = JSON.parse(readFileSync(f.process as string, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new BerthError('INVALID_ARGUMENT', `--process: cannot read ${f.process as string}: ${(err as Error).message}`);
+    }
+  } else if (!command.length) {
+    throw new BerthError('INVALID_ARGUMENT', 'exec needs a COMMAND (or --process FILE)', { hint: 'e.g. berth-runtime exec ID sh -c "ps"' });
+  } else {
+    process.args = command;
+  }
+  if (f.tty) process.terminal = true;
+  if (f.cwd !== undefined) process.cwd = f.cwd;
+  if (f.env !== undefined) process.env = f.env;
+  if (f.user !== undefined) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(f.user as string);
+    if (!m) throw new BerthError('INVALID_ARGUMENT', `--user: ${JSON.stringify(f.user)} is not UID[:GID] (numbers)`);
+    process.user = { uid: Number(m[1]), gid: Number(m[2] ?? 0), additionalGids: ((f['additional-gids'] as string[] | undefined) ?? []).map(Number) };
+  }
+  if (f['no-new-privs']) process.noNewPrivileges = true;
+  return process as { args: string[] };
 }
 
 function table(header: string[], rows: string[][]): string {

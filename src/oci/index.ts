@@ -1,6 +1,6 @@
 /** OCI runtime-spec: config.json types, validation, mount options, and the tables the runtime needs. */
 export type * from './types.ts';
-export { parseRuntimeConfig, validateRuntimeConfig, HOOK_NAMES } from './validate.ts';
+export { parseRuntimeConfig, validateRuntimeConfig, validateProcess, validateResources, HOOK_NAMES } from './validate.ts';
 export { validateSeccompSyscallNames, findUnknownSeccompSyscallNames, type UnknownSyscallName } from './validate-seccomp.ts';
 export { normalizeSysctlKey } from './validate-linux.ts';
 export { MAX_ID_MAPPINGS } from './validate-idmap.ts';

@@ -25,7 +25,8 @@ import {
 } from './field-checks.ts';
 import { findJsonSyntaxError, parseJsonLossless } from './json.ts';
 import { parseMountOptions } from './mount-options.ts';
-import type { HookName, Mount, RuntimeConfig } from './types.ts';
+import type { HookName, Mount, Process, Resources, RuntimeConfig } from './types.ts';
+import { checkResources } from './validate-resources.ts';
 import { idMappings } from './validate-idmap.ts';
 import { checkLinux, type NamespaceIndex } from './validate-linux.ts';
 import { checkProcess } from './validate-process.ts';
@@ -173,4 +174,23 @@ function annotations(value: unknown, path: string): Record<string, string> {
   const map = stringMap(value, path);
   for (const key of Object.keys(map)) if (key === '') fail(entry(path, key), 'annotation keys must not be empty');
   return map;
+}
+
+function checkPart<T>(value: unknown, source: string, fieldPath: string, check: (value: unknown, path: string) => T): T {
+  try {
+    return check(structuredClone(value), fieldPath);
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    throw new BerthError('INVALID_ARGUMENT', `invalid ${source}: ${err.message}`, err.hint === undefined ? {} : { hint: err.hint });
+  }
+}
+
+/** One `process` object on its own (runc exec --process), with the same rules and messages. */
+export function validateProcess(value: unknown, source = 'process.json'): Process {
+  return checkPart(value, source, 'process', checkProcess);
+}
+
+/** One `linux.resources` object on its own (runc update --resources). */
+export function validateResources(value: unknown, source = 'resources.json'): Resources {
+  return checkPart(value, source, 'linux.resources', checkResources);
 }

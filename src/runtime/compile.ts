@@ -5,10 +5,8 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { BerthError } from '../common/index.ts';
-import type { PlanStep, SeccompArgCondition } from '../native/protocol.ts';
-import { SECCOMP_FLAG_BITS } from '../native/protocol.ts';
+import type { PlanStep } from '../native/protocol.ts';
 import {
-  capabilityMask,
   parseMountOptions,
   MS_BIND,
   MS_REC,
@@ -17,16 +15,13 @@ import {
   MS_NODEV,
   MS_NOEXEC,
   MS_SLAVE,
-  MS_PRIVATE,
-  MS_SHARED,
-  MS_UNBINDABLE,
-  rlimitNumber,
   parseRootfsPropagation,
   type RuntimeConfig,
   type Mount,
   type NamespaceType,
 } from '../oci/index.ts';
 import { mountFlagNames } from './flag-names.ts';
+import { processSteps } from './compile-process.ts';
 
 export const CLONE_FLAGS: Record<NamespaceType, number> = {
   mount: 0x0002_0000,
@@ -42,7 +37,6 @@ export const CLONE_FLAGS: Record<NamespaceType, number> = {
 /** Order in which namespaces given by path are joined: the user namespace first. */
 const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'network', 'pid', 'mount', 'time'];
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The devices every container gets unless the config brings its own /dev (OCI "default devices"). */
 export const DEFAULT_DEVICES = [
@@ -90,45 +84,6 @@ export interface CompiledPlan {
   runtimeHookPhases: string[];
 }
 
-const SECCOMP_ACTION_VALUES: Record<string, number> = {
-  SCMP_ACT_KILL: 0,
-  SCMP_ACT_KILL_THREAD: 0,
-  SCMP_ACT_KILL_PROCESS: 0x8000_0000,
-  SCMP_ACT_TRAP: 0x0003_0000,
-  SCMP_ACT_ERRNO: 0x0005_0000,
-  SCMP_ACT_TRACE: 0x7ff0_0000,
-  SCMP_ACT_LOG: 0x7ffc_0000,
-  SCMP_ACT_ALLOW: 0x7fff_0000,
-};
-
-const SECCOMP_OP_VALUES: Record<string, number> = {
-  SCMP_CMP_NE: 1,
-  SCMP_CMP_LT: 2,
-  SCMP_CMP_LE: 3,
-  SCMP_CMP_EQ: 4,
-  SCMP_CMP_GE: 5,
-  SCMP_CMP_GT: 6,
-  SCMP_CMP_MASKED_EQ: 7,
-};
-
-const EPERM = 1;
-
-function seccompAction(name: string, errnoRet: number | undefined, field: string): number {
-  if (name === 'SCMP_ACT_NOTIFY') {
-    throw new BerthError('NOT_IMPLEMENTED', `${field}: SCMP_ACT_NOTIFY is not supported by berth-runtime yet`, {
-      hint: 'use SCMP_ACT_ERRNO or SCMP_ACT_KILL_PROCESS',
-    });
-  }
-  const base = SECCOMP_ACTION_VALUES[name];
-  if (base === undefined) throw new BerthError('INVALID_ARGUMENT', `${field}: unknown seccomp action "${name}"`);
-  if (name === 'SCMP_ACT_ERRNO') return (base | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
-  if (name === 'SCMP_ACT_TRACE') return (base | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
-  return base >>> 0;
-}
-
-function toBig(value: number | bigint | undefined): bigint {
-  return BigInt(value ?? 0);
-}
 
 /** Namespaces the config creates anew (no path). */
 export function newNamespaces(config: RuntimeConfig): Set<NamespaceType> {
@@ -242,48 +197,6 @@ function deviceSteps(config: RuntimeConfig, isUserNs: boolean): PlanStep[] {
   return steps;
 }
 
-function seccompSteps(config: RuntimeConfig): PlanStep[] {
-  const seccomp = config.linux?.seccomp;
-  if (!seccomp) return [];
-  let flags = 0;
-  const flagNames: string[] = [];
-  for (const name of seccomp.flags ?? []) {
-    const bit = SECCOMP_FLAG_BITS[name as keyof typeof SECCOMP_FLAG_BITS];
-    if (bit === undefined) throw new BerthError('NOT_IMPLEMENTED', `linux.seccomp.flags: "${name}" is not supported by berth-runtime`);
-    flags |= bit;
-    flagNames.push(name);
-  }
-  if (seccomp.listenerPath) throw new BerthError('NOT_IMPLEMENTED', 'linux.seccomp.listenerPath: seccomp notify is not supported yet');
-  const rules: PlanStep[] = [];
-  (seccomp.syscalls ?? []).forEach((rule, i) => {
-    const action = seccompAction(rule.action, rule.errnoRet, `linux.seccomp.syscalls[${i}].action`);
-    const args: SeccompArgCondition[] = (rule.args ?? []).map((a) => ({
-      index: a.index,
-      op: SECCOMP_OP_VALUES[a.op] ?? 0,
-      opName: a.op,
-      value: toBig(a.value),
-      valueTwo: toBig(a.valueTwo),
-    }));
-    for (const name of rule.names) rules.push({ stage: 'child', op: 'seccomp-rule', action, actionName: rule.action, syscall: name, args });
-  });
-  const steps: PlanStep[] = [
-    {
-      stage: 'child',
-      op: 'seccomp-init',
-      defaultAction: seccompAction(seccomp.defaultAction, seccomp.defaultErrnoRet, 'linux.seccomp.defaultAction'),
-      actionName: seccomp.defaultAction,
-      flags,
-      flagNames,
-      ruleCount: rules.length,
-    },
-  ];
-  for (const arch of seccomp.architectures ?? []) {
-    steps.push({ stage: 'child', op: 'seccomp-arch', arch: arch.replace(/^SCMP_ARCH_/, '').toLowerCase() });
-  }
-  steps.push(...rules, { stage: 'child', op: 'seccomp-load' });
-  return steps;
-}
-
 function hookRunSteps(config: RuntimeConfig, name: 'createContainer' | 'startContainer'): PlanStep[] {
   return (config.hooks?.[name] ?? []).map((hook) => ({
     stage: 'child' as const,
@@ -384,68 +297,14 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   if (config.hostname !== undefined && created.has('uts')) child({ stage: 'child', op: 'hostname', name: config.hostname });
   if (config.domainname !== undefined && created.has('uts')) child({ stage: 'child', op: 'domainname', name: config.domainname });
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) child({ stage: 'child', op: 'sysctl', key, value });
-  if (process.oomScoreAdj !== undefined) child({ stage: 'child', op: 'oom-score-adj', value: process.oomScoreAdj });
-  for (const rl of process.rlimits ?? []) {
-    const resource = rlimitNumber(rl.type);
-    if (resource === undefined) throw new BerthError('INVALID_ARGUMENT', `process.rlimits: unknown rlimit type "${rl.type}"`);
-    child({ stage: 'child', op: 'rlimit', type: rl.type, resource, soft: toBig(rl.soft), hard: toBig(rl.hard) });
-  }
-  if (hasConsole) {
-    child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
-  }
-
-  const seccomp = seccompSteps(config);
-  const nnp = process.noNewPrivileges === true;
-  // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities
-  if (!nnp) steps.push(...seccomp);
-
-  const caps = process.capabilities;
-  if (caps) {
-    const bounding = caps.bounding ?? [];
-    child({ stage: 'child', op: 'caps-bounding', mask: capabilityMask(bounding), names: bounding });
-  }
-  const user = process.user;
-  child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
-  child({ stage: 'child', op: 'setgid', gid: user.gid });
-  child({ stage: 'child', op: 'setuid', uid: user.uid });
-  if (caps) {
-    // the kernel raises an ambient capability only when it is permitted and inheritable;
-    // runc ignores the others with a warning, so such configs (runc spec's own) must work here
-    const permitted = caps.permitted ?? [];
-    const inheritable = caps.inheritable ?? [];
-    const names = {
-      effective: caps.effective ?? [],
-      permitted,
-      inheritable,
-      ambient: (caps.ambient ?? []).filter((c) => permitted.includes(c) && inheritable.includes(c)),
-    };
-    child({
-      stage: 'child',
-      op: 'caps-set',
-      effective: capabilityMask(names.effective),
-      permitted: capabilityMask(names.permitted),
-      inheritable: capabilityMask(names.inheritable),
-      ambient: capabilityMask(names.ambient),
-      names,
-    });
-  }
-  if (user.umask !== undefined) child({ stage: 'child', op: 'umask', mask: user.umask });
-  if (linux.personality) {
-    child({ stage: 'child', op: 'personality', persona: linux.personality.domain === 'LINUX32' ? 0x0008 : 0x0000, domain: linux.personality.domain });
-  }
-  child({ stage: 'child', op: 'chdir', path: process.cwd });
-  if (nnp) child({ stage: 'child', op: 'no-new-privs' });
-
-  const env = process.env ?? [];
-  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
-  child({ stage: 'child', op: 'resolve-exec', program: process.args[0]!, searchPath: pathVar });
-  child({ stage: 'child', op: 'close-fds', from: 3 + (opts.preserveFds ?? 0) });
-  child({ stage: 'child', op: 'ready' });
-  child({ stage: 'child', op: 'exec-wait' });
-  steps.push(...hookRunSteps(config, 'startContainer'));
-  if (nnp) steps.push(...seccomp);
-  child({ stage: 'child', op: 'exec', args: process.args, env });
+  steps.push(
+    ...processSteps(config, process, {
+      hasConsole,
+      preserveFds: opts.preserveFds,
+      waitForStart: true,
+      startHooks: hookRunSteps(config, 'startContainer'),
+    }),
+  );
   return { steps, runtimeHookPhases };
 }
 
-export const PROPAGATION_FLAGS = { MS_SLAVE, MS_PRIVATE, MS_SHARED, MS_UNBINDABLE };

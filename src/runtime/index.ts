@@ -9,3 +9,4 @@ export type { CreateOptions } from './create.ts';
 export type { RunOptions, RunResult } from './run.ts';
 export type { ListEntry } from './list.ts';
 export type { RuntimeEvent } from './update.ts';
+export type { ExecOptions, ExecResult } from './exec.ts';

@@ -12,6 +12,7 @@ import { containerStatus } from './status.ts';
 import { explainPlan } from './explain.ts';
 import { hostCgroups } from './host-cgroups.ts';
 import { updateContainer, containerEvents, type RuntimeEvent } from './update.ts';
+import { execInContainer, explainExec, type ExecOptions, type ExecResult } from './exec.ts';
 import type { Resources } from '../oci/index.ts';
 
 export interface RuntimeOptions {
@@ -76,6 +77,16 @@ export class Runtime {
   async ps(id: string): Promise<number[]> {
     const stored = await this.ctx.store.read(id);
     return this.ctx.cgroups.pids(stored.cgroupPath);
+  }
+
+  /** Runs another process in the container (runc exec). */
+  exec(id: string, opts: ExecOptions): Promise<ExecResult> {
+    return execInContainer(this.ctx, id, opts);
+  }
+
+  /** The plan `exec` would carry out, in words. */
+  explainExec(id: string, opts: ExecOptions): Promise<string> {
+    return explainExec(this.ctx, id, opts);
   }
 
   /** Changes the cgroup limits of a running container (runc update). */

@@ -1,0 +1,63 @@
+/**
+ * compileExecPlan: a new process joins a running container. berth-init's parent enters the
+ * container's cgroups and namespaces (user first) through /proc/<init>/ns/*, then clones a child
+ * that becomes the program with the process's own user, capabilities, limits and the
+ * container's seccomp filter.
+ */
+import { readlinkSync } from 'node:fs';
+import type { PlanStep } from '../native/protocol.ts';
+import type { NamespaceType, Process, RuntimeConfig } from '../oci/index.ts';
+import { CLONE_FLAGS } from './compile.ts';
+import { processSteps } from './compile-process.ts';
+
+const PROC_NS_NAMES: Record<NamespaceType, string> = {
+  user: 'user',
+  cgroup: 'cgroup',
+  ipc: 'ipc',
+  uts: 'uts',
+  network: 'net',
+  pid: 'pid',
+  mount: 'mnt',
+  time: 'time',
+};
+/** The user namespace first: it gives the capabilities to join the others. The mount namespace
+ * last but one: after it, host paths are gone. */
+const EXEC_JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'network', 'pid', 'time', 'mount'];
+
+export interface ExecCompileOptions {
+  /** Host pid of the container's init. */
+  pid: number;
+  cgroupProcsFiles: string[];
+  consoleSocket?: string | undefined;
+  relayConsole?: boolean | undefined;
+  preserveFds?: number | undefined;
+}
+
+function sameNamespace(a: string, b: string): boolean {
+  try {
+    return readlinkSync(a) === readlinkSync(b);
+  } catch {
+    return false;
+  }
+}
+
+export function compileExecPlan(config: RuntimeConfig, process: Process, opts: ExecCompileOptions): PlanStep[] {
+  const steps: PlanStep[] = [];
+  for (const procsPath of opts.cgroupProcsFiles) steps.push({ stage: 'parent', op: 'cgroup-join', procsPath });
+  const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
+  // the console socket is a host path: connect before the mount namespace changes
+  if (process.terminal && opts.consoleSocket) steps.push({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
+  if (process.terminal && !opts.consoleSocket && opts.relayConsole) steps.push({ stage: 'parent', op: 'console-pair' });
+  const types = new Set((config.linux?.namespaces ?? []).map((ns) => ns.type));
+  for (const type of EXEC_JOIN_ORDER) {
+    if (!types.has(type)) continue;
+    const path = `/proc/${opts.pid}/ns/${PROC_NS_NAMES[type]}`;
+    // setns into the namespace one is already in fails for user namespaces (EINVAL)
+    if (sameNamespace(path, `/proc/self/ns/${PROC_NS_NAMES[type]}`)) continue;
+    steps.push({ stage: 'parent', op: 'setns', path, nsType: CLONE_FLAGS[type], namespace: type });
+  }
+  steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [] });
+  steps.push({ stage: 'child', op: 'setsid' });
+  steps.push(...processSteps(config, process, { hasConsole, preserveFds: opts.preserveFds, waitForStart: false }));
+  return steps;
+}

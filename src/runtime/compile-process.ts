@@ -1,0 +1,172 @@
+/**
+ * The steps that turn a process of the container into the program it runs: limits, terminal,
+ * seccomp, capabilities, user, cwd, and the execve. Shared by a container's init (create) and
+ * a process joining it (exec).
+ */
+import { BerthError } from '../common/index.ts';
+import type { PlanStep, SeccompArgCondition } from '../native/protocol.ts';
+import { SECCOMP_FLAG_BITS } from '../native/protocol.ts';
+import { capabilityMask, rlimitNumber, type Process, type RuntimeConfig } from '../oci/index.ts';
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const SECCOMP_ACTION_VALUES: Record<string, number> = {
+  SCMP_ACT_KILL: 0,
+  SCMP_ACT_KILL_THREAD: 0,
+  SCMP_ACT_KILL_PROCESS: 0x8000_0000,
+  SCMP_ACT_TRAP: 0x0003_0000,
+  SCMP_ACT_ERRNO: 0x0005_0000,
+  SCMP_ACT_TRACE: 0x7ff0_0000,
+  SCMP_ACT_LOG: 0x7ffc_0000,
+  SCMP_ACT_ALLOW: 0x7fff_0000,
+};
+
+const SECCOMP_OP_VALUES: Record<string, number> = {
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
+};
+
+const EPERM = 1;
+
+function seccompAction(name: string, errnoRet: number | undefined, field: string): number {
+  if (name === 'SCMP_ACT_NOTIFY') {
+    throw new BerthError('NOT_IMPLEMENTED', `${field}: SCMP_ACT_NOTIFY is not supported by berth-runtime yet`, {
+      hint: 'use SCMP_ACT_ERRNO or SCMP_ACT_KILL_PROCESS',
+    });
+  }
+  const base = SECCOMP_ACTION_VALUES[name];
+  if (base === undefined) throw new BerthError('INVALID_ARGUMENT', `${field}: unknown seccomp action "${name}"`);
+  if (name === 'SCMP_ACT_ERRNO') return (base | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+  if (name === 'SCMP_ACT_TRACE') return (base | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+  return base >>> 0;
+}
+
+function toBig(value: number | bigint | undefined): bigint {
+  return BigInt(value ?? 0);
+}
+
+function seccompSteps(config: RuntimeConfig): PlanStep[] {
+  const seccomp = config.linux?.seccomp;
+  if (!seccomp) return [];
+  let flags = 0;
+  const flagNames: string[] = [];
+  for (const name of seccomp.flags ?? []) {
+    const bit = SECCOMP_FLAG_BITS[name as keyof typeof SECCOMP_FLAG_BITS];
+    if (bit === undefined) throw new BerthError('NOT_IMPLEMENTED', `linux.seccomp.flags: "${name}" is not supported by berth-runtime`);
+    flags |= bit;
+    flagNames.push(name);
+  }
+  if (seccomp.listenerPath) throw new BerthError('NOT_IMPLEMENTED', 'linux.seccomp.listenerPath: seccomp notify is not supported yet');
+  const rules: PlanStep[] = [];
+  (seccomp.syscalls ?? []).forEach((rule, i) => {
+    const action = seccompAction(rule.action, rule.errnoRet, `linux.seccomp.syscalls[${i}].action`);
+    const args: SeccompArgCondition[] = (rule.args ?? []).map((a) => ({
+      index: a.index,
+      op: SECCOMP_OP_VALUES[a.op] ?? 0,
+      opName: a.op,
+      value: toBig(a.value),
+      valueTwo: toBig(a.valueTwo),
+    }));
+    for (const name of rule.names) rules.push({ stage: 'child', op: 'seccomp-rule', action, actionName: rule.action, syscall: name, args });
+  });
+  const steps: PlanStep[] = [
+    {
+      stage: 'child',
+      op: 'seccomp-init',
+      defaultAction: seccompAction(seccomp.defaultAction, seccomp.defaultErrnoRet, 'linux.seccomp.defaultAction'),
+      actionName: seccomp.defaultAction,
+      flags,
+      flagNames,
+      ruleCount: rules.length,
+    },
+  ];
+  for (const arch of seccomp.architectures ?? []) {
+    steps.push({ stage: 'child', op: 'seccomp-arch', arch: arch.replace(/^SCMP_ARCH_/, '').toLowerCase() });
+  }
+  steps.push(...rules, { stage: 'child', op: 'seccomp-load' });
+  return steps;
+}
+
+export interface ProcessStepOptions {
+  /** A pty is made for the process (console socket or relay). */
+  hasConsole: boolean;
+  preserveFds?: number | undefined;
+  /** The init waits on the exec fifo for `start` (create); exec runs at once. */
+  waitForStart: boolean;
+  /** startContainer hooks, run after `start` and before the program. */
+  startHooks?: PlanStep[];
+}
+
+export function processSteps(config: RuntimeConfig, process: Process, opts: ProcessStepOptions): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const child = (step: PlanStep) => steps.push(step);
+  const linux = config.linux ?? {};
+  if (!process.args?.length) throw new BerthError('INVALID_ARGUMENT', 'process.args: a program to run is required');
+  if (process.oomScoreAdj !== undefined) child({ stage: 'child', op: 'oom-score-adj', value: process.oomScoreAdj });
+  for (const rl of process.rlimits ?? []) {
+    const resource = rlimitNumber(rl.type);
+    if (resource === undefined) throw new BerthError('INVALID_ARGUMENT', `process.rlimits: unknown rlimit type "${rl.type}"`);
+    child({ stage: 'child', op: 'rlimit', type: rl.type, resource, soft: toBig(rl.soft), hard: toBig(rl.hard) });
+  }
+  if (opts.hasConsole) {
+    child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
+  }
+
+  const seccomp = seccompSteps(config);
+  const nnp = process.noNewPrivileges === true;
+  // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities
+  if (!nnp) steps.push(...seccomp);
+
+  const caps = process.capabilities;
+  if (caps) {
+    const bounding = caps.bounding ?? [];
+    child({ stage: 'child', op: 'caps-bounding', mask: capabilityMask(bounding), names: bounding });
+  }
+  const user = process.user;
+  child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
+  child({ stage: 'child', op: 'setgid', gid: user.gid });
+  child({ stage: 'child', op: 'setuid', uid: user.uid });
+  if (caps) {
+    // the kernel raises an ambient capability only when it is permitted and inheritable;
+    // runc ignores the others with a warning, so such configs (runc spec's own) must work here
+    const permitted = caps.permitted ?? [];
+    const inheritable = caps.inheritable ?? [];
+    const names = {
+      effective: caps.effective ?? [],
+      permitted,
+      inheritable,
+      ambient: (caps.ambient ?? []).filter((c) => permitted.includes(c) && inheritable.includes(c)),
+    };
+    child({
+      stage: 'child',
+      op: 'caps-set',
+      effective: capabilityMask(names.effective),
+      permitted: capabilityMask(names.permitted),
+      inheritable: capabilityMask(names.inheritable),
+      ambient: capabilityMask(names.ambient),
+      names,
+    });
+  }
+  if (user.umask !== undefined) child({ stage: 'child', op: 'umask', mask: user.umask });
+  if (linux.personality) {
+    child({ stage: 'child', op: 'personality', persona: linux.personality.domain === 'LINUX32' ? 0x0008 : 0x0000, domain: linux.personality.domain });
+  }
+  child({ stage: 'child', op: 'chdir', path: process.cwd });
+  if (nnp) child({ stage: 'child', op: 'no-new-privs' });
+
+  const env = process.env ?? [];
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  child({ stage: 'child', op: 'resolve-exec', program: process.args[0]!, searchPath: pathVar });
+  child({ stage: 'child', op: 'close-fds', from: 3 + (opts.preserveFds ?? 0) });
+  child({ stage: 'child', op: 'ready' });
+  if (opts.waitForStart) child({ stage: 'child', op: 'exec-wait' });
+  steps.push(...(opts.startHooks ?? []));
+  if (nnp) steps.push(...seccomp);
+  child({ stage: 'child', op: 'exec', args: process.args, env });
+  return steps;
+}

@@ -1,0 +1,94 @@
+/** exec: another process in a running container. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { readlinkSync } from 'node:fs';
+import { harness, sh, skipUnlessRoot } from './helpers.ts';
+import { uniqueId } from '../fixtures/bundle.ts';
+
+const cli = join(import.meta.dirname, '../../bin/berth-runtime');
+
+describe('berth-runtime exec', { skip: skipUnlessRoot }, () => {
+  const h = harness();
+  after(() => h.cleanup());
+
+  async function running(): Promise<{ id: string; pid: number }> {
+    const b = h.bundle((c) => {
+      c.hostname = 'exec-box';
+      c.process!.args = ['/bin/sh', '-c', 'echo from-init > /tmp/mark; sleep 60'];
+      c.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+    });
+    const id = uniqueId();
+    const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir });
+    await h.runtime.start(id);
+    return { id, pid };
+  }
+
+  function exec(id: string, ...args: string[]) {
+    return spawnSync(cli, ['--root', h.rootDir, 'exec', ...args.slice(0, -1), id, ...JSON.parse(args.at(-1)!)], { encoding: 'utf8' });
+  }
+
+  it('runs a process in the container\'s namespaces, filesystem and cgroup, passing its status through', async () => {
+    const { id, pid } = await running();
+    const r = exec(id, JSON.stringify(['/bin/sh', '-c', 'hostname; cat /tmp/mark; readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; cat /proc/self/cgroup | grep -c berth; exit 5']));
+    assert.equal(r.status, 5, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], 'exec-box');
+    assert.equal(lines[1], 'from-init', 'sees the container\'s tmpfs');
+    assert.equal(lines[2], readlinkSync(`/proc/${pid}/ns/pid`));
+    assert.equal(lines[3], readlinkSync(`/proc/${pid}/ns/mnt`));
+    assert.ok(Number(lines[4]) >= 1, 'in the container\'s cgroup');
+    await h.runtime.delete(id, { force: true });
+  });
+
+  it('sees the init as PID 1 and applies --user, --env, --cwd', async () => {
+    const { id } = await running();
+    const r = exec(id, '--user', '1000:1001', '--env', 'WHO=exec', '--cwd', '/etc', JSON.stringify(['/bin/sh', '-c', 'id -u; id -g; echo $WHO; pwd; cat /proc/1/cmdline | tr "\\0" " "']));
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 4), ['1000', '1001', 'exec', '/etc']);
+    assert.match(lines[4]!, /sleep 60/, 'PID 1 is the container\'s init');
+    await h.runtime.delete(id, { force: true });
+  });
+
+  it('takes flags after the command as the command\'s own', async () => {
+    const { id } = await running();
+    const r = spawnSync(cli, ['--root', h.rootDir, 'exec', id, '/bin/sh', '-c', 'echo -n dash-c-ok'], { encoding: 'utf8' });
+    assert.equal(r.stdout, 'dash-c-ok', r.stderr);
+    await h.runtime.delete(id, { force: true });
+  });
+
+  it('exits 127 for a missing program and refuses a stopped container', async () => {
+    const { id } = await running();
+    let r = exec(id, JSON.stringify(['no-such-program']));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no-such-program/);
+    await h.runtime.kill(id, 'KILL');
+    await new Promise((res) => setTimeout(res, 200));
+    r = exec(id, JSON.stringify(['/bin/true']));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /cannot exec in container .*: it is stopped/);
+    await h.runtime.delete(id, { force: true });
+  });
+
+  it('explains the exec plan: setns into each namespace, then the program', async () => {
+    const { id } = await running();
+    const r = exec(id, '--explain', JSON.stringify(['/bin/true']));
+    assert.equal(r.status, 0, r.stderr);
+    for (const ns of ['pid', 'mount', 'network', 'ipc', 'uts']) assert.match(r.stdout, new RegExp(`join the ${ns} namespace`));
+    assert.match(r.stdout, /execve\("\/bin\/true"\)/);
+    await h.runtime.delete(id, { force: true });
+  });
+
+  it('runs a detached process that keeps running after exec returns', async () => {
+    const { id } = await running();
+    // the detached process holds whatever stdio it got: give it none, or spawnSync waits for it
+    const r = spawnSync(cli, ['--root', h.rootDir, 'exec', '--detach', id, '/bin/sh', '-c', 'sleep 30'], { stdio: 'ignore' });
+    assert.equal(r.status, 0);
+    const pids = await h.runtime.ps(id);
+    assert.equal(pids.length, 2, `processes: ${pids}`);
+    await h.runtime.delete(id, { force: true });
+    void sh;
+  });
+});
