@@ -28,4 +28,6 @@ if [ ! -x node_modules/node/bin/node ] || [ package-lock.json -nt node_modules/.
   npm ci --no-audit --no-fund --loglevel=error
 fi
 node_modules/node/bin/node scripts/build.mjs
-echo "setup.sh: done. Try: ./bin/berth-runtime --help"
+# the offline default image: busybox:latest from Debian's busybox-static (same image ID every run)
+node_modules/node/bin/node scripts/make-busybox-image.mjs
+echo "setup.sh: done. Try: ./bin/berth images, ./bin/berth-runtime --help"

@@ -70,6 +70,9 @@ int open_in_root(const char *path, int create_kind, int final_flags);
 void seccomp_op(const struct plan_op *op);
 int check_syscalls(int argc, char **argv);
 
+/* oom.c */
+int oom_watch(const char *dir);
+
 /* relay.c */
 int relay_console(void);
 

@@ -3,6 +3,7 @@
  *   berth-init create --plan-fd N --sync-fd M [--foreground]
  *   berth-init check-syscalls NAME...
  *   berth-init reap -- COMMAND [ARG...]   (subreaper: adopts and reaps orphaned containers)
+ *   berth-init oom-watch CGROUP_DIR       (cgroup v1 OOM notifications as lines)
  *
  * It always runs from a sealed memfd copy of itself, so a container can never overwrite
  * the binary on the host through /proc/self/exe (CVE-2019-5736).
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "check-syscalls") == 0)
 		return check_syscalls(argc - 2, argv + 2);
+	if (argc == 3 && strcmp(argv[1], "oom-watch") == 0)
+		return oom_watch(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "reap") == 0) {
 		int skip = argc >= 3 && strcmp(argv[2], "--") == 0 ? 3 : 2;
 		return reap_main(argc - skip, argv + skip);
@@ -135,6 +138,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: berth-init create --plan-fd N --sync-fd M [--foreground]\n"
 				"       berth-init check-syscalls NAME...\n"
 				"       berth-init reap -- COMMAND [ARG...]\n"
+				"       berth-init oom-watch CGROUP_DIR\n"
 				"berth-init is berth's helper: run containers with berth or berth-runtime.\n");
 		return 2;
 	}

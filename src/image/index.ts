@@ -35,3 +35,4 @@ export type { Platform } from './platform.ts';
 export * from './registry/index.ts';
 export { pullImage } from './pull.ts';
 export type { LayerStatus, PullEvent, PullOptions, PulledImage } from './pull.ts';
+export * from './archive/index.ts';

@@ -19,6 +19,14 @@ export interface RuntimeCgroups {
   stats(path: string): Promise<CgroupStats>;
   /** How many processes the kernel OOM-killed in the cgroup so far. */
   oomKillCount(path: string): Promise<number>;
+  /** Wakes `wait()` when the kernel reports an OOM event for the cgroup (v1 eventfd, v2 inotify). */
+  oomNotifier(path: string): Promise<OomNotifier>;
+}
+
+export interface OomNotifier {
+  /** Resolves at the next notification (or at once if one came since the last call). */
+  wait(): Promise<void>;
+  close(): void;
 }
 
 export interface RuntimeContext {

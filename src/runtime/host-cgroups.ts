@@ -1,11 +1,14 @@
 /** The runtime's view of the host's cgroups, through src/cgroups (detected once, lazily). */
 import { basename, join } from 'node:path';
 import { rmdir } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { initBinaryPath } from '../native/index.ts';
 import { attachDeviceFilter, detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout, type Unenforced } from '../cgroups/index.ts';
 import { bpfProgAttach, bpfProgDetach, bpfProgGetFdById, bpfProgLoadCgroupDevice, bpfProgQuery } from '../native/index.ts';
 import type { Resources } from '../oci/index.ts';
 import type { CgroupHierarchy } from './compile.ts';
-import type { RuntimeCgroups } from './context.ts';
+import type { OomNotifier, RuntimeCgroups } from './context.ts';
 
 const bpfSyscalls = { bpfProgLoadCgroupDevice, bpfProgAttach, bpfProgDetach, bpfProgQuery, bpfProgGetFdById };
 
@@ -18,6 +21,58 @@ async function enforceDevices(layout: CgroupLayout, path: string, resources: Res
   const canAttach = layout.kind === 'v2' && layout.v2Dir !== undefined && resources.devices !== undefined && process.getuid?.() === 0;
   if (canAttach) await attachDeviceFilter(join(layout.v2Dir!, normalizeCgroupPath(path)), resources.devices!, bpfSyscalls);
   return unenforced.filter((u) => !(canAttach && u.field === 'linux.resources.devices')).map((u) => `${u.field}: not enforced: ${u.reason}`);
+}
+
+/** A notifier fed by `start(fire)`; `stop` is called on close. */
+function notifier(start: (fire: () => void) => () => void): OomNotifier {
+  let pending = false;
+  let wake: (() => void) | undefined;
+  const stop = start(() => {
+    pending = true;
+    wake?.();
+  });
+  return {
+    wait: () =>
+      new Promise<void>((resolve) => {
+        if (pending) {
+          pending = false;
+          return resolve();
+        }
+        wake = () => {
+          pending = false;
+          wake = undefined;
+          resolve();
+        };
+      }),
+    close: stop,
+  };
+}
+
+/** cgroup v2: memory.events changes (inotify) when the OOM killer acts. */
+function watchFile(file: string): OomNotifier {
+  return notifier((fire) => {
+    const watcher = watch(file, { persistent: false }, fire);
+    watcher.on('error', () => {});
+    return () => watcher.close();
+  });
+}
+
+/** cgroup v1: an eventfd in cgroup.event_control, which berth-init waits on for us. */
+function watchEventfd(dir: string): OomNotifier {
+  return notifier((fire) => {
+    const child = spawn(initBinaryPath(), ['oom-watch', dir], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child.on('error', () => {});
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      if (text.includes('oom')) fire();
+    });
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    return () => {
+      child.stdin!.destroy();
+      child.kill('SIGTERM');
+    };
+  });
 }
 
 export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
@@ -90,6 +145,14 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
     },
     async oomKillCount(path) {
       return (await get()).driver.oomKillCount(path);
+    },
+    async oomNotifier(path) {
+      const { layout } = await get();
+      const rel = normalizeCgroupPath(path);
+      if (layout.kind === 'v2' && layout.v2Dir) return watchFile(join(layout.v2Dir, rel, 'memory.events'));
+      const memoryDir = layout.v1Mounts.get('memory');
+      if (!memoryDir) return notifier(() => () => {});
+      return watchEventfd(join(memoryDir, rel));
     },
   };
 }

@@ -59,20 +59,29 @@ export async function* containerEvents(
   }
   const interval = opts.intervalMs ?? 5000;
   const poll = Math.min(interval, 100);
+  // OOM kills are reported by the kernel (eventfd / inotify) and confirmed by the counter;
+  // stats and the container's end are looked at every `poll` ms
+  const notifier = await ctx.cgroups.oomNotifier(state.cgroupPath);
   let ooms = await ctx.cgroups.oomKillCount(state.cgroupPath).catch(() => 0);
   let nextStats = 0;
-  while (!opts.signal?.aborted) {
-    const status = await containerStatus(ctx, state);
-    const count = await ctx.cgroups.oomKillCount(state.cgroupPath).catch(() => ooms);
-    if (count > ooms) {
-      ooms = count;
-      yield { type: 'oom', id, data: { count } };
+  try {
+    while (!opts.signal?.aborted) {
+      const status = await containerStatus(ctx, state);
+      const count = await ctx.cgroups.oomKillCount(state.cgroupPath).catch(() => ooms);
+      if (count > ooms) {
+        ooms = count;
+        yield { type: 'oom', id, data: { count } };
+      }
+      if (status === 'stopped') return;
+      if (Date.now() >= nextStats) {
+        nextStats = Date.now() + interval;
+        yield { type: 'stats', id, data: await ctx.cgroups.stats(state.cgroupPath) };
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([notifier.wait(), new Promise((r) => (timer = setTimeout(r, poll)))]);
+      clearTimeout(timer);
     }
-    if (status === 'stopped') return;
-    if (Date.now() >= nextStats) {
-      nextStats = Date.now() + interval;
-      yield { type: 'stats', id, data: await ctx.cgroups.stats(state.cgroupPath) };
-    }
-    await new Promise((r) => setTimeout(r, poll));
+  } finally {
+    notifier.close();
   }
 }

@@ -39,9 +39,8 @@ describe('cgroups of real containers', { skip: skipUnlessRoot }, () => {
   it('OOM-kills a process that allocates past a 64 MiB limit, and reports the kill as an event', async () => {
     const { id } = await started((c) => {
       c.linux!.resources = { ...c.linux!.resources, memory: { limit: 64 * MiB, swap: 64 * MiB } };
-      // a command substitution holds all of its output in memory: 200 MiB wanted, in a
-      // subshell so that the container's init survives the kill
-      c.process!.args = ['/bin/sh', '-c', '(x=$(head -c 200m /dev/zero | tr "\\0" a)); sleep 30'];
+      // dd fills one 200 MiB buffer, in a child so that the container's init survives the kill
+      c.process!.args = ['/bin/sh', '-c', 'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; sleep 30'];
     });
     const events: string[] = [];
     const controller = new AbortController();
@@ -90,7 +89,8 @@ describe('cgroups of real containers', { skip: skipUnlessRoot }, () => {
     // the cgroup's own counter: well under one CPU, generous bounds (shared, noisy machine)
     assert.ok(used / elapsedNs < 0.75, `used ${(used / elapsedNs).toFixed(2)} of a CPU`);
     assert.ok(used / elapsedNs > 0.1, `used only ${(used / elapsedNs).toFixed(2)} of a CPU`);
-    assert.ok(second.data.cpu!.throttling.throttledPeriods > 0, 'the kernel throttled it');
+    // throttled whenever it ran past its half (on a one-CPU VM it may not get that far)
+    assert.ok(second.data.cpu!.throttling.throttledPeriods > 0 || used / elapsedNs < 0.5, 'above half a CPU without throttling');
     await h.runtime.delete(id, { force: true });
   });
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// node:sqlite may announce itself as experimental (Node < 24): that one warning is noise for
+// berth's users; every other warning still prints.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  const name = typeof warning === 'string' ? type : warning.name;
+  const text = typeof warning === 'string' ? warning : warning.message;
+  if (name === 'ExperimentalWarning' && /sqlite/i.test(text)) return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
+const { berthMain } = await import('../cli/berth-main.ts');
+process.exitCode = await berthMain(process.argv.slice(2));

@@ -1,0 +1,69 @@
+/**
+ * The engine's image side, put together from one state root:
+ *
+ *   <root>/berth.db                 records (SQLite)
+ *   <root>/content/blobs/sha256/…   manifests, configs, layer blobs
+ *   <root>/storage/overlay/…        unpacked layers, by chain ID
+ *   <root>/tmp/                     staging for load and import (same filesystem)
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ContentStore } from '../image/index.ts';
+import { LayerStore } from '../storage/index.ts';
+import { Database, resolveRoot, type Migration } from './db.ts';
+import { IMAGE_MIGRATIONS, ImageStore } from './image-store.ts';
+import { LEASE_MIGRATIONS, Leases } from './leases.ts';
+
+/** A container that keeps an image from being deleted. */
+export interface ImageUser {
+  containerId: string;
+  isRunning: boolean;
+}
+
+export interface ImageContextOptions {
+  /** State directory (default `$BERTH_ROOT` or /var/lib/berth). */
+  root?: string;
+  /** Which container uses an image, if any (the engine's containers plug in here). */
+  isImageInUse?: (imageId: string) => ImageUser | undefined;
+  /** Migrations of other domains, run with the image ones. */
+  migrations?: readonly Migration[];
+}
+
+export interface ImageContext {
+  root: string;
+  db: Database;
+  store: ImageStore;
+  content: ContentStore;
+  layers: LayerStore;
+  leases: Leases;
+  tmpDir: string;
+  isImageInUse: (imageId: string) => ImageUser | undefined;
+}
+
+export const ENGINE_MIGRATIONS: readonly Migration[] = [...LEASE_MIGRATIONS, ...IMAGE_MIGRATIONS];
+
+export function openImageContext(opts: ImageContextOptions = {}): ImageContext {
+  const root = resolveRoot(opts.root);
+  const db = Database.open(root, [...ENGINE_MIGRATIONS, ...(opts.migrations ?? [])]);
+  return {
+    root,
+    db,
+    store: new ImageStore(db),
+    content: new ContentStore(join(root, 'content')),
+    layers: new LayerStore(join(root, 'storage')),
+    leases: new Leases(db),
+    tmpDir: join(root, 'tmp'),
+    isImageInUse: opts.isImageInUse ?? (() => undefined),
+  };
+}
+
+/** A fresh private directory under `<root>/tmp`, removed after `fn`. */
+export async function withTempDir<T>(ctx: ImageContext, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  await mkdir(ctx.tmpDir, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(join(ctx.tmpDir, `${prefix}-`));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

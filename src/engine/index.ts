@@ -1,0 +1,21 @@
+export { Database, DEFAULT_ROOT, DATABASE_FILE, resolveRoot } from './db.ts';
+export type { Migration } from './db.ts';
+export { Leases, processStartTime } from './leases.ts';
+export type { Lease, LeaseKind } from './leases.ts';
+export { ImageStore, IMAGE_MIGRATIONS, imageContainerConfig, noSuchImage, normalizeImageId } from './image-store.ts';
+export type { ImageLayer, ImageRecord, NewImage } from './image-store.ts';
+export { ENGINE_MIGRATIONS, openImageContext } from './context.ts';
+export type { ImageContext, ImageContextOptions, ImageUser } from './context.ts';
+export { Images } from './images.ts';
+export { collectGarbage } from './image-gc.ts';
+export type { GcResult } from './image-gc.ts';
+export type { ImportImageOptions, LoadedImage, LoadOptions } from './image-load.ts';
+export { login, logout, registryClient } from './image-pull.ts';
+export type { PullEvent, PullOptions, PullOutcome, RegistryOptions } from './image-pull.ts';
+export { familiarReference, matchesLabels, parseLabelFilter, shortId } from './image-remove.ts';
+export type { LabelFilter, PruneOptions, PruneResult, RemoveEntry, RemoveOptions } from './image-remove.ts';
+export { imageHistory, imageSummary, inspectImage } from './image-view.ts';
+export type { HistoryItem, ImageInspect, ImageSummary } from './image-view.ts';
+// what the CLI and the API need from the image domain, so that they import the engine only
+export { familiarName, parsePlatform, parseReference, formatPlatform, hostPlatform } from '../image/index.ts';
+export type { ImageReference, Platform } from '../image/index.ts';

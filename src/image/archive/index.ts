@@ -1,0 +1,13 @@
+export { writeTarStream, tarHeader, END_OF_ARCHIVE } from './tar-write.ts';
+export type { TarWriteEntry, TarWriteType } from './tar-write.ts';
+export { saveArchive } from './save.ts';
+export type { SaveImage, BlobFiles } from './save.ts';
+export { stageArchive } from './stage.ts';
+export type { StagedArchive, StagedFile } from './stage.ts';
+export { resolveArchive, storeArchiveImage } from './load.ts';
+export type { ArchiveImage, ArchiveLayer } from './load.ts';
+export { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, OCI_LAYOUT } from './types.ts';
+export type { DockerArchiveManifestEntry } from './types.ts';
+export { importRootfs } from './import.ts';
+export type { ImportOptions } from './import.ts';
+export { applyChange, applyChanges, splitWords } from './changes.ts';
