@@ -11,7 +11,7 @@
  * Every failure is a `SyscallError` naming the command and, when given, the cgroup path:
  * `bpf(BPF_PROG_ATTACH) "/sys/fs/cgroup/berth/web": operation not permitted (EPERM)`.
  */
-import { createRequire } from 'node:module';
+import { loadFfi } from './ffi.ts';
 import { BerthError, SyscallError, describeErrno } from '../common/index.ts';
 
 /** bpf(2)'s number: x86_64 (which UML guests use too) and arm64. */
@@ -68,20 +68,7 @@ function loadNative(): Native {
   if (native) return native;
   const sysBpf = SYS_BPF_BY_ARCH[process.arch];
   if (sysBpf === undefined) throw new BerthError('NOT_IMPLEMENTED', `bpf(2) is not wired for the ${process.arch} architecture`);
-  let koffi: typeof import('koffi');
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  } catch (err) {
-    throw new BerthError('UNAVAILABLE', 'cannot load koffi, the FFI module berth uses for host syscalls', {
-      cause: err,
-      hint: 'run `npm install` in the berth directory',
-    });
-  }
-  const lib = koffi.load('libc.so.6');
-  const errnoNames = new Map<number, string>();
-  for (const [name, value] of Object.entries(koffi.os.errno)) {
-    if (!errnoNames.has(value)) errnoNames.set(value, name);
-  }
+  const { koffi, libc: lib, errnoNames } = loadFfi();
   native = {
     sysBpf,
     errno: () => koffi.errno(),

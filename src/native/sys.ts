@@ -8,7 +8,7 @@
  * Every failure is a `SyscallError` (a `BerthError`) naming the call, the path and the errno:
  * `mknod "/x/dev/null": file exists (EEXIST)`.
  */
-import { createRequire } from 'node:module';
+import { loadFfi } from './ffi.ts';
 import { BerthError, SyscallError, describeErrno } from '../common/index.ts';
 
 /** A point in time as the kernel keeps it: whole seconds since the epoch plus nanoseconds. */
@@ -55,20 +55,7 @@ let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (libc) return libc;
-  let koffi: typeof import('koffi');
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  } catch (err) {
-    throw new BerthError('UNAVAILABLE', 'cannot load koffi, the FFI module berth uses for host syscalls', {
-      cause: err,
-      hint: 'run `npm install` in the berth directory',
-    });
-  }
-  const lib = koffi.load('libc.so.6');
-  const errnoNames = new Map<number, string>();
-  for (const [name, value] of Object.entries(koffi.os.errno)) {
-    if (!errnoNames.has(value)) errnoNames.set(value, name);
-  }
+  const { koffi, libc: lib, errnoNames } = loadFfi();
   libc = {
     errno: () => koffi.errno(),
     errnoNames,
