@@ -145,6 +145,24 @@ describe('berth image verbs', { skip }, () => {
     }
   });
 
+  it('saves an OCI layout that umoci unpacks into a runnable root filesystem', { skip: existsSync('/usr/bin/umoci') ? false : 'umoci is not installed (./setup.sh installs it)' }, () => {
+    const root = newRoot();
+    importBusybox(root);
+    const archive = join(work, 'for-umoci.tar');
+    ok(berth(root, ['save', '-o', archive, 'busybox']));
+    const layout = join(work, 'umoci-layout');
+    const bundle = join(work, 'umoci-bundle');
+    assert.equal(spawnSync('mkdir', ['-p', layout]).status, 0);
+    assert.equal(spawnSync('tar', ['-xf', archive, '-C', layout]).status, 0);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    const tag = index.manifests[0].annotations['org.opencontainers.image.ref.name'];
+    assert.ok(tag, 'index.json names the image');
+    const res = spawnSync('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    assert.ok(statSync(join(bundle, 'rootfs/bin/busybox')).isFile());
+    assert.deepEqual(JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')).process.args, ['sh']);
+  });
+
   it('loads a legacy docker-archive (manifest.json, <id>/layer.tar) from stdin', () => {
     const root = newRoot();
     const layer = writeTar([{ name: 'hello.txt', data: 'hello\n' }]);
