@@ -3,7 +3,7 @@
  * Every resource has its owner record (state.json) written before it is made, and any
  * failure takes back what was made: no process, mount, cgroup or state is left.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
 import { BerthError, isErrno } from '../common/index.ts';
@@ -41,7 +41,7 @@ export async function loadBundleConfig(bundleDir: string): Promise<RuntimeConfig
   const configPath = join(bundleDir, 'config.json');
   let text: string;
   try {
-    text = await readFile(configPath, 'utf8');
+    text = readFileSync(configPath, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) {
       throw new BerthError('NOT_FOUND', `no config.json in bundle ${bundleDir}`, { hint: 'create one with: berth-runtime spec --bundle DIR' });

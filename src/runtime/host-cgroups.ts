@@ -1,7 +1,6 @@
 /** The runtime's view of the host's cgroups, through src/cgroups (detected once, lazily). */
 import { basename, join } from 'node:path';
-import { rmdir } from 'node:fs/promises';
-import { watch } from 'node:fs';
+import { rmdirSync, watch } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { initBinaryPath } from '../native/index.ts';
 import { attachDeviceFilter, detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout, type Unenforced } from '../cgroups/index.ts';
@@ -120,7 +119,13 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       for (let depth = rel.length - 1; depth >= 1; depth--) {
         const parent = rel.slice(0, depth).join('/');
         if (!parent.includes('berth')) continue;
-        for (const root of roots) await rmdir(join(root, parent)).catch(() => {});
+        for (const root of roots) {
+          try {
+            rmdirSync(join(root, parent));
+          } catch {
+            // busy (another container) or already gone
+          }
+        }
       }
     },
     async isFrozen(path) {

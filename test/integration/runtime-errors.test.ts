@@ -153,7 +153,7 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
   });
 
   it('has --help for every command (CLI)', () => {
-    for (const cmd of ['create', 'start', 'run', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'spec', 'features']) {
+    for (const cmd of ['create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'update', 'events', 'spec', 'features']) {
       const r = spawnSync(cli, [cmd, '--help'], { encoding: 'utf8' });
       assert.equal(r.status, 0);
       assert.match(r.stdout, new RegExp(`Usage: berth-runtime ${cmd}`));
