@@ -8,7 +8,7 @@
  * The calls are synchronous inside async signatures: cgroupfs answers from memory in
  * microseconds, while a thread-pool round trip per call cost most of a container's start.
  */
-import { closeSync, constants, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, describeErrno, isErrno } from '../common/index.ts';
 import type { ErrorCode } from '../common/index.ts';
@@ -172,4 +172,15 @@ export async function listSubtree(dir: string): Promise<string[]> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** mkdir of one cgroup directory; an existing one is fine. Returns whether it was created. */
+export function makeCgroupDir(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return false;
+    throw new BerthError(isErrno(err, 'EACCES', 'EPERM', 'EROFS') ? 'PERMISSION_DENIED' : 'INTERNAL', `cannot create cgroup ${dir}: ${errnoText(err)}`, { cause: err });
+  }
 }

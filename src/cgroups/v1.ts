@@ -5,10 +5,9 @@
  * Hybrid hosts: controllers the kernel bound to the cgroup2 mount (e.g. hugetlb on a host that
  * mounts no v1 hugetlb hierarchy) are driven there, with the v2 mapping.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, isErrno } from '../common/index.ts';
-import { errnoText, listSubtree, parseFlatKeyed, pathExists, readControl, readControlIfExists, readProcs, sleep, writeControl } from './fs.ts';
+import { BerthError } from '../common/index.ts';
+import { listSubtree, makeCgroupDir, parseFlatKeyed, pathExists, readControl, readControlIfExists, sleep, writeControl } from './fs.ts';
 import { V1_CONTROLLERS } from './layout.ts';
 import { watchCounter } from './oom.ts';
 import { cgroupDir, normalizeCgroupPath, prefixesOf } from './paths.ts';
@@ -309,14 +308,7 @@ async function makeDirs(mount: string, rel: string, isCpuset: boolean): Promise<
   try {
     for (const prefix of prefixesOf(rel)) {
       const dir = join(mount, prefix);
-      try {
-        mkdirSync(dir);
-        created.push(dir);
-      } catch (err) {
-        if (!isErrno(err, 'EEXIST')) {
-          throw new BerthError(isErrno(err, 'EACCES', 'EPERM', 'EROFS') ? 'PERMISSION_DENIED' : 'INTERNAL', `cannot create cgroup ${dir}: ${errnoText(err)}`, { cause: err });
-        }
-      }
+      if (makeCgroupDir(dir)) created.push(dir);
       if (isCpuset) {
         for (const file of ['cpuset.cpus', 'cpuset.mems']) {
           const own = await readControlIfExists(join(dir, file));

@@ -2,10 +2,9 @@
  * The cgroup v2 (unified hierarchy) driver: one directory per cgroup, controllers enabled
  * top-down through every ancestor's cgroup.subtree_control.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, isErrno } from '../common/index.ts';
-import { errnoText, listSubtree, parseFlatKeyed, pathExists, readControl, readControlIfExists, readProcs, sleep, writeControl } from './fs.ts';
+import { errnoText, listSubtree, makeCgroupDir, parseFlatKeyed, pathExists, readControl, readControlIfExists, readProcs, sleep, writeControl } from './fs.ts';
 import { watchCounter } from './oom.ts';
 import { cgroupDir, normalizeCgroupPath, prefixesOf } from './paths.ts';
 import { compileV2, DEFAULT_V2_PROBE, v2ControllerOf } from './resources-v2.ts';
@@ -44,14 +43,7 @@ export async function prepareV2Path(root: string, relPath: string, required: rea
     for (const prefix of prefixesOf(relPath)) {
       await enableControllers(parent, required, optional);
       const dir = join(root, prefix);
-      try {
-        mkdirSync(dir);
-        created.push(dir);
-      } catch (err) {
-        if (!isErrno(err, 'EEXIST')) {
-          throw new BerthError(isErrno(err, 'EACCES', 'EPERM', 'EROFS') ? 'PERMISSION_DENIED' : 'INTERNAL', `cannot create cgroup ${dir}: ${errnoText(err)}`, { cause: err });
-        }
-      }
+      if (makeCgroupDir(dir)) created.push(dir);
       parent = dir;
     }
   } catch (err) {

@@ -86,7 +86,7 @@ async function runPool<T>(items: T[], limit: number, abort: AbortController, fn:
 }
 
 export async function pullImage(refText: string, opts: PullOptions): Promise<PulledImage> {
-  const { client, content, layers } = opts;
+  const { client, content } = opts;
   const emit = opts.onProgress ?? (() => {});
   const reference = parseReference(refText);
   const internal = new AbortController();
