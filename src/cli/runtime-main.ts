@@ -48,7 +48,7 @@ const COMMANDS: CommandSpec[] = [
   { name: 'kill', usage: 'kill [OPTIONS] ID [SIGNAL]', summary: 'Send a signal (default TERM; names or numbers) to the container\'s init.', positionals: [1, 2], flags: [{ name: 'all', short: 'a', type: 'boolean', description: 'send it to every process of the container' }] },
   { name: 'delete', usage: 'delete [OPTIONS] ID', summary: 'Delete a stopped or created container (and its cgroup and state).', positionals: [1, 1], flags: [{ name: 'force', short: 'f', type: 'boolean', description: 'kill it first if it is running' }] },
   { name: 'list', usage: 'list [OPTIONS]', summary: 'List the containers of this runtime root.', positionals: [0, 0], flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }, { name: 'quiet', short: 'q', type: 'boolean', description: 'print only ids' }] },
-  { name: 'ps', usage: 'ps [OPTIONS] ID', summary: 'List the processes of a container.', positionals: [1, 1], flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }] },
+  { name: 'ps', usage: 'ps [OPTIONS] ID [PS OPTIONS...]', summary: 'List the processes of a container (ps(1) output, default -ef; or pids as JSON).', positionals: [1, Number.MAX_SAFE_INTEGER], restAfter: 1, flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }] },
   { name: 'pause', usage: 'pause ID', summary: 'Freeze every process of a container.', positionals: [1, 1], flags: [] },
   { name: 'resume', usage: 'resume ID', summary: 'Thaw a paused container.', positionals: [1, 1], flags: [] },
   {
@@ -211,8 +211,15 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
     case 'ps': {
       const runtime = await runtimeFor(globals);
       const pids = await runtime.ps(id);
-      if (args.flags.format === 'json') io.out(JSON.stringify(pids) + '\n');
-      else io.out(table(['PID'], pids.map((p) => [String(p)])));
+      if (args.flags.format === 'json') return io.out(JSON.stringify(pids) + '\n'), 0;
+      // as runc: ps(1) with the given options (-ef by default), keeping the container's lines
+      const { execFileSync } = await import('node:child_process');
+      const psArgs = args.positionals.length > 1 ? args.positionals.slice(1) : ['-ef'];
+      const lines = execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n');
+      const pidColumn = lines[0]!.trim().split(/\s+/).indexOf('PID');
+      if (pidColumn < 0) throw new BerthError('INVALID_ARGUMENT', `ps ${psArgs.join(' ')}: its output has no PID column`);
+      const wanted = new Set(pids.map(String));
+      io.out([lines[0], ...lines.slice(1).filter((l) => wanted.has(l.trim().split(/\s+/)[pidColumn] ?? ''))].join('\n') + '\n');
       return 0;
     }
     case 'update': {

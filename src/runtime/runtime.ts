@@ -43,9 +43,11 @@ export class Runtime {
     return runContainer(this.ctx, id, opts);
   }
 
-  async state(id: string): Promise<State> {
+  /** The OCI state, with the fields runc adds (rootfs, created, owner) that callers such as go-runc read. */
+  async state(id: string): Promise<State & { rootfs: string; created: string; owner: string }> {
     const stored = await this.ctx.store.read(id);
-    return this.ctx.store.ociState(stored, await containerStatus(this.ctx, stored));
+    const oci = this.ctx.store.ociState(stored, await containerStatus(this.ctx, stored));
+    return { ...oci, rootfs: stored.rootfs, created: stored.created, owner: stored.owner ?? '' };
   }
 
   kill(id: string, signal: string | number = 'TERM', opts: { all?: boolean } = {}): Promise<void> {
