@@ -644,7 +644,8 @@ void run_op(const struct plan_op *op)
 	case OP_RLIMIT: {
 		struct rlimit rl = { .rlim_cur = (rlim_t)arg_u64(op, 1), .rlim_max = (rlim_t)arg_u64(op, 2) };
 		if (setrlimit((int)arg_u64(op, 0), &rl) < 0)
-			fail("setrlimit", errno, NULL);
+			fail_msg("setrlimit", errno, arg_str(op, 3),
+				 errno == EPERM ? "raising a hard limit needs CAP_SYS_RESOURCE (and at most fs.nr_open for RLIMIT_NOFILE)" : NULL);
 		break;
 	}
 	case OP_CONSOLE_CONNECT: op_console_connect(op); break;

@@ -70,7 +70,7 @@ enum berth_op {
 	OP_DOMAINNAME = 25,     /* (name)                                                      */
 	OP_SYSCTL = 26,         /* (key as /proc/sys path, value)                              */
 	OP_OOM_SCORE_ADJ = 27,  /* (s64 value)                                                 */
-	OP_RLIMIT = 28,         /* (u64 resource, u64 soft, u64 hard)                          */
+	OP_RLIMIT = 28,         /* (u64 resource, u64 soft, u64 hard, name for errors)         */
 	OP_CONSOLE_CONNECT = 29,/* (socket path)        connect to the console socket          */
 	OP_CONSOLE = 30,        /* (u64 rows, u64 cols, u64 uid) new pty, master to the socket,
 	                            slave (owned by uid) becomes stdio and controlling tty     */

@@ -224,7 +224,7 @@ function argsOf(step: PlanStep): Arg[] {
     case 'oom-score-adj':
       return [step.value];
     case 'rlimit':
-      return [step.resource, step.soft, step.hard];
+      return [step.resource, step.soft, step.hard, step.type];
     case 'console-connect':
       return [step.socketPath];
     case 'console':

@@ -290,13 +290,14 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   if (opts.noPivot || opts.isRootRamfs) child({ stage: 'child', op: 'chroot' });
   else child({ stage: 'child', op: 'pivot-root' });
 
-  for (const path of linux.maskedPaths ?? []) child({ stage: 'child', op: 'mask', path });
-  for (const path of linux.readonlyPaths ?? []) child({ stage: 'child', op: 'readonly', path });
-  if (config.root.readonly) child({ stage: 'child', op: 'remount-root-ro' });
-
+  // as runc: hostname and sysctls while /proc/sys is still writable, then readonly and masked
+  // paths, then the read-only root
   if (config.hostname !== undefined && created.has('uts')) child({ stage: 'child', op: 'hostname', name: config.hostname });
   if (config.domainname !== undefined && created.has('uts')) child({ stage: 'child', op: 'domainname', name: config.domainname });
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) child({ stage: 'child', op: 'sysctl', key, value });
+  for (const path of linux.readonlyPaths ?? []) child({ stage: 'child', op: 'readonly', path });
+  for (const path of linux.maskedPaths ?? []) child({ stage: 'child', op: 'mask', path });
+  if (config.root.readonly) child({ stage: 'child', op: 'remount-root-ro' });
   steps.push(
     ...processSteps(config, process, {
       hasConsole,

@@ -107,6 +107,25 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     assert.deepEqual(r.stdout.trim().split('\n'), ['321', '654']);
   });
 
+  it('writes sysctls before /proc/sys is made read-only (as runc; podman relies on it)', async () => {
+    const r = await h.run((c) => {
+      c.linux!.sysctl = { 'net.ipv4.ping_group_range': '0 0' };
+      c.process!.args = ['/bin/cat', '/proc/sys/net/ipv4/ping_group_range'];
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /^0\s+0$/m);
+  });
+
+  it('names the rlimit it cannot set', async () => {
+    await assert.rejects(
+      h.run((c) => {
+        // far above fs.nr_open: refused even with CAP_SYS_RESOURCE
+        c.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 2 ** 40 }];
+      }),
+      /setrlimit "RLIMIT_NOFILE"/,
+    );
+  });
+
   it('switches to the configured uid, gid and additional groups', async () => {
     const r = await h.run((c) => {
       c.process!.user = { uid: 1000, gid: 1001, additionalGids: [2000, 2001] };
