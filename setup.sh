@@ -12,7 +12,7 @@ fi
 
 # Debian packages: the C helper's build (cc, libseccomp), the test image (busybox-static),
 # the peers the benchmarks compare with (runc, crun), networking tools and the test registry.
-PACKAGES="build-essential libseccomp-dev pkg-config busybox-static iproute2 nftables runc crun skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils"
+PACKAGES="build-essential libseccomp-dev pkg-config busybox-static iproute2 nftables runc crun containerd skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
