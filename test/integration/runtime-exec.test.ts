@@ -88,13 +88,16 @@ describe('berth-runtime exec', { skip: skipUnlessRoot }, () => {
     assert.equal(r.status, 0);
     const pids = await h.runtime.ps(id);
     assert.equal(pids.length, 2, `processes: ${pids}`);
-    // `ps` prints ps(1)'s own lines for exactly those processes, as runc does
-    const ps = spawnSync(cli, ['--root', h.rootDir, 'ps', id], { encoding: 'utf8' });
-    assert.equal(ps.status, 0, ps.stderr);
-    const lines = ps.stdout.trim().split('\n');
-    assert.match(lines[0]!, /PID/);
-    assert.equal(lines.length, 3, ps.stdout);
-    assert.ok(lines.some((l) => l.includes('sleep 30')));
+    // `ps` prints ps(1)'s own lines for exactly those processes, as runc does (where ps(1)
+    // itself works: in the cg2vm guest it cannot read the boot time)
+    if (spawnSync('ps', ['-ef']).status === 0) {
+      const ps = spawnSync(cli, ['--root', h.rootDir, 'ps', id], { encoding: 'utf8' });
+      assert.equal(ps.status, 0, ps.stderr);
+      const lines = ps.stdout.trim().split('\n');
+      assert.match(lines[0]!, /PID/);
+      assert.equal(lines.length, 3, ps.stdout);
+      assert.ok(lines.some((l) => l.includes('sleep 30')));
+    }
     const state = JSON.parse(spawnSync(cli, ['--root', h.rootDir, 'state', id], { encoding: 'utf8' }).stdout);
     assert.equal(state.status, 'running');
     assert.match(state.rootfs, /rootfs$/);
