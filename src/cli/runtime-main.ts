@@ -248,7 +248,7 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
     }
     case 'features': {
       const { featuresDocument } = await import('../oci/index.ts');
-      io.out(JSON.stringify(featuresDocument({
+      const doc = featuresDocument({
         cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
         seccomp: { supportedFlags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] },
         apparmor: false,
@@ -256,7 +256,11 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
         intelRdt: false,
         idmap: false,
         annotations: { 'io.github.berth.version': VERSION },
-      }), null, 2) + '\n');
+      });
+      // only what berth-runtime really does: id-mapped mounts and tmpcopyup are refused
+      const unsupported = new Set(['idmap', 'ridmap', 'tmpcopyup']);
+      if (Array.isArray(doc.mountOptions)) doc.mountOptions = doc.mountOptions.filter((o: string) => !unsupported.has(o));
+      io.out(JSON.stringify(doc, null, 2) + '\n');
       return 0;
     }
   }

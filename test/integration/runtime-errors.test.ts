@@ -152,6 +152,16 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
     assert.equal(cgroupLeft(id), false);
   });
 
+  it('reports in features only what it supports (CLI)', () => {
+    const r = spawnSync(cli, ['features'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.ok(doc.hooks.includes('createContainer'));
+    assert.ok(doc.mountOptions.includes('rro'));
+    assert.ok(!doc.mountOptions.includes('idmap') && !doc.mountOptions.includes('tmpcopyup'));
+    assert.equal(doc.linux.seccomp.enabled, true);
+  });
+
   it('has --help for every command (CLI)', () => {
     for (const cmd of ['create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'update', 'events', 'spec', 'features']) {
       const r = spawnSync(cli, [cmd, '--help'], { encoding: 'utf8' });
