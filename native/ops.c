@@ -408,10 +408,6 @@ static void op_setuid(const struct plan_op *op)
 		fail("setresuid", errno, NULL);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		fail("prctl", errno, "PR_SET_KEEPCAPS");
-	/* the uid change made us non-dumpable, which hides /proc/self/fd (the exec fifo) from
-	   ourselves; execve sets dumpable again by its own rules */
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		fail("prctl", errno, "PR_SET_DUMPABLE");
 }
 
 static void op_caps_bounding(const struct plan_op *op)
@@ -683,6 +679,10 @@ void run_op(const struct plan_op *op)
 	case OP_SETUID: op_setuid(op); break;
 	case OP_CAPS_BOUNDING: op_caps_bounding(op); break;
 	case OP_CAPS_SET: op_caps_set(op); break;
+	case OP_DUMPABLE:
+		if (prctl(PR_SET_DUMPABLE, (unsigned long)arg_u64(op, 0), 0, 0, 0) < 0)
+			fail("prctl", errno, "PR_SET_DUMPABLE");
+		break;
 	case OP_NO_NEW_PRIVS:
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			fail("prctl", errno, "PR_SET_NO_NEW_PRIVS");

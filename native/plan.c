@@ -138,7 +138,7 @@ const char *op_name(unsigned code)
 		[OP_SECCOMP_RULE] = "seccomp-rule", [OP_SECCOMP_LOAD] = "seccomp-load",
 		[OP_RESOLVE_EXEC] = "exec", [OP_READY] = "ready", [OP_EXEC_WAIT] = "exec-wait",
 		[OP_EXEC] = "exec", [OP_CLOSE_FDS] = "close-fds", [OP_WRITE_FILE] = "write",
-		[OP_CAPS_SET] = "capset", [OP_MKFIFO] = "mkfifo", [OP_CONSOLE_PAIR] = "console-pair",
+		[OP_CAPS_SET] = "capset", [OP_MKFIFO] = "mkfifo", [OP_CONSOLE_PAIR] = "console-pair", [OP_DUMPABLE] = "dumpable",
 	};
 	return code < OP_MAX && names[code] ? names[code] : "unknown-op";
 }

@@ -99,6 +99,8 @@ enum berth_op {
 	OP_MKFIFO = 51,         /* (path)               the exec fifo, made by the parent      */
 	OP_CONSOLE_PAIR = 52,   /* ()  parent: socketpair; the child sends the pty master on it
 	                            and the foreground parent relays the pty to its own stdio */
+	OP_DUMPABLE = 53,       /* (u64 0|1)  prctl(PR_SET_DUMPABLE): 0 keeps processes of the
+	                            container from ptracing berth-init's code before execve   */
 	OP_MAX
 };
 

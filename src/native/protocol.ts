@@ -62,6 +62,7 @@ export const OP_CODES = {
   'caps-set': 50,
   mkfifo: 51,
   'console-pair': 52,
+  dumpable: 53,
 } as const;
 
 export const SECCOMP_FLAG_BITS = {
@@ -128,6 +129,7 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'console'; rows: number; cols: number; uid: number }
   | { op: 'mkfifo'; path: string }
   | { op: 'console-pair' }
+  | { op: 'dumpable'; value: boolean; reason: string }
   | { op: 'exec-fifo'; path: string }
   | { op: 'chdir'; path: string }
   | { op: 'umask'; mask: number }
@@ -223,6 +225,8 @@ function argsOf(step: PlanStep): Arg[] {
       return [`/proc/sys/${step.key.replaceAll('.', '/')}`, step.value];
     case 'oom-score-adj':
       return [step.value];
+    case 'dumpable':
+      return [step.value ? 1 : 0];
     case 'rlimit':
       return [step.resource, step.soft, step.hard, step.type];
     case 'console-connect':

@@ -58,6 +58,9 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
   }
   steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [] });
   steps.push({ stage: 'child', op: 'setsid' });
+  // in the container's pid namespace now: its processes must not ptrace this one (and take its
+  // fds) before the execve
+  steps.push({ stage: 'child', op: 'dumpable', value: false, reason: 'processes of the container cannot ptrace it before execve' });
   steps.push(...processSteps(config, process, { hasConsole, preserveFds: opts.preserveFds, waitForStart: false }));
   return steps;
 }

@@ -131,6 +131,11 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
   child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
   child({ stage: 'child', op: 'setgid', gid: user.gid });
   child({ stage: 'child', op: 'setuid', uid: user.uid });
+  if (opts.waitForStart) {
+    // the uid change left the init non-dumpable, which hides /proc/self/fd (the exec fifo) from
+    // itself; execve sets dumpable again by its own rules
+    child({ stage: 'child', op: 'dumpable', value: true, reason: 'so the init can open the exec fifo through /proc/self/fd' });
+  }
   if (caps) {
     // the kernel raises an ambient capability only when it is permitted and inheritable;
     // runc ignores the others with a warning, so such configs (runc spec's own) must work here

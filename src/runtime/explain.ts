@@ -78,6 +78,8 @@ function describeStep(step: PlanStep): string {
       return `connect(console socket ${q(step.socketPath)})`;
     case 'console':
       return `open /dev/ptmx; send the master over the console socket (SCM_RIGHTS); slave → stdin/stdout/stderr, TIOCSCTTY${step.rows ? ` (${step.cols}x${step.rows})` : ''}`;
+    case 'dumpable':
+      return `prctl(PR_SET_DUMPABLE, ${step.value ? 1 : 0})  ${step.reason}`;
     case 'console-pair':
       return 'socketpair(AF_UNIX): the child sends the pty master here; this process relays it to its own stdio';
     case 'mkfifo':
