@@ -6,9 +6,9 @@
  * cgroup. `compileDeviceRules` computes the effective rule set that such a program must
  * implement, with the same semantics as the v1 kernel code (and runc's devices emulator).
  *
- * TODO(cgroup v2): build and attach the BPF_CGROUP_DEVICE program from
- * `compileDeviceRules(...)`. Until then the v2 driver does NOT restrict device access and
- * says so: it reports `linux.resources.devices` in `unenforced`.
+ * On v2 the driver attaches that program (ebpf-devices.ts) when it is given the bpf(2) calls;
+ * without them (rootless) it does not restrict device access and says so: it reports
+ * `linux.resources.devices` in `unenforced`.
  *
  * On both versions berth starts from "deny everything" and then applies the rules in order,
  * as runc does with the OCI default list.

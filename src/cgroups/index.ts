@@ -36,7 +36,7 @@ export { V1Driver } from './v1.ts';
 export type { V1DriverOptions } from './v1.ts';
 export { V2Driver } from './v2.ts';
 export type { V2DriverOptions } from './v2.ts';
-export { createCgroupDriver } from './factory.ts';
+export { createCgroupDriver, type CreateDriverOptions } from './factory.ts';
 export { compileDeviceRules, DEFAULT_DEVICE_RULES, formatDeviceRule } from './devices.ts';
 export type { CompiledDeviceRules, DeviceRuleEntry } from './devices.ts';
 export { compileV1 } from './resources-v1.ts';

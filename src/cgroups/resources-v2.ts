@@ -137,7 +137,7 @@ export function compileV2(resources: CgroupResources, probe: V2Probe, sections?:
     result.deviceRules = compileDeviceRules(resources.devices);
     unenforced.push({
       field: 'linux.resources.devices',
-      reason: 'cgroup v2 device rules need a BPF_CGROUP_DEVICE program, which berth does not attach yet: device access is not restricted by the cgroup',
+      reason: 'cgroup v2 device rules need a BPF_CGROUP_DEVICE program, and this driver was given no bpf(2) calls to attach one (rootless?): device access is not restricted by the cgroup',
     });
   }
   if (isWanted('rdma')) writes.push(...rdmaWrites(resources));

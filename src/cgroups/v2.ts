@@ -14,6 +14,7 @@ import type { CgroupResources } from './resources.ts';
 import { readV2Stats } from './stats.ts';
 import { killAll, removeDirs, waitUntilEmpty } from './teardown.ts';
 import { runWrites } from './writes.ts';
+import { attachDeviceFilter, type DeviceFilterSyscalls } from './ebpf-devices.ts';
 import type { ApplyResult, CgroupDriver, CgroupHandle, CgroupStats, WatchOomOptions } from './driver.ts';
 
 /** Controllers enabled for every container when available, so that stats() can read them. */
@@ -22,6 +23,11 @@ const STATS_CONTROLLERS = ['cpu', 'io', 'memory', 'pids'];
 export interface V2DriverOptions {
   /** The cgroup2 mount, e.g. /sys/fs/cgroup. */
   root: string;
+  /**
+   * The bpf(2) calls that attach the device filter (src/native/bpf.ts; the cgroups layer does
+   * not import native/). Without them, device rules are reported as not enforced.
+   */
+  bpf?: DeviceFilterSyscalls;
   /** How long freeze() waits for the kernel to report the cgroup frozen (5 s by default). */
   freezeTimeoutMs?: number;
 }
@@ -83,10 +89,12 @@ export class V2Driver implements CgroupDriver {
   readonly version = 'v2' as const;
   readonly root: string;
   readonly #freezeTimeoutMs: number;
+  readonly #bpf: DeviceFilterSyscalls | undefined;
 
   constructor(options: V2DriverOptions) {
     this.root = options.root;
     this.#freezeTimeoutMs = options.freezeTimeoutMs ?? 5000;
+    this.#bpf = options.bpf;
   }
 
   #dir(path: string): string {
@@ -136,7 +144,14 @@ export class V2Driver implements CgroupDriver {
       }
     }
     await runWrites(compiled.writes.map((write) => ({ ...write, path: join(dir, write.file) })));
-    const result: ApplyResult = { unenforced: compiled.unenforced };
+    let unenforced = compiled.unenforced;
+    if (compiled.deviceRules && resources.devices && this.#bpf) {
+      // v2 devices: an eBPF program in place of devices.allow/deny, attached before any
+      // process of the container runs
+      await attachDeviceFilter(dir, resources.devices, this.#bpf);
+      unenforced = unenforced.filter((u) => u.field !== 'linux.resources.devices');
+    }
+    const result: ApplyResult = { unenforced };
     if (compiled.deviceRules) result.deviceRules = compiled.deviceRules;
     return result;
   }

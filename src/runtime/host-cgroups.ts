@@ -2,25 +2,15 @@
 import { basename, join } from 'node:path';
 import { rmdirSync, watch } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { initBinaryPath } from '../native/index.ts';
-import { attachDeviceFilter, detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout, type Unenforced } from '../cgroups/index.ts';
-import { bpfProgAttach, bpfProgDetach, bpfProgGetFdById, bpfProgLoadCgroupDevice, bpfProgQuery } from '../native/index.ts';
+import { detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout, type Unenforced } from '../cgroups/index.ts';
+import { bpfProgAttach, bpfProgDetach, bpfProgGetFdById, bpfProgLoadCgroupDevice, bpfProgQuery, initBinaryPath } from '../native/index.ts';
 import type { Resources } from '../oci/index.ts';
 import type { CgroupHierarchy } from './compile.ts';
 import type { OomNotifier, RuntimeCgroups } from './context.ts';
 
 const bpfSyscalls = { bpfProgLoadCgroupDevice, bpfProgAttach, bpfProgDetach, bpfProgQuery, bpfProgGetFdById };
 
-/**
- * cgroup v2 has no devices files: the device rules become an eBPF program attached to the
- * container's cgroup (as runc and crun do), before any code of the container runs. Returns
- * the "not enforced" notes that remain (all of them where the program cannot be loaded: rootless).
- */
-async function enforceDevices(layout: CgroupLayout, path: string, resources: Resources, unenforced: Unenforced[]): Promise<string[]> {
-  const canAttach = layout.kind === 'v2' && layout.v2Dir !== undefined && resources.devices !== undefined && process.getuid?.() === 0;
-  if (canAttach) await attachDeviceFilter(join(layout.v2Dir!, normalizeCgroupPath(path)), resources.devices!, bpfSyscalls);
-  return unenforced.filter((u) => !(canAttach && u.field === 'linux.resources.devices')).map((u) => `${u.field}: not enforced: ${u.reason}`);
-}
+const notEnforced = (unenforced: Unenforced[]) => unenforced.map((u) => `${u.field}: not enforced: ${u.reason}`);
 
 /** A notifier fed by `start(fire)`; `stop` is called on close. */
 function notifier(start: (fire: () => void) => () => void): OomNotifier {
@@ -77,7 +67,11 @@ function watchEventfd(dir: string): OomNotifier {
 export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
   let detected: Promise<{ layout: CgroupLayout; driver: CgroupDriver }> | undefined;
   const get = () =>
-    (detected ??= detectCgroupLayout(root).then((layout) => ({ layout, driver: createCgroupDriver(layout) })));
+    (detected ??= detectCgroupLayout(root).then((layout) => ({
+      layout,
+      // bpf(2) for the v2 device filter needs CAP_SYS_ADMIN: root only
+      driver: createCgroupDriver(layout, process.getuid?.() === 0 ? { bpf: bpfSyscalls } : {}),
+    })));
 
   function hierarchies(layout: CgroupLayout, path: string): CgroupHierarchy[] {
     const rel = normalizeCgroupPath(path);
@@ -96,7 +90,7 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       return { procsFiles: driver.procsFilesOf(path), hierarchies: hierarchies(layout, path) };
     },
     async create(path, resources: Resources | undefined) {
-      const { layout, driver } = await get();
+      const { driver } = await get();
       // another container's delete may remove the shared /berth parent at the same moment
       let handle;
       for (let attempt = 0; ; attempt++) {
@@ -108,7 +102,7 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
         }
       }
       // never silent: what the host cannot enforce is said to the caller
-      return enforceDevices(layout, path, resources ?? {}, handle.unenforced);
+      return notEnforced(handle.unenforced);
     },
     async destroy(path) {
       const { layout, driver } = await get();
@@ -141,9 +135,8 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       return (await get()).driver.pids(path, true);
     },
     async update(path, resources) {
-      const { layout, driver } = await get();
-      const result = await driver.update(path, resources);
-      return enforceDevices(layout, path, resources, result.unenforced);
+      const { driver } = await get();
+      return notEnforced((await driver.update(path, resources)).unenforced);
     },
     async stats(path) {
       return (await get()).driver.stats(path);
