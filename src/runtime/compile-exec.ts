@@ -61,6 +61,6 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
   // in the container's pid namespace now: its processes must not ptrace this one (and take its
   // fds) before the execve
   steps.push({ stage: 'child', op: 'dumpable', value: false, reason: 'processes of the container cannot ptrace it before execve' });
-  steps.push(...processSteps(config, process, { hasConsole, preserveFds: opts.preserveFds, waitForStart: false }));
+  steps.push(...processSteps(config, process, { hasConsole, preserveFds: opts.preserveFds, waitForStart: false, isRootless: globalThis.process.getuid?.() !== 0 }));
   return steps;
 }

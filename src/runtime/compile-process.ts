@@ -100,6 +100,8 @@ export interface ProcessStepOptions {
   waitForStart: boolean;
   /** startContainer hooks, run after `start` and before the program. */
   startHooks?: PlanStep[];
+  /** The caller is not root: setgroups is denied in its user namespace. */
+  isRootless?: boolean | undefined;
 }
 
 export function processSteps(config: RuntimeConfig, process: Process, opts: ProcessStepOptions): PlanStep[] {
@@ -128,7 +130,11 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
     child({ stage: 'child', op: 'caps-bounding', mask: capabilityMask(bounding), names: bounding });
   }
   const user = process.user;
-  child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
+  // rootless: setgroups(2) is denied in the user namespace; only "no extra groups" works
+  if (opts.isRootless && user.additionalGids?.length) {
+    throw new BerthError('INVALID_ARGUMENT', 'process.user.additionalGids: a rootless container cannot set additional groups');
+  }
+  if (!opts.isRootless) child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
   child({ stage: 'child', op: 'setgid', gid: user.gid });
   child({ stage: 'child', op: 'setuid', uid: user.uid });
   if (opts.waitForStart) {

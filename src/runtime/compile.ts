@@ -304,6 +304,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
       preserveFds: opts.preserveFds,
       waitForStart: true,
       startHooks: hookRunSteps(config, 'startContainer'),
+      isRootless: opts.isRootless,
     }),
   );
   return { steps, runtimeHookPhases };

@@ -5,6 +5,8 @@ import type { StateStore } from './state-store.ts';
 
 /** What the runtime needs of cgroups (src/cgroups provides it; tests may point it elsewhere). */
 export interface RuntimeCgroups {
+  /** Whether this process may create the cgroup (rootless callers usually may not). */
+  canManage(path: string): Promise<boolean>;
   /** Where the container's cgroup would be, without creating anything. */
   preview(path: string): Promise<{ procsFiles: string[]; hierarchies: CgroupHierarchy[] }>;
   /** Creates the cgroup and applies the limits; returns warnings for what the host cannot enforce. */

@@ -73,25 +73,54 @@ export function defaultCgroupPath(id: string): string {
   return `/berth/${id}`;
 }
 
-/** Compiles the plan for a bundle without running anything (for --explain). */
-export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
-  const bundleDir = resolve(opts.bundleDir);
-  const config = await loadBundleConfig(bundleDir);
-  const cgroupPath = config.linux?.cgroupsPath || defaultCgroupPath(id);
-  const preview = await ctx.cgroups.preview(cgroupPath);
+/** Resources a rootless container cannot have without a delegated cgroup (devices are never
+ * enforced rootless, as with runc). */
+function hasLimits(config: RuntimeConfig): boolean {
+  const { devices: _devices, ...limits } = config.linux?.resources ?? {};
+  return Object.values(limits).some((v) => v !== undefined && v !== null && (typeof v !== 'object' || Object.keys(v).length > 0));
+}
+
+interface Prepared {
+  /** '' when the container gets no cgroup of its own (rootless, no delegation). */
+  cgroupPath: string;
+  plan: CompiledPlan;
+}
+
+/** The cgroup decision and the plan, shared by create and --explain. */
+async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, config: RuntimeConfig, bundleDir: string): Promise<Prepared> {
+  const isRootless = process.getuid?.() !== 0;
+  let cgroupPath = config.linux?.cgroupsPath || defaultCgroupPath(id);
+  if (isRootless && !(await ctx.cgroups.canManage(cgroupPath))) {
+    // as runc rootless: no cgroup unless one is delegated to us; limits without one are refused
+    if (hasLimits(config)) {
+      throw new BerthError('FAILED_PRECONDITION', 'linux.resources: a rootless container cannot have resource limits without a delegated cgroup', {
+        hint: 'drop the limits from config.json, or run as root',
+      });
+    }
+    cgroupPath = '';
+  }
+  const preview = cgroupPath ? await ctx.cgroups.preview(cgroupPath) : { procsFiles: [], hierarchies: [] };
   const plan = compilePlan(config, {
     containerId: id,
     bundleDir,
     execFifoPath: ctx.store.execFifoPath(id),
     cgroupProcsFiles: preview.procsFiles,
     cgroupHierarchies: preview.hierarchies,
-    consoleSocket: opts.consoleSocket,
+    consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     noPivot: opts.noPivot,
     relayConsole: opts.foreground === true && !opts.consoleSocket,
     preserveFds: opts.preserveFds,
-    isRootless: process.getuid?.() !== 0,
+    isRootless,
     isRootRamfs: isRootRamfs(),
   });
+  return { cgroupPath, plan };
+}
+
+/** Compiles the plan for a bundle without running anything (for --explain). */
+export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
+  const bundleDir = resolve(opts.bundleDir);
+  const config = await loadBundleConfig(bundleDir);
+  const { plan } = await prepare(ctx, id, opts, config, bundleDir);
   return { config, plan };
 }
 
@@ -110,23 +139,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   if (opts.consoleSocket && !config.process?.terminal) {
     throw new BerthError('INVALID_ARGUMENT', '--console-socket was given but process.terminal is false in config.json');
   }
-  const cgroupPath = config.linux?.cgroupsPath || defaultCgroupPath(id);
   const rootfsDir = isAbsolute(config.root!.path) ? config.root!.path : resolve(bundleDir, config.root!.path);
-  const preview = await ctx.cgroups.preview(cgroupPath);
-  const compileArgs = {
-    containerId: id,
-    bundleDir,
-    execFifoPath: ctx.store.execFifoPath(id),
-    cgroupProcsFiles: preview.procsFiles,
-    cgroupHierarchies: preview.hierarchies,
-    consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
-    noPivot: opts.noPivot,
-    relayConsole: opts.foreground === true && !opts.consoleSocket,
-    preserveFds: opts.preserveFds,
-    isRootless: process.getuid?.() !== 0,
-    isRootRamfs: isRootRamfs(),
-  };
-  const plan = compilePlan(config, compileArgs);
+  const { cgroupPath, plan } = await prepare(ctx, id, opts, config, bundleDir);
 
   const state: StoredState = {
     version: STATE_VERSION,
@@ -146,7 +160,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   try {
     // the devices every container needs stay usable after the config's own rules (as runc does)
     const resources = { ...config.linux?.resources, devices: [...(config.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1)] };
-    const warnings = await ctx.cgroups.create(cgroupPath, resources as Resources);
+    const warnings = cgroupPath ? await ctx.cgroups.create(cgroupPath, resources as Resources) : ['no cgroup: rootless, and no cgroup is delegated to this user'];
     init = spawnInit({
       plan: encodePlan(plan.steps),
       foreground: opts.foreground === true,

@@ -55,7 +55,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   if (process.terminal && !opts.consoleSocket && opts.detach) {
     throw new BerthError('INVALID_ARGUMENT', 'a detached exec with a terminal needs --console-socket');
   }
-  const { procsFiles } = await ctx.cgroups.preview(state.cgroupPath);
+  const { procsFiles } = state.cgroupPath ? await ctx.cgroups.preview(state.cgroupPath) : { procsFiles: [] as string[] };
   const steps = compileExecPlan(state.config, process, {
     pid: state.pid,
     cgroupProcsFiles: procsFiles,

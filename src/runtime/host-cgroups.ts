@@ -1,10 +1,11 @@
 /** The runtime's view of the host's cgroups, through src/cgroups (detected once, lazily). */
 import { basename, join } from 'node:path';
-import { rmdirSync, watch } from 'node:fs';
+import { accessSync, constants, rmdirSync, watch } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout, type Unenforced } from '../cgroups/index.ts';
 import { bpfProgAttach, bpfProgDetach, bpfProgGetFdById, bpfProgLoadCgroupDevice, bpfProgQuery, initBinaryPath } from '../native/index.ts';
 import type { Resources } from '../oci/index.ts';
+import { BerthError } from '../common/index.ts';
 import type { CgroupHierarchy } from './compile.ts';
 import type { OomNotifier, RuntimeCgroups } from './context.ts';
 
@@ -64,6 +65,17 @@ function watchEventfd(dir: string): OomNotifier {
   });
 }
 
+/** A container without a cgroup of its own (rootless) has cgroupPath ''. Never let that reach
+ * the driver: '' would be the root of every hierarchy. */
+function needPath(path: string): string {
+  if (!path) {
+    throw new BerthError('FAILED_PRECONDITION', 'the container has no cgroup of its own (rootless, no delegated cgroup)', {
+      hint: 'run it as root to pause, update, list or count its processes through cgroups',
+    });
+  }
+  return path;
+}
+
 export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
   let detected: Promise<{ layout: CgroupLayout; driver: CgroupDriver }> | undefined;
   const get = () =>
@@ -85,11 +97,31 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
   }
 
   return {
+    async canManage(path) {
+      const { layout } = await get();
+      const rel = normalizeCgroupPath(path).split('/').filter(Boolean);
+      const roots = layout.kind === 'v2' && layout.v2Dir ? [layout.v2Dir] : [...new Set(layout.v1Mounts.values())];
+      // the deepest existing ancestor of the cgroup must be writable in every hierarchy
+      return roots.every((root) => {
+        for (let depth = rel.length - 1; depth >= 0; depth--) {
+          const dir = join(root, ...rel.slice(0, depth));
+          try {
+            accessSync(dir, constants.W_OK);
+            return true;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+          }
+        }
+        return false;
+      });
+    },
     async preview(path) {
+      needPath(path);
       const { layout, driver } = await get();
       return { procsFiles: driver.procsFilesOf(path), hierarchies: hierarchies(layout, path) };
     },
     async create(path, resources: Resources | undefined) {
+      needPath(path);
       const { driver } = await get();
       // another container's delete may remove the shared /berth parent at the same moment
       let handle;
@@ -105,6 +137,7 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       return notEnforced(handle.unenforced);
     },
     async destroy(path) {
+      needPath(path);
       const { layout, driver } = await get();
       await driver.destroy(path);
       // parents berth made (/berth) go too once empty; a busy or non-empty one stays
@@ -123,28 +156,36 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       }
     },
     async isFrozen(path) {
+      if (!path) return false;
       return (await get()).driver.isFrozen(path);
     },
     async freeze(path) {
+      needPath(path);
       await (await get()).driver.freeze(path);
     },
     async thaw(path) {
+      needPath(path);
       await (await get()).driver.thaw(path);
     },
     async pids(path) {
+      needPath(path);
       return (await get()).driver.pids(path, true);
     },
     async update(path, resources) {
+      needPath(path);
       const { driver } = await get();
       return notEnforced((await driver.update(path, resources)).unenforced);
     },
     async stats(path) {
+      needPath(path);
       return (await get()).driver.stats(path);
     },
     async oomKillCount(path) {
+      needPath(path);
       return (await get()).driver.oomKillCount(path);
     },
     async oomNotifier(path) {
+      needPath(path);
       const { layout } = await get();
       const rel = normalizeCgroupPath(path);
       if (layout.kind === 'v2' && layout.v2Dir) return watchFile(join(layout.v2Dir, rel, 'memory.events'));

@@ -3,7 +3,7 @@ export { Runtime, type RuntimeOptions } from './runtime.ts';
 export { compilePlan, type CompileOptions, type CompiledPlan, type CgroupHierarchy } from './compile.ts';
 export { explainPlan } from './explain.ts';
 export { parseSignal } from './kill.ts';
-export { StateStore, DEFAULT_RUNTIME_ROOT, validateContainerId } from './state-store.ts';
+export { StateStore, DEFAULT_RUNTIME_ROOT, defaultRuntimeRoot, validateContainerId } from './state-store.ts';
 export type { RuntimeCgroups, RuntimeContext } from './context.ts';
 export type { CreateOptions } from './create.ts';
 export type { RunOptions, RunResult } from './run.ts';

@@ -51,7 +51,8 @@ export async function killContainer(ctx: RuntimeContext, id: string, signal: str
   if (status === 'stopped' || status === 'creating') {
     throw new BerthError('FAILED_PRECONDITION', `container "${id}" is not running`);
   }
-  const pids = opts.all ? await ctx.cgroups.pids(state.cgroupPath) : [state.pid];
+  // without a cgroup (rootless) --all reaches the init only; its pid namespace ends with it
+  const pids = opts.all && state.cgroupPath ? await ctx.cgroups.pids(state.cgroupPath) : [state.pid];
   for (const pid of pids) {
     try {
       process.kill(pid, sig);

@@ -1,7 +1,7 @@
 import type { State } from '../oci/index.ts';
 import { BerthError } from '../common/index.ts';
 import type { RuntimeCgroups, RuntimeContext } from './context.ts';
-import { StateStore, DEFAULT_RUNTIME_ROOT } from './state-store.ts';
+import { StateStore } from './state-store.ts';
 import { createContainer, planFor, type CreateOptions } from './create.ts';
 import { startContainer } from './start.ts';
 import { killContainer } from './kill.ts';
@@ -27,7 +27,7 @@ export class Runtime {
   readonly ctx: RuntimeContext;
 
   constructor(opts: RuntimeOptions = {}) {
-    this.ctx = { store: new StateStore(opts.root ?? DEFAULT_RUNTIME_ROOT), cgroups: opts.cgroups ?? hostCgroups() };
+    this.ctx = { store: new StateStore(opts.root), cgroups: opts.cgroups ?? hostCgroups() };
   }
 
   async create(id: string, opts: CreateOptions): Promise<{ pid: number; warnings: string[] }> {

@@ -10,6 +10,14 @@ import { BerthError, isErrno, writeFileAtomicSync } from '../common/index.ts';
 import { parseJsonLossless, stringifyJsonLossless, type RuntimeConfig, type State, type ContainerStatus } from '../oci/index.ts';
 
 export const DEFAULT_RUNTIME_ROOT = '/run/berth-runtime';
+
+/** Where state lives by default: /run/berth-runtime for root; for others (rootless), as runc,
+ * $XDG_RUNTIME_DIR/berth-runtime, else /tmp/berth-runtime-<uid>. */
+export function defaultRuntimeRoot(): string {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return DEFAULT_RUNTIME_ROOT;
+  return process.env.XDG_RUNTIME_DIR ? `${process.env.XDG_RUNTIME_DIR}/berth-runtime` : `/tmp/berth-runtime-${uid}`;
+}
 export const STATE_VERSION = 1;
 const OCI_VERSION = '1.2.0';
 
@@ -45,7 +53,7 @@ export function validateContainerId(id: string): void {
 export class StateStore {
   readonly rootDir: string;
 
-  constructor(rootDir = DEFAULT_RUNTIME_ROOT) {
+  constructor(rootDir = defaultRuntimeRoot()) {
     this.rootDir = rootDir;
   }
 
