@@ -4,9 +4,8 @@
  * the creation time, a history entry and the `--change` instructions, and a manifest is
  * written so the image can be saved and pushed like any other.
  */
-import { createHash } from 'node:crypto';
+import { writeHashed } from './stage.ts';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { decompressStream, type ChunkSource } from '../../storage/index.ts';
 import { sha256Digest, type ContentStore } from '../content-store.ts';
 import { MEDIA_TYPES, type ContainerConfig, type ImageConfig, type ImageManifest } from '../manifest.ts';
@@ -30,22 +29,8 @@ export interface ImportOptions {
   signal?: AbortSignal;
 }
 
-async function stageTar(input: ChunkSource, path: string, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
-  const handle = await open(path, 'wx', 0o600);
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
-    for await (const chunk of decompressStream(input)) {
-      signal?.throwIfAborted();
-      hash.update(chunk);
-      size += chunk.length;
-      let offset = 0;
-      while (offset < chunk.length) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
-    }
-  } finally {
-    await handle.close();
-  }
-  return { digest: `sha256:${hash.digest('hex')}`, size };
+function stageTar(input: ChunkSource, path: string, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
+  return writeHashed(decompressStream(input), path, signal);
 }
 
 /** Build the image from a rootfs tarball and store its blobs. The layer still has to be unpacked. */

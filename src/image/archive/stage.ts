@@ -60,12 +60,14 @@ async function collect(body: AsyncIterable<Buffer>, limit: number, name: string)
   return Buffer.concat(chunks);
 }
 
-async function stageFile(body: AsyncIterable<Buffer>, path: string): Promise<{ digest: string; size: number }> {
+/** Writes a stream to a new file, hashing it on the way: its sha256 digest and size. */
+export async function writeHashed(body: AsyncIterable<Uint8Array>, path: string, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
   const handle = await open(path, 'wx', 0o600);
   const hash = createHash('sha256');
   let size = 0;
   try {
     for await (const chunk of body) {
+      signal?.throwIfAborted();
       hash.update(chunk);
       size += chunk.length;
       let offset = 0;
@@ -118,7 +120,7 @@ export async function stageArchive(input: ChunkSource, opts: { content: ContentS
         staged.files.set(name, await collect(entry.body, METADATA_LIMIT, name));
       } else {
         const path = join(opts.stagingDir, `file-${count++}`);
-        staged.staged.set(name, { path, ...(await stageFile(entry.body, path)) });
+        staged.staged.set(name, { path, ...(await writeHashed(entry.body, path)) });
       }
     }
   } catch (err) {
