@@ -16,7 +16,7 @@ describe('podman driving berth-runtime', { skip }, () => {
   let dir = '';
   let hadRunContainers = true;
   const podman = (...args: string[]) => {
-    const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--network-config-dir', join(dir, 'net'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--runtime', join(repoDir, 'bin/berth-runtime')];
+    const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--network-config-dir', join(dir, 'net'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--runtime', join(repoDir, 'bin/berth-runtime'), '--runtime-flag', `root=${join(dir, 'runtime')}`];
     return spawnSync('podman', [...base, ...args], { encoding: 'utf8', timeout: 60_000 });
   };
   // this sandbox's root lacks CAP_SYS_RESOURCE: keep the rlimits podman asks for reachable
