@@ -69,7 +69,7 @@ const PROLOGUE = `
         5: LdXMemW dst: r5 src: r1 off: 8 imm: 0
 `;
 
-const rule = (allow: boolean, type: string, major: number, minor: number, access: string): DeviceRule => ({ allow, type, major, minor, access });
+const rule = (allow: boolean, type: 'a' | 'c' | 'b', major: number, minor: number, access: string): DeviceRule => ({ allow, type, major, minor, access });
 
 // ---------------------------------------------------------------------------------------------
 // A small interpreter for the instructions the compiler emits, to check what a program decides.
@@ -316,7 +316,7 @@ describe('compileDeviceFilter', () => {
       (err: unknown) => err instanceof BerthError && err.code === 'INVALID_ARGUMENT' && /linux\.resources\.devices\[1\]/.test(err.message),
     );
     assert.throws(
-      () => compileDeviceFilter([{ allow: true, type: 'x' }]),
+      () => compileDeviceFilter([{ allow: true, type: 'x' as 'a' } /* bad input from an unvalidated caller */]),
       (err: unknown) => err instanceof BerthError && err.code === 'INVALID_ARGUMENT' && /devices\[0\]\.type/.test(err.message),
     );
   });

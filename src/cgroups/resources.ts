@@ -2,109 +2,26 @@
  * The OCI `linux.resources` object as the cgroup drivers take it, plus the checks shared by
  * the v1 and v2 mappings.
  *
- * These types have the same field names as the OCI runtime-spec and are structurally a
- * superset of the types in `src/oci/` (64-bit integers are `number | bigint`, as the OCI JSON
- * reader produces them), so a parsed `config.json`'s `linux.resources` can be passed as is.
  */
 import { BerthError } from '../common/index.ts';
 
-/** A 64-bit integer from JSON: a number when safe, a bigint when not. */
-export type Int64 = number | bigint;
-
-export interface DeviceRule {
-  allow: boolean;
-  /** "a" (all, the default), "c" or "b". */
-  type?: string;
-  /** Absent, null or -1 mean any ("*"). */
-  major?: Int64 | null;
-  minor?: Int64 | null;
-  /** Some of "rwm"; "rwm" when absent. */
-  access?: string;
-}
-
-export interface MemoryResources {
-  limit?: Int64;
-  reservation?: Int64;
-  /** memory + swap, as on cgroup v1. */
-  swap?: Int64;
-  /** Deprecated by OCI and by the kernel: never written, reported as unenforced. */
-  kernel?: Int64;
-  kernelTCP?: Int64;
-  swappiness?: Int64;
-  disableOOMKiller?: boolean;
-  useHierarchy?: boolean;
-  checkBeforeUpdate?: boolean;
-}
-
-export interface CpuResources {
-  shares?: Int64;
-  quota?: Int64;
-  burst?: Int64;
-  period?: Int64;
-  realtimeRuntime?: Int64;
-  realtimePeriod?: Int64;
-  cpus?: string;
-  mems?: string;
-  idle?: Int64;
-}
-
-export interface WeightDevice {
-  major: Int64;
-  minor: Int64;
-  weight?: number;
-  leafWeight?: number;
-}
-
-export interface ThrottleDevice {
-  major: Int64;
-  minor: Int64;
-  rate: Int64;
-}
-
-export interface BlockIoResources {
-  weight?: number;
-  leafWeight?: number;
-  weightDevice?: WeightDevice[];
-  throttleReadBpsDevice?: ThrottleDevice[];
-  throttleWriteBpsDevice?: ThrottleDevice[];
-  throttleReadIOPSDevice?: ThrottleDevice[];
-  throttleWriteIOPSDevice?: ThrottleDevice[];
-}
-
-export interface HugepageLimit {
-  /** "2MB", "1GB", "64KB". */
-  pageSize: string;
-  limit: Int64;
-}
-
-export interface NetworkResources {
-  classID?: number;
-  priorities?: Array<{ name: string; priority: number }>;
-}
-
-export interface PidsResources {
-  /** -1: unlimited ("max"); 0 is a real limit (runtime-spec ≥ 1.2.1). */
-  limit?: Int64;
-}
-
-export interface RdmaLimit {
-  hcaHandles?: number;
-  hcaObjects?: number;
-}
-
-/** OCI `linux.resources`. */
-export interface CgroupResources {
-  devices?: DeviceRule[];
-  memory?: MemoryResources;
-  cpu?: CpuResources;
-  blockIO?: BlockIoResources;
-  hugepageLimits?: HugepageLimit[];
-  network?: NetworkResources;
-  pids?: PidsResources;
-  rdma?: Record<string, RdmaLimit>;
-  /** cgroup v2 files, e.g. { "memory.high": "1G" }; refused on cgroup v1. */
-  unified?: Record<string, string>;
-}
+// The OCI types are the one model of `linux.resources`: the drivers take a validated
+// config's resources as they are.
+export type {
+  Int64,
+  DeviceCgroupRule as DeviceRule,
+  MemoryResources,
+  CpuResources,
+  WeightDevice,
+  ThrottleDevice,
+  BlockIoResources,
+  HugepageLimit,
+  NetworkResources,
+  PidsResources,
+  RdmaLimit,
+  Resources as CgroupResources,
+} from '../oci/index.ts';
+import type { BlockIoResources, Int64, MemoryResources, Resources as CgroupResources } from '../oci/index.ts';
 
 /**
  * A part of `linux.resources` served by one controller. Names are the cgroup v2 controller

@@ -34,7 +34,6 @@ describe('cgroups of real containers', { skip: skipUnlessRoot }, () => {
     return { id, pid };
   }
 
-  const stopped = async (id: string) => waitFor(async () => (await h.runtime.state(id)).status === 'stopped', `${id} to stop`, 30_000);
 
   it('OOM-kills a process that allocates past a 64 MiB limit, and reports the kill as an event', async () => {
     const { id } = await started((c) => {
