@@ -237,16 +237,21 @@ export interface BpfAttachOptions {
   path?: string;
 }
 
-/** Attach a loaded program to the cgroup open at `cgroupFd` (BPF_PROG_ATTACH). */
-export function bpfProgAttach(cgroupFd: number, progFd: number, options: BpfAttachOptions = {}): void {
+/** The fields BPF_PROG_ATTACH and BPF_PROG_DETACH share: target, program, attach type. */
+function attachAttr(v: DataView, cgroupFd: number, progFd: number, attachType: number | undefined): DataView {
   checkFd('cgroupFd', cgroupFd);
   checkFd('progFd', progFd);
+  v.setUint32(0, cgroupFd, true); // target_fd
+  v.setUint32(4, progFd, true); // attach_bpf_fd
+  v.setUint32(8, attachType ?? BPF_CGROUP_DEVICE, true); // attach_type
+  return v;
+}
+
+/** Attach a loaded program to the cgroup open at `cgroupFd` (BPF_PROG_ATTACH). */
+export function bpfProgAttach(cgroupFd: number, progFd: number, options: BpfAttachOptions = {}): void {
   const lib = loadNative();
   withBuffers(lib, [ATTR_SIZE], (attr) => {
-    const v = attr.view;
-    v.setUint32(0, cgroupFd, true); // target_fd
-    v.setUint32(4, progFd, true); // attach_bpf_fd
-    v.setUint32(8, options.attachType ?? BPF_CGROUP_DEVICE, true); // attach_type
+    const v = attachAttr(attr.view, cgroupFd, progFd, options.attachType);
     v.setUint32(12, options.flags ?? BPF_F_ALLOW_MULTI, true); // attach_flags
     if (options.replaceProgFd !== undefined) {
       checkFd('replaceProgFd', options.replaceProgFd);
@@ -275,14 +280,9 @@ export interface BpfDetachOptions {
 
 /** Detach the program `progFd` from the cgroup open at `cgroupFd` (BPF_PROG_DETACH). */
 export function bpfProgDetach(cgroupFd: number, progFd: number, options: BpfDetachOptions = {}): void {
-  checkFd('cgroupFd', cgroupFd);
-  checkFd('progFd', progFd);
   const lib = loadNative();
   withBuffers(lib, [ATTR_SIZE], (attr) => {
-    const v = attr.view;
-    v.setUint32(0, cgroupFd, true); // target_fd
-    v.setUint32(4, progFd, true); // attach_bpf_fd
-    v.setUint32(8, options.attachType ?? BPF_CGROUP_DEVICE, true); // attach_type
+    attachAttr(attr.view, cgroupFd, progFd, options.attachType);
     const result = bpf(lib, BPF_PROG_DETACH, attr);
     if (result < 0) {
       fail(lib, BPF_PROG_DETACH, -result, { path: options.path, ...hintOf(lib.errnoNames.get(-result) ?? '') });
