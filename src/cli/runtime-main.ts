@@ -124,7 +124,8 @@ function versionText(): string {
 
 async function runtimeFor(globals: Globals) {
   const { Runtime } = await import('../runtime/index.ts');
-  return new Runtime(globals.root ? { root: globals.root } : {});
+  // a one-shot process: forking this small Node costs less than loading koffi for posix_spawn
+  return new Runtime({ ...(globals.root ? { root: globals.root } : {}), launcher: 'node' });
 }
 
 function exitCodeForError(err: unknown, command: string): number {

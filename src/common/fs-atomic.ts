@@ -38,14 +38,16 @@ export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644
 
 /**
  * The same, synchronously: for small state files on the hot path of a container start, where a
- * thread-pool round trip per call costs more than the write itself.
+ * thread-pool round trip per call costs more than the write itself. `durable: false` skips the
+ * fsync, for state that cannot outlive a reboot anyway (a runtime's state of live processes,
+ * under /run): readers still see the old content or the new, never a mix.
  */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): void {
   const tmpPath = tmpName(path);
   const fd = openSync(tmpPath, 'wx', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
+    if (opts.durable !== false) fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
     rmSync(tmpPath, { force: true });

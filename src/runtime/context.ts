@@ -2,6 +2,7 @@ import type { Resources } from '../oci/index.ts';
 import type { CgroupStats } from '../cgroups/index.ts';
 import type { CgroupHierarchy } from './compile.ts';
 import type { StateStore } from './state-store.ts';
+import type { InitLauncher } from './init-process.ts';
 
 /** What the runtime needs of cgroups (src/cgroups provides it; tests may point it elsewhere). */
 export interface RuntimeCgroups {
@@ -34,4 +35,6 @@ export interface OomNotifier {
 export interface RuntimeContext {
   store: StateStore;
   cgroups: RuntimeCgroups;
+  /** How berth-init is started (default 'node'; see InitLauncher). */
+  launcher?: InitLauncher | undefined;
 }

@@ -166,6 +166,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       foreground: opts.foreground === true,
       preserveFds: opts.preserveFds ?? 0,
       stdio: opts.stdio,
+      launcher: ctx.launcher,
       handlers: {
         onPid: async (pid) => {
           state.pid = pid;
@@ -198,7 +199,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
 }
 
 async function undoCreate(ctx: RuntimeContext, state: StoredState, init: InitProcess | undefined): Promise<void> {
-  if (init && init.child.exitCode === null && init.child.signalCode === null) init.child.kill('SIGKILL');
+  if (init && !init.hasExited()) init.kill('SIGKILL');
   if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime).catch(() => {});
   if (init) await init.exited;
   await ctx.cgroups.destroy(state.cgroupPath).catch(() => {});

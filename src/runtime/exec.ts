@@ -79,6 +79,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     foreground: !opts.detach,
     preserveFds: opts.preserveFds ?? 0,
     stdio: opts.stdio,
+    launcher: ctx.launcher,
     handlers: {
       onPid: async (p) => {
         pid = p;

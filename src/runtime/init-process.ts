@@ -2,8 +2,10 @@
  * Talks to one berth-init process: sends the plan, reads its sync messages, answers hook
  * requests, and turns its error report into a typed SyscallError.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { closeSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
 import { BerthError, SyscallError } from '../common/index.ts';
 import { ACK_ABORT, ACK_HOOKS, INIT_EXIT_SETUP_FAILED, type InitMessage } from '../native/protocol.ts';
 import { initBinaryPath } from '../native/init-binary.ts';
@@ -20,7 +22,10 @@ export interface InitHandlers {
 }
 
 export interface InitProcess {
-  child: ChildProcess;
+  pid: number;
+  /** Whether berth-init ended (and was reaped). */
+  hasExited(): boolean;
+  kill(signal: NodeJS.Signals): void;
   /** Resolves when the container is created (waiting on the exec fifo). */
   ready: Promise<void>;
   /** Resolves with berth-init's exit status (the container's, in foreground mode). */
@@ -36,7 +41,16 @@ export interface SpawnInitOptions {
   handlers: InitHandlers;
   /** fds for the container's stdin, stdout and stderr (default: this process's own). */
   stdio?: ContainerStdio | undefined;
+  /** How berth-init is started (default 'node'): see InitLauncher. */
+  launcher?: InitLauncher | undefined;
 }
+
+/**
+ * 'node': child_process.spawn (a fork of this process; cheapest for a one-shot CLI, which then
+ * need not load koffi). 'posix': posix_spawn from a sealed memfd made once (src/native/spawn.ts;
+ * for long-lived processes: the engine and library users).
+ */
+export type InitLauncher = 'node' | 'posix';
 
 export interface ContainerStdio {
   stdin?: number | undefined;
@@ -55,19 +69,71 @@ function syscallErrorOf(msg: Extract<InitMessage, { type: 'error' }>): SyscallEr
   return new SyscallError({ stage: msg.stage, op: msg.op, errno: msg.errno, errnoName: msg.errnoName, path: msg.path || undefined, message, hint });
 }
 
+/** A started berth-init, however it was started. */
+interface Launched {
+  pid: number;
+  /** The parent's end of the sync socket. */
+  sync: Socket;
+  exited: Promise<SpawnedExit & { error?: Error }>;
+  hasExited(): boolean;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** child_process.spawn: forks this process; berth-init then re-executes itself from a sealed copy. */
+function launchWithNode(args: string[], stdio: StdioOptions, planFd: number, syncFd: number, plan: Buffer): Launched {
+  stdio = [...(stdio as unknown[]), 'pipe', 'pipe'] as StdioOptions;
+  const child = spawn(initBinaryPath(), args, { stdio });
+  const planPipe = child.stdio[planFd] as Socket;
+  planPipe.on('error', () => {});
+  planPipe.end(plan);
+  const exited = new Promise<SpawnedExit & { error?: Error }>((resolve) => {
+    child.on('error', (error) => resolve({ code: null, signal: null, error }));
+    // 'exit', not 'close': a created container holds the sync socket until it execs
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    pid: child.pid ?? 0,
+    sync: child.stdio[syncFd] as Socket,
+    exited,
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
+    kill: (signal) => void child.kill(signal),
+  };
+}
+
+let sealedInit: number | undefined;
+
+/** posix_spawn of berth-init from a sealed memfd this process made once: no copy of this
+ * process, and no re-exec in berth-init (it finds itself sealed already). */
+function launchWithPosixSpawn(args: string[], stdio: number[], plan: Buffer): Launched {
+  sealedInit ??= memfdWith('berth-init', readFileSync(initBinaryPath()), { sealed: true });
+  const planFd = memfdWith('berth-plan', plan);
+  let pair: [number, number] | undefined;
+  try {
+    pair = socketPair();
+    const child = posixSpawn(`/proc/self/fd/${sealedInit}`, ['berth-init', ...args], { fds: [...stdio, planFd, pair[1]] });
+    const sync = new Socket({ fd: pair[0], readable: true, writable: true });
+    return { pid: child.pid, sync, exited: child.exited, hasExited: child.hasExited, kill: child.kill };
+  } catch (err) {
+    if (pair) closeSync(pair[0]);
+    throw err;
+  } finally {
+    closeSync(planFd);
+    if (pair) closeSync(pair[1]);
+  }
+}
+
 export function spawnInit(opts: SpawnInitOptions): InitProcess {
   const planFd = 3 + opts.preserveFds;
   const syncFd = planFd + 1;
-  const stdio: StdioOptions = [opts.stdio?.stdin ?? 'inherit', opts.stdio?.stdout ?? 'inherit', opts.stdio?.stderr ?? 'inherit'];
-  for (let fd = 3; fd < planFd; fd++) stdio.push(fd);
-  stdio.push('pipe', 'pipe');
   const args = ['create', '--plan-fd', String(planFd), '--sync-fd', String(syncFd)];
   if (opts.foreground) args.push('--foreground');
-  const child = spawn(initBinaryPath(), args, { stdio });
-  const planPipe = child.stdio[planFd] as Socket;
-  const sync = child.stdio[syncFd] as Socket;
-  planPipe.on('error', () => {});
-  planPipe.end(opts.plan);
+  const std = [opts.stdio?.stdin, opts.stdio?.stdout, opts.stdio?.stderr];
+  const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+  const launched =
+    opts.launcher === 'posix'
+      ? launchWithPosixSpawn(args, [...std.map((fd, i) => fd ?? i), ...preserved], opts.plan)
+      : launchWithNode(args, [...std.map((fd) => fd ?? 'inherit'), ...preserved], planFd, syncFd, opts.plan);
+  const sync = launched.sync;
 
   let reported: Error | undefined;
   let isReady = false;
@@ -128,36 +194,36 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
     }
   }
 
-  const exited = new Promise<number>((resolve) => {
-    child.on('error', (err) => {
-      reported ??= new BerthError('FAILED_PRECONDITION', `cannot run berth-init: ${err.message}`, { cause: err });
-      rejectReady(reported);
-      resolve(INIT_EXIT_SETUP_FAILED);
-    });
-    // 'exit', not 'close': a created container holds the sync socket until it execs
-    child.on('exit', (code, signal) => {
-      const finish = () =>
-        void queue.then(() => {
-          if (!isReady) {
-            rejectReady(
-              reported ??
-                new BerthError('INTERNAL', `berth-init ended during set-up (${signal ? `signal ${signal}` : `exit status ${code}`}) without saying why`),
-            );
-          }
-          // nothing more to hear once berth-init is gone and the container is created
-          if (isReady && !opts.foreground) sync.destroy();
-          resolve(code ?? 128 + signalNumber(signal));
-        });
-      // berth-init may be gone before its child's last words are read: wait for `ready`
-      // (a created container keeps the socket open) or for the end of the socket
-      if (isReady || sync.destroyed || sync.readableEnded) return finish();
-      let done = false;
-      const once = () => {
-        if (!done) (done = true), finish();
-      };
-      ready.then(once, once);
-      sync.once('close', once);
-    });
-  });
-  return { child, ready, exited, lateError: () => (isReady ? reported : undefined) };
+  const exited = launched.exited.then(
+    ({ code, signal, error }) =>
+      new Promise<number>((resolve) => {
+        if (error) {
+          reported ??= new BerthError('FAILED_PRECONDITION', `cannot run berth-init: ${error.message}`, { cause: error });
+          rejectReady(reported);
+          return resolve(INIT_EXIT_SETUP_FAILED);
+        }
+        const finish = () =>
+          void queue.then(() => {
+            if (!isReady) {
+              rejectReady(
+                reported ??
+                  new BerthError('INTERNAL', `berth-init ended during set-up (${signal ? `signal ${signal}` : `exit status ${code}`}) without saying why`),
+              );
+            }
+            // nothing more to hear once berth-init is gone and the container is created
+            if (isReady && !opts.foreground) sync.destroy();
+            resolve(code ?? 128 + signalNumber(signal));
+          });
+        // berth-init may be gone before its child's last words are read: wait for `ready`
+        // (a created container keeps the socket open) or for the end of the socket
+        if (isReady || sync.destroyed || sync.readableEnded) return finish();
+        let done = false;
+        const once = () => {
+          if (!done) (done = true), finish();
+        };
+        ready.then(once, once);
+        sync.once('close', once);
+      }),
+  );
+  return { pid: launched.pid, hasExited: launched.hasExited, kill: launched.kill, ready, exited, lateError: () => (isReady ? reported : undefined) };
 }

@@ -11,6 +11,8 @@ import { listContainers, type ListEntry } from './list.ts';
 import { containerStatus } from './status.ts';
 import { explainPlan } from './explain.ts';
 import { hostCgroups } from './host-cgroups.ts';
+import type { InitLauncher } from './init-process.ts';
+import { canPosixSpawn } from '../native/spawn.ts';
 import { updateContainer, containerEvents, type RuntimeEvent } from './update.ts';
 import { execInContainer, explainExec, type ExecOptions, type ExecResult } from './exec.ts';
 import type { Resources } from '../oci/index.ts';
@@ -20,6 +22,9 @@ export interface RuntimeOptions {
   root?: string;
   /** cgroup access; the host's hierarchies by default. */
   cgroups?: RuntimeCgroups;
+  /** How berth-init is started: 'posix' (default; posix_spawn from a sealed memfd, no copy of
+   * this process, see src/native/spawn.ts) or 'node' (child_process.spawn). */
+  launcher?: InitLauncher;
 }
 
 /** berth's OCI runtime: runc's verbs as methods. */
@@ -27,7 +32,8 @@ export class Runtime {
   readonly ctx: RuntimeContext;
 
   constructor(opts: RuntimeOptions = {}) {
-    this.ctx = { store: new StateStore(opts.root), cgroups: opts.cgroups ?? hostCgroups() };
+    const launcher = opts.launcher ?? (canPosixSpawn() ? 'posix' : 'node');
+    this.ctx = { store: new StateStore(opts.root), cgroups: opts.cgroups ?? hostCgroups(), launcher };
   }
 
   async create(id: string, opts: CreateOptions): Promise<{ pid: number; warnings: string[] }> {

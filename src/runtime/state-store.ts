@@ -87,8 +87,10 @@ export class StateStore {
   }
 
   async write(state: StoredState): Promise<void> {
-    // lossless: config values beyond 2^53 (RLIM_INFINITY) stay exact
-    writeFileAtomicSync(this.statePath(state.id), stringifyJsonLossless(state, 2) + '\n', 0o600);
+    // lossless: config values beyond 2^53 (RLIM_INFINITY) stay exact. No fsync: this state
+    // describes live processes and is void after a reboot (runc and crun do not sync it either);
+    // the rename keeps every reader's view whole.
+    writeFileAtomicSync(this.statePath(state.id), stringifyJsonLossless(state, 2) + '\n', 0o600, { durable: false });
   }
 
   async read(id: string): Promise<StoredState> {
