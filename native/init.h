@@ -37,6 +37,7 @@ struct init_ctx {
 	int fifo_fd;           /* O_PATH fd of the exec fifo */
 	int console_fd;        /* connected console socket */
 	int relay_fd;          /* parent's end of the console pair, or -1 */
+	int cgroup_fd;         /* O_PATH fd of the cgroup v2 dir to clone into, or -1 */
 	int go_pipe[2];        /* parent -> child: id maps written, go on */
 	int ready_pipe[2];     /* child -> parent: created (one byte) */
 	pid_t child;

@@ -683,6 +683,10 @@ void run_op(const struct plan_op *op)
 		if (prctl(PR_SET_DUMPABLE, (unsigned long)arg_u64(op, 0), 0, 0, 0) < 0)
 			fail("prctl", errno, "PR_SET_DUMPABLE");
 		break;
+	case OP_UNSHARE:
+		if (unshare((int)arg_u64(op, 0)) < 0)
+			fail("unshare", errno, NULL);
+		break;
 	case OP_NO_NEW_PRIVS:
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			fail("prctl", errno, "PR_SET_NO_NEW_PRIVS");

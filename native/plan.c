@@ -139,6 +139,7 @@ const char *op_name(unsigned code)
 		[OP_RESOLVE_EXEC] = "exec", [OP_READY] = "ready", [OP_EXEC_WAIT] = "exec-wait",
 		[OP_EXEC] = "exec", [OP_CLOSE_FDS] = "close-fds", [OP_WRITE_FILE] = "write",
 		[OP_CAPS_SET] = "capset", [OP_MKFIFO] = "mkfifo", [OP_CONSOLE_PAIR] = "console-pair", [OP_DUMPABLE] = "dumpable",
+		[OP_CGROUP_OPEN] = "cgroup-open", [OP_UNSHARE] = "unshare",
 	};
 	return code < OP_MAX && names[code] ? names[code] : "unknown-op";
 }

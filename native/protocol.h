@@ -40,10 +40,12 @@
 
 /* op codes: (args) */
 enum berth_op {
-	OP_CGROUP_JOIN = 1,     /* (path procs-file)                          write "0" to it */
+	OP_CGROUP_JOIN = 1,     /* (path)  write "0" to it: a v1 `tasks` file (moves this single-
+	                            threaded process only, without the global lock a cgroup.procs
+	                            write takes) or a cgroup.procs file                      */
 	OP_SETNS = 2,           /* (path, u64 nstype)                         setns()         */
 	OP_TIMENS = 3,          /* (str offsets)    unshare(CLONE_NEWTIME) + /proc/self/timens_offsets */
-	OP_CLONE = 4,           /* (u64 flags)                                clone()         */
+	OP_CLONE = 4,           /* (u64 flags)  clone(); clone3(CLONE_INTO_CGROUP) after OP_CGROUP_OPEN */
 	OP_SETGROUPS_DENY = 5,  /* ()                    /proc/<child>/setgroups = deny       */
 	OP_UID_MAP = 6,         /* (str map)             /proc/<child>/uid_map                */
 	OP_GID_MAP = 7,         /* (str map)             /proc/<child>/gid_map                */
@@ -101,6 +103,10 @@ enum berth_op {
 	                            and the foreground parent relays the pty to its own stdio */
 	OP_DUMPABLE = 53,       /* (u64 0|1)  prctl(PR_SET_DUMPABLE): 0 keeps processes of the
 	                            container from ptracing berth-init's code before execve   */
+	OP_CGROUP_OPEN = 54,    /* (dir)  parent: open a cgroup v2 directory; the next OP_CLONE
+	                            creates the child in it (clone3 CLONE_INTO_CGROUP)        */
+	OP_UNSHARE = 55,        /* (u64 flags)  unshare(), e.g. CLONE_NEWCGROUP in the child once
+	                            it is in its cgroups                                      */
 	OP_MAX
 };
 

@@ -13,6 +13,15 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stdint.h>
+
+/* struct clone_args of <linux/sched.h> up to `cgroup` (CLONE_ARGS_SIZE_VER2), spelled out
+ * so that the kernel headers' definitions do not clash with glibc's <sched.h> */
+struct clone_args_v2 {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+		set_tid, set_tid_size, cgroup;
+};
+#define BERTH_CLONE_INTO_CGROUP 0x200000000ULL
 
 static void write_proc_child(const char *file, const char *content)
 {
@@ -37,6 +46,11 @@ static void parent_op(const struct plan_op *op)
 		close(fd);
 		break;
 	}
+	case OP_CGROUP_OPEN:
+		ctx.cgroup_fd = open(arg_str(op, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (ctx.cgroup_fd < 0)
+			fail("open", errno, arg_str(op, 0));
+		break;
 	case OP_SETNS: {
 		int fd = open(arg_str(op, 0), O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -158,13 +172,26 @@ int run_plan(struct plan *plan)
 		if (pipe2(ctx.go_pipe, O_CLOEXEC) < 0 || pipe2(ctx.ready_pipe, O_CLOEXEC) < 0)
 			fail("pipe", errno, NULL);
 		unsigned long flags = (unsigned long)arg_u64(op, 0);
-		/* fork-like clone (no new stack): the child continues right here */
-		pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-		if (pid < 0)
-			fail("clone", errno, NULL);
+		/* fork-like (no new stack): the child continues right here */
+		pid_t pid;
+		if (ctx.cgroup_fd >= 0) {
+			/* born in its cgroup v2: no migration, so none of the global lock a
+			 * cgroup.procs write takes (and its RCU grace period) */
+			struct clone_args_v2 args = { .flags = flags | BERTH_CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
+						      .cgroup = (uint64_t)ctx.cgroup_fd };
+			pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+			if (pid < 0)
+				fail("clone3", errno, "CLONE_INTO_CGROUP");
+		} else {
+			pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+			if (pid < 0)
+				fail("clone", errno, NULL);
+		}
 		if (pid == 0)
 			child_main(plan, i + 1);
 		ctx.child = pid;
+		if (ctx.cgroup_fd >= 0)
+			close(ctx.cgroup_fd);
 		break;
 	}
 	if (ctx.child <= 0)

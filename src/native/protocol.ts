@@ -63,6 +63,8 @@ export const OP_CODES = {
   mkfifo: 51,
   'console-pair': 52,
   dumpable: 53,
+  'cgroup-open': 54,
+  unshare: 55,
 } as const;
 
 export const SECCOMP_FLAG_BITS = {
@@ -85,9 +87,12 @@ export interface SeccompArgCondition {
 /** One step of the plan. Names and numbers both: numbers run, names explain. */
 export type PlanStep = { stage: Stage } & (
   | { op: 'cgroup-join'; procsPath: string }
+  | { op: 'cgroup-open'; dir: string }
+  | { op: 'unshare'; flags: number; namespaces: string[] }
   | { op: 'setns'; path: string; nsType: number; namespace: string }
   | { op: 'timens'; offsets: string }
-  | { op: 'clone'; flags: number; namespaces: string[] }
+  /** intoCgroup: after a cgroup-open (berth-init uses clone3 CLONE_INTO_CGROUP then; for explain). */
+  | { op: 'clone'; flags: number; namespaces: string[]; intoCgroup?: boolean }
   | { op: 'setgroups-deny' }
   | { op: 'uid-map'; map: string }
   | { op: 'gid-map'; map: string }
@@ -165,6 +170,10 @@ function argsOf(step: PlanStep): Arg[] {
   switch (step.op) {
     case 'cgroup-join':
       return [step.procsPath];
+    case 'cgroup-open':
+      return [step.dir];
+    case 'unshare':
+      return [step.flags];
     case 'setns':
       return [step.path, step.nsType];
     case 'timens':

@@ -7,7 +7,7 @@
 import { readlinkSync } from 'node:fs';
 import type { PlanStep } from '../native/protocol.ts';
 import type { NamespaceType, Process, RuntimeConfig } from '../oci/index.ts';
-import { CLONE_FLAGS } from './compile.ts';
+import { CLONE_FLAGS, cgroupEntrySteps, type CgroupEntry } from './compile.ts';
 import { processSteps } from './compile-process.ts';
 
 const PROC_NS_NAMES: Record<NamespaceType, string> = {
@@ -27,7 +27,7 @@ const EXEC_JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'netwo
 export interface ExecCompileOptions {
   /** Host pid of the container's init. */
   pid: number;
-  cgroupProcsFiles: string[];
+  cgroupEntry: CgroupEntry;
   consoleSocket?: string | undefined;
   relayConsole?: boolean | undefined;
   preserveFds?: number | undefined;
@@ -42,8 +42,7 @@ function sameNamespace(a: string, b: string): boolean {
 }
 
 export function compileExecPlan(config: RuntimeConfig, process: Process, opts: ExecCompileOptions): PlanStep[] {
-  const steps: PlanStep[] = [];
-  for (const procsPath of opts.cgroupProcsFiles) steps.push({ stage: 'parent', op: 'cgroup-join', procsPath });
+  const steps: PlanStep[] = cgroupEntrySteps(opts.cgroupEntry);
   const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
   // the console socket is a host path: connect before the mount namespace changes
   if (process.terminal && opts.consoleSocket) steps.push({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
@@ -56,7 +55,7 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
     if (sameNamespace(path, `/proc/self/ns/${PROC_NS_NAMES[type]}`)) continue;
     steps.push({ stage: 'parent', op: 'setns', path, nsType: CLONE_FLAGS[type], namespace: type });
   }
-  steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [] });
+  steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [], intoCgroup: opts.cgroupEntry.cloneInto !== undefined });
   steps.push({ stage: 'child', op: 'setsid' });
   // in the container's pid namespace now: its processes must not ptrace this one (and take its
   // fds) before the execve

@@ -8,7 +8,7 @@ const opts: CompileOptions = {
   containerId: 'c1',
   bundleDir: '/bundle',
   execFifoPath: '/run/x/c1/exec.fifo',
-  cgroupProcsFiles: ['/sys/fs/cgroup/memory/berth/c1/cgroup.procs'],
+  cgroupEntry: { joinFiles: ['/sys/fs/cgroup/memory/berth/c1/tasks'] },
   cgroupHierarchies: [],
 };
 
@@ -55,6 +55,29 @@ describe('compilePlan', () => {
       () => compilePlan(spec((c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount'))), opts),
       /linux\.namespaces: a mount namespace is required/,
     );
+  });
+
+  it('clones into a v2 cgroup, and then makes the cgroup namespace in the child, once it is there', () => {
+    const steps = compilePlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), {
+      ...opts,
+      cgroupEntry: { joinFiles: ['/sys/fs/cgroup/memory/berth/c1/tasks'], cloneInto: '/sys/fs/cgroup/unified/berth/c1' },
+    }).steps;
+    const list = ops(steps);
+    assert.ok(list.indexOf('cgroup-join') < list.indexOf('cgroup-open'));
+    assert.ok(list.indexOf('cgroup-open') < list.indexOf('clone'));
+    const clone = steps.find((s) => s.op === 'clone');
+    assert.ok(clone && clone.op === 'clone');
+    assert.equal(clone.intoCgroup, true);
+    assert.equal(clone.flags & 0x02000000, 0, 'no CLONE_NEWCGROUP at clone: it would be rooted at berth-init\'s own cgroup');
+    const unshare = steps.find((s) => s.op === 'unshare');
+    assert.ok(unshare && unshare.op === 'unshare' && unshare.stage === 'child');
+    assert.equal(unshare.flags, 0x02000000);
+    assert.ok(list.indexOf('unshare') < list.indexOf('rootfs'));
+    // without a v2 cgroup to clone into, the cgroup namespace comes with the clone as before
+    const plain = compilePlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), opts).steps;
+    const plainClone = plain.find((s) => s.op === 'clone');
+    assert.ok(plainClone && plainClone.op === 'clone' && (plainClone.flags & 0x02000000) !== 0);
+    assert.equal(ops(plain).includes('unshare'), false);
   });
 
   it('uses chroot instead of pivot_root with noPivot or on an initramfs root', () => {

@@ -59,12 +59,33 @@ export interface CgroupHierarchy {
   isV2: boolean;
 }
 
+/**
+ * How the container's first process gets into its cgroups without ever running outside them.
+ * A write to cgroup.procs takes the kernel's global threadgroup lock, whose first taker waits
+ * for an RCU grace period (~10 ms here, paid by runc and crun on every start); the two ways
+ * around it are used where the kernel has them.
+ */
+export interface CgroupEntry {
+  /** Files berth-init writes "0" to before cloning: v1 `tasks` files (berth-init is
+   * single-threaded, so this moves all of it, without the global lock), or cgroup.procs of a
+   * v2 cgroup where clone3 cannot place the child (kernel < 5.7). */
+  joinFiles: string[];
+  /** A cgroup v2 directory the child is created in (clone3 CLONE_INTO_CGROUP, kernel >= 5.7). */
+  cloneInto?: string | undefined;
+}
+
+/** The plan steps of a CgroupEntry (before any setns: the paths are the host's). */
+export function cgroupEntrySteps(entry: CgroupEntry): PlanStep[] {
+  const steps: PlanStep[] = entry.joinFiles.map((procsPath) => ({ stage: 'parent', op: 'cgroup-join', procsPath }));
+  if (entry.cloneInto) steps.push({ stage: 'parent', op: 'cgroup-open', dir: entry.cloneInto });
+  return steps;
+}
+
 export interface CompileOptions {
   containerId: string;
   bundleDir: string;
   execFifoPath: string;
-  /** cgroup.procs files berth-init writes itself into before cloning. */
-  cgroupProcsFiles: string[];
+  cgroupEntry: CgroupEntry;
   cgroupHierarchies: CgroupHierarchy[];
   consoleSocket?: string | undefined;
   noPivot?: boolean | undefined;
@@ -231,7 +252,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   const runtimeHookPhases: string[] = [];
 
   // --- parent: cgroups first, so nothing of the container ever runs outside them
-  for (const procsPath of opts.cgroupProcsFiles) steps.push({ stage: 'parent', op: 'cgroup-join', procsPath });
+  steps.push(...cgroupEntrySteps(opts.cgroupEntry));
   const joined = namespaces.filter((ns) => ns.path).sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   for (const ns of joined) steps.push({ stage: 'parent', op: 'setns', path: ns.path!, nsType: CLONE_FLAGS[ns.type], namespace: ns.type });
   if (created.has('time')) {
@@ -243,8 +264,12 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   steps.push({ stage: 'parent', op: 'mkfifo', path: opts.execFifoPath });
   const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
   if (process.terminal && !opts.consoleSocket && opts.relayConsole) steps.push({ stage: 'parent', op: 'console-pair' });
-  const cloneTypes = [...created].filter((t) => t !== 'time');
-  steps.push({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes });
+  // a cgroup namespace is rooted at the cgroups of whoever creates it: when the child is cloned
+  // into its v2 cgroup, berth-init is not there, so the child makes it itself (as runc does)
+  const intoCgroup = opts.cgroupEntry.cloneInto !== undefined;
+  const cgroupNsInChild = intoCgroup && created.has('cgroup');
+  const cloneTypes = [...created].filter((t) => t !== 'time' && !(t === 'cgroup' && cgroupNsInChild));
+  steps.push({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes, intoCgroup });
   if (created.has('user')) {
     if (opts.isRootless) steps.push({ stage: 'parent-after', op: 'setgroups-deny' });
     if (linux.uidMappings?.length) steps.push({ stage: 'parent-after', op: 'uid-map', map: idMapText(linux.uidMappings) });
@@ -254,6 +279,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   // --- child: the container's init, in its new namespaces
   const child = (step: PlanStep) => steps.push(step);
   child({ stage: 'child', op: 'setsid' });
+  if (cgroupNsInChild) child({ stage: 'child', op: 'unshare', flags: CLONE_FLAGS.cgroup, namespaces: ['cgroup'] });
   if (created.has('user')) child({ stage: 'child', op: 'become-root' });
   if (created.has('mount')) {
     const flags = linux.rootfsPropagation ? parseRootfsPropagation(linux.rootfsPropagation) : MS_SLAVE | MS_REC;

@@ -1,6 +1,6 @@
 import type { Resources } from '../oci/index.ts';
 import type { CgroupStats } from '../cgroups/index.ts';
-import type { CgroupHierarchy } from './compile.ts';
+import type { CgroupEntry, CgroupHierarchy } from './compile.ts';
 import type { StateStore } from './state-store.ts';
 import type { InitLauncher } from './init-process.ts';
 
@@ -9,7 +9,7 @@ export interface RuntimeCgroups {
   /** Whether this process may create the cgroup (rootless callers usually may not). */
   canManage(path: string): Promise<boolean>;
   /** Where the container's cgroup would be, without creating anything. */
-  preview(path: string): Promise<{ procsFiles: string[]; hierarchies: CgroupHierarchy[] }>;
+  preview(path: string): Promise<{ entry: CgroupEntry; hierarchies: CgroupHierarchy[] }>;
   /** Creates the cgroup and applies the limits; returns warnings for what the host cannot enforce. */
   create(path: string, resources: Resources | undefined): Promise<string[]>;
   destroy(path: string): Promise<void>;

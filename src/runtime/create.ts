@@ -99,12 +99,12 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
     }
     cgroupPath = '';
   }
-  const preview = cgroupPath ? await ctx.cgroups.preview(cgroupPath) : { procsFiles: [], hierarchies: [] };
+  const preview = cgroupPath ? await ctx.cgroups.preview(cgroupPath) : { entry: { joinFiles: [] }, hierarchies: [] };
   const plan = compilePlan(config, {
     containerId: id,
     bundleDir,
     execFifoPath: ctx.store.execFifoPath(id),
-    cgroupProcsFiles: preview.procsFiles,
+    cgroupEntry: preview.entry,
     cgroupHierarchies: preview.hierarchies,
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     noPivot: opts.noPivot,

@@ -55,10 +55,10 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   if (process.terminal && !opts.consoleSocket && opts.detach) {
     throw new BerthError('INVALID_ARGUMENT', 'a detached exec with a terminal needs --console-socket');
   }
-  const { procsFiles } = state.cgroupPath ? await ctx.cgroups.preview(state.cgroupPath) : { procsFiles: [] as string[] };
+  const { entry } = state.cgroupPath ? await ctx.cgroups.preview(state.cgroupPath) : { entry: { joinFiles: [] } };
   const steps = compileExecPlan(state.config, process, {
     pid: state.pid,
-    cgroupProcsFiles: procsFiles,
+    cgroupEntry: entry,
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     relayConsole: !opts.detach && !opts.consoleSocket,
     preserveFds: opts.preserveFds,

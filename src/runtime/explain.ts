@@ -12,13 +12,21 @@ const list = (names: string[]) => (names.length ? names.join('|') : '0');
 function describeStep(step: PlanStep): string {
   switch (step.op) {
     case 'cgroup-join':
-      return `join cgroup: write 0 > ${step.procsPath}`;
+      return step.procsPath.endsWith('/tasks')
+        ? `join cgroup: write 0 > ${step.procsPath}  (this single-threaded process only: no global cgroup lock)`
+        : `join cgroup: write 0 > ${step.procsPath}`;
+    case 'cgroup-open':
+      return `open(${q(step.dir)}, O_PATH|O_DIRECTORY)  the child is created in this cgroup (clone3 CLONE_INTO_CGROUP)`;
+    case 'unshare':
+      return `unshare(${list(cloneFlagNames(step.flags))})  new namespaces: ${step.namespaces.join(', ')} (rooted at the cgroups the process is in now)`;
     case 'setns':
       return `setns(open(${q(step.path)}), ${cloneFlagNames(step.nsType).join('|')})  join the ${step.namespace} namespace`;
     case 'timens':
       return `unshare(CLONE_NEWTIME); write /proc/self/timens_offsets ${q(step.offsets)}`;
     case 'clone':
-      return `clone(${list(cloneFlagNames(step.flags))}|SIGCHLD)  new namespaces: ${step.namespaces.join(', ') || 'none'}`;
+      return step.intoCgroup
+        ? `clone3(${list([...cloneFlagNames(step.flags), 'CLONE_INTO_CGROUP'])}, exit_signal SIGCHLD, cgroup fd)  new namespaces: ${step.namespaces.join(', ') || 'none'}`
+        : `clone(${list(cloneFlagNames(step.flags))}|SIGCHLD)  new namespaces: ${step.namespaces.join(', ') || 'none'}`;
     case 'setgroups-deny':
       return 'write "deny" > /proc/<child>/setgroups';
     case 'uid-map':

@@ -1,12 +1,13 @@
 /** The runtime's view of the host's cgroups, through src/cgroups (detected once, lazily). */
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { release as osRelease } from 'node:os';
 import { accessSync, constants, rmdirSync, watch } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { detectCgroupLayout, createCgroupDriver, normalizeCgroupPath, type CgroupDriver, type CgroupLayout, type Unenforced } from '../cgroups/index.ts';
 import { bpfProgAttach, bpfProgDetach, bpfProgGetFdById, bpfProgLoadCgroupDevice, bpfProgQuery, initBinaryPath } from '../native/index.ts';
 import type { Resources } from '../oci/index.ts';
 import { BerthError } from '../common/index.ts';
-import type { CgroupHierarchy } from './compile.ts';
+import type { CgroupEntry, CgroupHierarchy } from './compile.ts';
 import type { OomNotifier, RuntimeCgroups } from './context.ts';
 
 const bpfSyscalls = { bpfProgLoadCgroupDevice, bpfProgAttach, bpfProgDetach, bpfProgQuery, bpfProgGetFdById };
@@ -76,6 +77,26 @@ function needPath(path: string): string {
   return path;
 }
 
+/** clone3's CLONE_INTO_CGROUP came with Linux 5.7. */
+export function kernelHasCloneIntoCgroup(release = osRelease()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m !== null && (Number(m[1]) > 5 || (Number(m[1]) === 5 && Number(m[2]) >= 7));
+}
+
+/** How berth-init enters a container's cgroups (see CgroupEntry): v1 through `tasks`, v2 by
+ * being cloned into it where the kernel can, else through cgroup.procs. */
+export function cgroupEntry(layout: Pick<CgroupLayout, 'v2Dir'>, procsFiles: string[], cloneInto = kernelHasCloneIntoCgroup()): CgroupEntry {
+  const entry: CgroupEntry = { joinFiles: [] };
+  for (const file of procsFiles) {
+    const dir = dirname(file);
+    const isV2 = layout.v2Dir !== undefined && (dir === layout.v2Dir || dir.startsWith(`${layout.v2Dir}/`));
+    if (!isV2) entry.joinFiles.push(join(dir, 'tasks'));
+    else if (cloneInto && entry.cloneInto === undefined) entry.cloneInto = dir;
+    else entry.joinFiles.push(file);
+  }
+  return entry;
+}
+
 export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
   let detected: Promise<{ layout: CgroupLayout; driver: CgroupDriver }> | undefined;
   const get = () =>
@@ -118,7 +139,7 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
     async preview(path) {
       needPath(path);
       const { layout, driver } = await get();
-      return { procsFiles: driver.procsFilesOf(path), hierarchies: hierarchies(layout, path) };
+      return { entry: cgroupEntry(layout, driver.procsFilesOf(path)), hierarchies: hierarchies(layout, path) };
     },
     async create(path, resources: Resources | undefined) {
       needPath(path);

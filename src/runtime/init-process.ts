@@ -3,7 +3,7 @@
  * requests, and turns its error report into a typed SyscallError.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
 import { BerthError, SyscallError } from '../common/index.ts';
@@ -52,10 +52,13 @@ export interface SpawnInitOptions {
  */
 export type InitLauncher = 'node' | 'posix';
 
+/** An open fd, or 'ignore' for /dev/null; unset: this process's own. */
+export type StdioSpec = number | 'ignore';
+
 export interface ContainerStdio {
-  stdin?: number | undefined;
-  stdout?: number | undefined;
-  stderr?: number | undefined;
+  stdin?: StdioSpec | undefined;
+  stdout?: StdioSpec | undefined;
+  stderr?: StdioSpec | undefined;
 }
 
 function syscallErrorOf(msg: Extract<InitMessage, { type: 'error' }>): SyscallError {
@@ -104,13 +107,15 @@ let sealedInit: number | undefined;
 
 /** posix_spawn of berth-init from a sealed memfd this process made once: no copy of this
  * process, and no re-exec in berth-init (it finds itself sealed already). */
-function launchWithPosixSpawn(args: string[], stdio: number[], plan: Buffer): Launched {
+function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer): Launched {
   sealedInit ??= memfdWith('berth-init', readFileSync(initBinaryPath()), { sealed: true });
   const planFd = memfdWith('berth-plan', plan);
   let pair: [number, number] | undefined;
+  let devNull: number | undefined;
   try {
+    const fds = stdio.map((fd) => (fd === 'ignore' ? (devNull ??= openSync('/dev/null', 'r+')) : fd));
     pair = socketPair();
-    const child = posixSpawn(`/proc/self/fd/${sealedInit}`, ['berth-init', ...args], { fds: [...stdio, planFd, pair[1]] });
+    const child = posixSpawn(`/proc/self/fd/${sealedInit}`, ['berth-init', ...args], { fds: [...fds, planFd, pair[1]] });
     const sync = new Socket({ fd: pair[0], readable: true, writable: true });
     return { pid: child.pid, sync, exited: child.exited, hasExited: child.hasExited, kill: child.kill };
   } catch (err) {
@@ -119,6 +124,7 @@ function launchWithPosixSpawn(args: string[], stdio: number[], plan: Buffer): La
   } finally {
     closeSync(planFd);
     if (pair) closeSync(pair[1]);
+    if (devNull !== undefined) closeSync(devNull);
   }
 }
 

@@ -29,7 +29,7 @@ describe('cgroups of real containers', { skip: skipUnlessRoot }, () => {
   async function started(mutate: (c: RuntimeConfig) => void): Promise<{ id: string; pid: number }> {
     const b = h.bundle(mutate);
     const id = uniqueId();
-    const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir, stdio: { stdout: 'ignore' as unknown as number, stderr: 'ignore' as unknown as number } });
+    const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir, stdio: { stdout: 'ignore', stderr: 'ignore' } });
     await h.runtime.start(id);
     return { id, pid };
   }

@@ -127,7 +127,9 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
     const id = uniqueId();
     const r = spawnSync(cli, ['--root', h.rootDir, 'run', '--explain', '--bundle', b.bundleDir, id], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    for (const step of ['clone(', 'CLONE_NEWPID', 'pivot_root', 'mount("proc"', 'capset', 'execve("/bin/sh"']) assert.ok(r.stdout.includes(step), `plan lacks ${step}`);
+    for (const step of ['CLONE_NEWPID', 'pivot_root', 'mount("proc"', 'capset', 'execve("/bin/sh"']) assert.ok(r.stdout.includes(step), `plan lacks ${step}`);
+    assert.match(r.stdout, /\] clone3?\(/, 'plan lacks the clone');
+    assert.match(r.stdout, /join cgroup: write 0 > \/sys\/fs\/cgroup\//, 'plan lacks the cgroup join');
     assert.equal(existsSync(join(h.rootDir, id)), false);
     assert.equal(cgroupLeft(id), false);
   });

@@ -24,6 +24,48 @@ describe('berth-runtime namespaces', { skip: skipUnlessRoot }, () => {
     await h.runtime.delete(firstId, { force: true });
   });
 
+  it('starts the init in every cgroup of the container, and a cgroup namespace is rooted there', async () => {
+    const b = h.bundle((c) => {
+      c.linux!.namespaces!.push({ type: 'cgroup' });
+      c.process!.args = ['/bin/sh', '-c', 'cat /proc/self/cgroup; sleep 60'];
+    });
+    const id = uniqueId();
+    const { openSync, closeSync, readFileSync: read, mkdtempSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/berth-test-out-');
+    const out = openSync(`${dir}/out`, 'w');
+    try {
+      const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir, stdio: { stdout: out } });
+      // seen from the host: the init is in the container's cgroup in each hierarchy (v1 and v2),
+      // from its first instruction on
+      const hostView = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+      const ownLines = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').length;
+      assert.equal(hostView.length, ownLines);
+      for (const line of hostView) assert.ok(line.endsWith(`/berth/${id}`), `${line} (of ${hostView.join(' | ')})`);
+      await h.runtime.start(id);
+      // seen from inside: each of those cgroups is the root of its namespace
+      let text = '';
+      for (let i = 0; i < 200 && text.split('\n').filter(Boolean).length < ownLines; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        text = read(`${dir}/out`, 'utf8');
+      }
+      const inside = text.trim().split('\n');
+      assert.equal(inside.length, ownLines, text);
+      for (const line of inside) assert.ok(line.endsWith(':/'), `${line} (of ${inside.join(' | ')})`);
+      // a process exec'd into it lands in the same cgroups
+      const devNull = openSync('/dev/null', 'r+');
+      const execOut = openSync(`${dir}/exec`, 'w');
+      const res = await h.runtime.exec(id, { process: { args: ['/bin/cat', '/proc/self/cgroup'], cwd: '/', env: [] }, stdio: { stdin: devNull, stdout: execOut, stderr: devNull } });
+      closeSync(devNull);
+      closeSync(execOut);
+      assert.equal(res.exitCode, 0);
+      for (const line of read(`${dir}/exec`, 'utf8').trim().split('\n')) assert.ok(line.endsWith(':/'), line);
+    } finally {
+      closeSync(out);
+      await h.runtime.delete(id, { force: true }).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('shifts the boot-time clock in a time namespace', { skip: existsSync('/proc/self/ns/time') ? false : 'this kernel has no time namespaces' }, async () => {
     const hostUptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     const r = await h.run((c) => {
