@@ -42,12 +42,13 @@ function sameNamespace(a: string, b: string): boolean {
 }
 
 export function compileExecPlan(config: RuntimeConfig, process: Process, opts: ExecCompileOptions): PlanStep[] {
-  const steps: PlanStep[] = cgroupEntrySteps(opts.cgroupEntry);
+  const types = new Set((config.linux?.namespaces ?? []).map((ns) => ns.type));
+  const entry = cgroupEntrySteps(opts.cgroupEntry, types.has('cgroup'));
+  const steps: PlanStep[] = entry.steps;
   const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
   // the console socket is a host path: connect before the mount namespace changes
   if (process.terminal && opts.consoleSocket) steps.push({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
   if (process.terminal && !opts.consoleSocket && opts.relayConsole) steps.push({ stage: 'parent', op: 'console-pair' });
-  const types = new Set((config.linux?.namespaces ?? []).map((ns) => ns.type));
   for (const type of EXEC_JOIN_ORDER) {
     if (!types.has(type)) continue;
     const path = `/proc/${opts.pid}/ns/${PROC_NS_NAMES[type]}`;
@@ -55,7 +56,7 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
     if (sameNamespace(path, `/proc/self/ns/${PROC_NS_NAMES[type]}`)) continue;
     steps.push({ stage: 'parent', op: 'setns', path, nsType: CLONE_FLAGS[type], namespace: type });
   }
-  steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [], intoCgroup: opts.cgroupEntry.cloneInto !== undefined });
+  steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [], intoCgroup: entry.intoCgroup });
   steps.push({ stage: 'child', op: 'setsid' });
   // in the container's pid namespace now: its processes must not ptrace this one (and take its
   // fds) before the execve

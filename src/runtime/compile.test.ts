@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type CompileOptions } from './compile.ts';
+import { compileExecPlan } from './compile-exec.ts';
 import { defaultSpec, type RuntimeConfig } from '../oci/index.ts';
 import type { PlanStep } from '../native/protocol.ts';
 
@@ -78,6 +79,25 @@ describe('compilePlan', () => {
     const plainClone = plain.find((s) => s.op === 'clone');
     assert.ok(plainClone && plainClone.op === 'clone' && (plainClone.flags & 0x02000000) !== 0);
     assert.equal(ops(plain).includes('unshare'), false);
+  });
+
+  it('joins the v2 cgroup through cgroup.procs when an existing cgroup namespace is joined first', () => {
+    const cgroupEntry = { joinFiles: ['/sys/fs/cgroup/memory/berth/c1/tasks'], cloneInto: '/sys/fs/cgroup/unified/berth/c1' };
+    const created = compilePlan(
+      spec((c) => c.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' })),
+      { ...opts, cgroupEntry },
+    ).steps;
+    assert.equal(ops(created).includes('cgroup-open'), false);
+    const joins = created.filter((s) => s.op === 'cgroup-join').map((s) => (s.op === 'cgroup-join' ? s.procsPath : ''));
+    assert.deepEqual(joins, ['/sys/fs/cgroup/memory/berth/c1/tasks', '/sys/fs/cgroup/unified/berth/c1/cgroup.procs']);
+    assert.ok(ops(created).indexOf('cgroup-join') < ops(created).indexOf('setns'));
+    // exec into a container with a cgroup namespace: the same
+    const exec = compileExecPlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), { ...spec().process!, args: ['/bin/true'] }, { pid: process.pid, cgroupEntry });
+    assert.equal(ops(exec).includes('cgroup-open'), false);
+    assert.ok(exec.some((s) => s.op === 'cgroup-join' && s.procsPath.endsWith('/unified/berth/c1/cgroup.procs')));
+    // and without one, exec clones into the v2 cgroup
+    const plain = compileExecPlan(spec(), { ...spec().process!, args: ['/bin/true'] }, { pid: process.pid, cgroupEntry });
+    assert.ok(ops(plain).includes('cgroup-open'));
   });
 
   it('uses chroot instead of pivot_root with noPivot or on an initramfs root', () => {

@@ -74,11 +74,19 @@ export interface CgroupEntry {
   cloneInto?: string | undefined;
 }
 
-/** The plan steps of a CgroupEntry (before any setns: the paths are the host's). */
-export function cgroupEntrySteps(entry: CgroupEntry): PlanStep[] {
-  const steps: PlanStep[] = entry.joinFiles.map((procsPath) => ({ stage: 'parent', op: 'cgroup-join', procsPath }));
-  if (entry.cloneInto) steps.push({ stage: 'parent', op: 'cgroup-open', dir: entry.cloneInto });
-  return steps;
+/**
+ * The plan steps of a CgroupEntry (before any setns: the paths are the host's). When berth-init
+ * joins an existing cgroup namespace before cloning (exec, or a namespace given by path), the
+ * kernel refuses to clone into a cgroup from outside that namespace's root (ENOENT): berth-init
+ * then joins the v2 cgroup itself, through cgroup.procs, before the setns.
+ */
+export function cgroupEntrySteps(entry: CgroupEntry, joinsCgroupNs: boolean): { steps: PlanStep[]; intoCgroup: boolean } {
+  const joinFiles = [...entry.joinFiles];
+  if (entry.cloneInto && joinsCgroupNs) joinFiles.push(join(entry.cloneInto, 'cgroup.procs'));
+  const steps: PlanStep[] = joinFiles.map((procsPath) => ({ stage: 'parent', op: 'cgroup-join', procsPath }));
+  const intoCgroup = entry.cloneInto !== undefined && !joinsCgroupNs;
+  if (intoCgroup) steps.push({ stage: 'parent', op: 'cgroup-open', dir: entry.cloneInto! });
+  return { steps, intoCgroup };
 }
 
 export interface CompileOptions {
@@ -252,8 +260,9 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   const runtimeHookPhases: string[] = [];
 
   // --- parent: cgroups first, so nothing of the container ever runs outside them
-  steps.push(...cgroupEntrySteps(opts.cgroupEntry));
   const joined = namespaces.filter((ns) => ns.path).sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  const entry = cgroupEntrySteps(opts.cgroupEntry, joined.some((ns) => ns.type === 'cgroup'));
+  steps.push(...entry.steps);
   for (const ns of joined) steps.push({ stage: 'parent', op: 'setns', path: ns.path!, nsType: CLONE_FLAGS[ns.type], namespace: ns.type });
   if (created.has('time')) {
     const offsets = Object.entries(linux.timeOffsets ?? {})
@@ -266,7 +275,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   if (process.terminal && !opts.consoleSocket && opts.relayConsole) steps.push({ stage: 'parent', op: 'console-pair' });
   // a cgroup namespace is rooted at the cgroups of whoever creates it: when the child is cloned
   // into its v2 cgroup, berth-init is not there, so the child makes it itself (as runc does)
-  const intoCgroup = opts.cgroupEntry.cloneInto !== undefined;
+  const intoCgroup = entry.intoCgroup;
   const cgroupNsInChild = intoCgroup && created.has('cgroup');
   const cloneTypes = [...created].filter((t) => t !== 'time' && !(t === 'cgroup' && cgroupNsInChild));
   steps.push({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes, intoCgroup });
