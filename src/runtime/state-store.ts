@@ -4,7 +4,7 @@
  * The pid is stored with its start time so a reused pid is never taken for the container.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, isErrno, writeFileAtomicSync } from '../common/index.ts';
 import { parseJsonLossless, stringifyJsonLossless, type RuntimeConfig, type State, type ContainerStatus } from '../oci/index.ts';
@@ -119,7 +119,21 @@ export class StateStore {
   }
 
   async remove(id: string): Promise<void> {
-    rmSync(this.containerDir(id), { recursive: true, force: true });
+    const dir = this.containerDir(id);
+    // what a container leaves is known: two unlinks and an rmdir cost less than a recursive
+    // walk; anything else (a temp file of a killed writer) falls back to one
+    for (const name of ['state.json', 'exec.fifo']) {
+      try {
+        unlinkSync(join(dir, name));
+      } catch {
+        // not there
+      }
+    }
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   async list(): Promise<string[]> {
