@@ -38,6 +38,9 @@ struct init_ctx {
 	int console_fd;        /* connected console socket */
 	int relay_fd;          /* parent's end of the console pair, or -1 */
 	int cgroup_fd;         /* O_PATH fd of the cgroup v2 dir to clone into, or -1 */
+	int seccomp_listener_fd; /* connected linux.seccomp.listenerPath socket, or -1 */
+	int seccomp_notify_fd; /* the loaded filter's notify fd, or -1 */
+	pid_t host_pid;        /* the child's pid in the parent's pid namespace (from the go pipe) */
 	int go_pipe[2];        /* parent -> child: id maps written, go on */
 	int ready_pipe[2];     /* child -> parent: created (one byte) */
 	pid_t child;
@@ -69,6 +72,8 @@ int open_in_root(const char *path, int create_kind, int final_flags);
 
 /* seccomp.c */
 void seccomp_op(const struct plan_op *op);
+void seccomp_notify_send(const struct plan_op *op);
+void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
 int check_syscalls(int argc, char **argv);
 
 /* oom.c */

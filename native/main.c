@@ -25,6 +25,7 @@
 struct init_ctx ctx = {
 	.sync_fd = -1, .stage = "parent", .root_fd = -1, .host_proc_fd = -1,
 	.fifo_fd = -1, .console_fd = -1, .relay_fd = -1, .cgroup_fd = -1,
+	.seccomp_listener_fd = -1, .seccomp_notify_fd = -1,
 };
 
 extern char **environ;

@@ -366,16 +366,7 @@ static void op_console(const struct plan_op *op)
 	if ((ws.ws_row || ws.ws_col) && ioctl(slave, TIOCSWINSZ, &ws) < 0)
 		fail("ioctl", errno, name);
 	/* hand the master to whoever listens on the console socket, as runc does */
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = name, .iov_len = strlen(name) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(ctx.console_fd, &msg, MSG_NOSIGNAL) < 0)
-		fail("sendmsg", errno, "console socket");
+	send_fd(ctx.console_fd, master, name, strlen(name), "console socket");
 	close(master);
 	close(ctx.console_fd);
 	ctx.console_fd = -1;
@@ -387,16 +378,42 @@ static void op_console(const struct plan_op *op)
 	close(slave);
 }
 
-static void op_console_connect(const struct plan_op *op)
+void send_fd(int sock, int fd, const void *data, size_t len, const char *what)
 {
-	const char *path = arg_str(op, 0);
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	if (n < 0)
+		fail("sendmsg", errno, what);
+	/* the fd went with the first bytes; a stream socket takes the rest as it can */
+	for (size_t off = (size_t)n; off < len; off += (size_t)n) {
+		n = send(sock, (const char *)data + off, len - off, MSG_NOSIGNAL);
+		if (n < 0)
+			fail("send", errno, what);
+	}
+}
+
+static int connect_unix(const char *path)
+{
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path))
 		fail("connect", ENAMETOOLONG, path);
 	strcpy(addr.sun_path, path);
-	ctx.console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ctx.console_fd < 0 || connect(ctx.console_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		fail("connect", errno, path);
+	return fd;
+}
+
+static void op_console_connect(const struct plan_op *op)
+{
+	ctx.console_fd = connect_unix(arg_str(op, 0));
 }
 
 static void op_setuid(const struct plan_op *op)
@@ -645,6 +662,8 @@ void run_op(const struct plan_op *op)
 		break;
 	}
 	case OP_CONSOLE_CONNECT: op_console_connect(op); break;
+	case OP_SECCOMP_LISTENER: ctx.seccomp_listener_fd = connect_unix(arg_str(op, 0)); break;
+	case OP_SECCOMP_NOTIFY_SEND: seccomp_notify_send(op); break;
 	case OP_CONSOLE: op_console(op); break;
 	case OP_EXEC_FIFO:
 		ctx.fifo_fd = open(arg_str(op, 0), O_PATH | O_CLOEXEC);

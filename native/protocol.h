@@ -107,6 +107,11 @@ enum berth_op {
 	                            creates the child in it (clone3 CLONE_INTO_CGROUP)        */
 	OP_UNSHARE = 55,        /* (u64 flags)  unshare(), e.g. CLONE_NEWCGROUP in the child once
 	                            it is in its cgroups                                      */
+	OP_SECCOMP_LISTENER = 56, /* (path)  connect to linux.seccomp.listenerPath while host paths
+	                            are reachable                                             */
+	OP_SECCOMP_NOTIFY_SEND = 57, /* (3 strings a, b, c)  after OP_SECCOMP_LOAD: send the notify
+	                            fd (SCM_RIGHTS) with the container process state
+	                            a + pid + b + pid + c (pid: this process, seen from the host) */
 	OP_MAX
 };
 

@@ -2,6 +2,8 @@
 #include "init.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,11 +70,37 @@ void seccomp_op(const struct plan_op *op)
 		int rc = seccomp_load(filter);
 		if (rc < 0)
 			fail("seccomp_load", -rc, NULL);
+		/* a filter with SCMP_ACT_NOTIFY rules has a listener fd: keep a copy of our own */
+		int notify = seccomp_notify_fd(filter);
+		if (notify >= 0 && ctx.seccomp_listener_fd >= 0) {
+			ctx.seccomp_notify_fd = fcntl(notify, F_DUPFD_CLOEXEC, 3);
+			if (ctx.seccomp_notify_fd < 0)
+				fail("fcntl", errno, "seccomp notify fd");
+		}
 		seccomp_release(filter);
 		ctx.seccomp = NULL;
 		break;
 	}
 	}
+}
+
+/* The notify fd goes to linux.seccomp.listenerPath with the container process state (OCI
+ * runtime spec): a + pid + b + pid + c, the pid as the host sees this process. */
+void seccomp_notify_send(const struct plan_op *op)
+{
+	if (ctx.seccomp_listener_fd < 0 || ctx.seccomp_notify_fd < 0)
+		fail_msg("seccomp", EINVAL, "listenerPath", "no seccomp notify fd to send (no SCMP_ACT_NOTIFY rule was loaded)");
+	const char *a = arg_str(op, 0), *b = arg_str(op, 1), *c = arg_str(op, 2);
+	size_t len = strlen(a) + strlen(b) + strlen(c) + 32;
+	char *state = malloc(len);
+	if (!state)
+		fail("malloc", ENOMEM, NULL);
+	int n = snprintf(state, len, "%s%d%s%d%s", a, (int)ctx.host_pid, b, (int)ctx.host_pid, c);
+	send_fd(ctx.seccomp_listener_fd, ctx.seccomp_notify_fd, state, (size_t)n, "seccomp listener");
+	free(state);
+	close(ctx.seccomp_notify_fd);
+	close(ctx.seccomp_listener_fd);
+	ctx.seccomp_notify_fd = ctx.seccomp_listener_fd = -1;
 }
 
 /* `berth-init check-syscalls NAME...`: print the names that no architecture knows, one

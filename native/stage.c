@@ -71,6 +71,7 @@ static void parent_op(const struct plan_op *op)
 		break;
 	}
 	case OP_CONSOLE_CONNECT:
+	case OP_SECCOMP_LISTENER:
 		run_op(op); /* exec: connect while host paths are still reachable */
 		break;
 	case OP_MKFIFO:
@@ -105,13 +106,15 @@ static void child_main(struct plan *plan, size_t from)
 		close(ctx.relay_fd);
 	close(ctx.go_pipe[1]);
 	close(ctx.ready_pipe[0]);
-	char go;
+	/* "go" is the child's own pid as the parent sees it (for the seccomp listener's state) */
+	pid_t go;
 	ssize_t n;
 	do
-		n = read(ctx.go_pipe[0], &go, 1);
+		n = read(ctx.go_pipe[0], &go, sizeof(go));
 	while (n < 0 && errno == EINTR);
-	if (n != 1)
+	if (n != (ssize_t)sizeof(go))
 		_exit(BERTH_INIT_EXIT_SETUP_FAILED); /* the parent failed and said why */
+	ctx.host_pid = go;
 	close(ctx.go_pipe[0]);
 	for (size_t i = from; i < plan->nops; i++) {
 		const struct plan_op *op = &plan->ops[i];
@@ -208,7 +211,7 @@ int run_plan(struct plan *plan)
 	for (i++; i < plan->nops; i++)
 		if (plan->ops[i].stage == STAGE_PARENT_AFTER)
 			parent_op(&plan->ops[i]);
-	if (write(ctx.go_pipe[1], "g", 1) != 1)
+	if (write(ctx.go_pipe[1], &ctx.child, sizeof(ctx.child)) != (ssize_t)sizeof(ctx.child))
 		fail("write", errno, "go pipe");
 	close(ctx.go_pipe[1]);
 

@@ -65,6 +65,8 @@ export const OP_CODES = {
   dumpable: 53,
   'cgroup-open': 54,
   unshare: 55,
+  'seccomp-listener': 56,
+  'seccomp-notify-send': 57,
 } as const;
 
 export const SECCOMP_FLAG_BITS = {
@@ -88,6 +90,9 @@ export interface SeccompArgCondition {
 export type PlanStep = { stage: Stage } & (
   | { op: 'cgroup-join'; procsPath: string }
   | { op: 'cgroup-open'; dir: string }
+  | { op: 'seccomp-listener'; path: string }
+  /** The container process state for the listener, cut where the pid goes: a + pid + b + pid + c. */
+  | { op: 'seccomp-notify-send'; parts: [string, string, string]; path: string }
   | { op: 'unshare'; flags: number; namespaces: string[] }
   | { op: 'setns'; path: string; nsType: number; namespace: string }
   | { op: 'timens'; offsets: string }
@@ -172,6 +177,10 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.procsPath];
     case 'cgroup-open':
       return [step.dir];
+    case 'seccomp-listener':
+      return [step.path];
+    case 'seccomp-notify-send':
+      return step.parts;
     case 'unshare':
       return [step.flags];
     case 'setns':

@@ -8,7 +8,7 @@ import { readlinkSync } from 'node:fs';
 import type { PlanStep } from '../native/protocol.ts';
 import type { NamespaceType, Process, RuntimeConfig } from '../oci/index.ts';
 import { CLONE_FLAGS, cgroupEntrySteps, type CgroupEntry } from './compile.ts';
-import { processSteps } from './compile-process.ts';
+import { processSteps, seccompListenerPath, type SeccompListenerState } from './compile-process.ts';
 
 const PROC_NS_NAMES: Record<NamespaceType, string> = {
   user: 'user',
@@ -28,6 +28,8 @@ export interface ExecCompileOptions {
   /** Host pid of the container's init. */
   pid: number;
   cgroupEntry: CgroupEntry;
+  /** The container, for a seccomp listener (linux.seccomp.listenerPath). */
+  seccompState?: SeccompListenerState | undefined;
   consoleSocket?: string | undefined;
   relayConsole?: boolean | undefined;
   preserveFds?: number | undefined;
@@ -48,6 +50,8 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
   const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
   // the console socket is a host path: connect before the mount namespace changes
   if (process.terminal && opts.consoleSocket) steps.push({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
+  const listenerPath = seccompListenerPath(config);
+  if (listenerPath) steps.push({ stage: 'parent', op: 'seccomp-listener', path: listenerPath });
   if (process.terminal && !opts.consoleSocket && opts.relayConsole) steps.push({ stage: 'parent', op: 'console-pair' });
   for (const type of EXEC_JOIN_ORDER) {
     if (!types.has(type)) continue;
@@ -61,6 +65,14 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
   // in the container's pid namespace now: its processes must not ptrace this one (and take its
   // fds) before the execve
   steps.push({ stage: 'child', op: 'dumpable', value: false, reason: 'processes of the container cannot ptrace it before execve' });
-  steps.push(...processSteps(config, process, { hasConsole, preserveFds: opts.preserveFds, waitForStart: false, isRootless: globalThis.process.getuid?.() !== 0 }));
+  steps.push(
+    ...processSteps(config, process, {
+      hasConsole,
+      preserveFds: opts.preserveFds,
+      waitForStart: false,
+      isRootless: globalThis.process.getuid?.() !== 0,
+      seccompState: opts.seccompState,
+    }),
+  );
   return steps;
 }

@@ -19,6 +19,7 @@ const SECCOMP_ACTION_VALUES: Record<string, number> = {
   SCMP_ACT_TRACE: 0x7ff0_0000,
   SCMP_ACT_LOG: 0x7ffc_0000,
   SCMP_ACT_ALLOW: 0x7fff_0000,
+  SCMP_ACT_NOTIFY: 0x7fc0_0000,
 };
 
 const SECCOMP_OP_VALUES: Record<string, number> = {
@@ -34,11 +35,6 @@ const SECCOMP_OP_VALUES: Record<string, number> = {
 const EPERM = 1;
 
 function seccompAction(name: string, errnoRet: number | undefined, field: string): number {
-  if (name === 'SCMP_ACT_NOTIFY') {
-    throw new BerthError('NOT_IMPLEMENTED', `${field}: SCMP_ACT_NOTIFY is not supported by berth-runtime yet`, {
-      hint: 'use SCMP_ACT_ERRNO or SCMP_ACT_KILL_PROCESS',
-    });
-  }
   const base = SECCOMP_ACTION_VALUES[name];
   if (base === undefined) throw new BerthError('INVALID_ARGUMENT', `${field}: unknown seccomp action "${name}"`);
   if (name === 'SCMP_ACT_ERRNO') return (base | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
@@ -50,7 +46,38 @@ function toBig(value: number | bigint | undefined): bigint {
   return BigInt(value ?? 0);
 }
 
-function seccompSteps(config: RuntimeConfig): PlanStep[] {
+/** The state a seccomp listener gets (OCI "container process state"), without the pid. */
+export interface SeccompListenerState {
+  id: string;
+  status: 'creating' | 'running';
+  bundle: string;
+  annotations?: Record<string, string> | undefined;
+}
+
+/** linux.seccomp.listenerPath when the filter has SCMP_ACT_NOTIFY rules (else nothing to send):
+ * callers connect to it while host paths are reachable. */
+export function seccompListenerPath(config: RuntimeConfig): string | undefined {
+  const seccomp = config.linux?.seccomp;
+  if (!seccomp?.listenerPath) return undefined;
+  return (seccomp.syscalls ?? []).some((rule) => rule.action === 'SCMP_ACT_NOTIFY') ? seccomp.listenerPath : undefined;
+}
+
+/** The container process state JSON, cut where berth-init writes the pid (it knows it only then). */
+function listenerStateParts(metadata: string, state: SeccompListenerState): [string, string, string] {
+  for (let sentinel = -1_000_000_001; ; sentinel--) {
+    const doc = {
+      ociVersion: '1.2.0',
+      fds: ['seccompFd'],
+      pid: sentinel,
+      metadata,
+      state: { ociVersion: '1.2.0', id: state.id, status: state.status, pid: sentinel, bundle: state.bundle, ...(state.annotations && Object.keys(state.annotations).length ? { annotations: state.annotations } : {}) },
+    };
+    const parts = JSON.stringify(doc).split(String(sentinel));
+    if (parts.length === 3) return parts as [string, string, string];
+  }
+}
+
+function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined): PlanStep[] {
   const seccomp = config.linux?.seccomp;
   if (!seccomp) return [];
   let flags = 0;
@@ -61,7 +88,6 @@ function seccompSteps(config: RuntimeConfig): PlanStep[] {
     flags |= bit;
     flagNames.push(name);
   }
-  if (seccomp.listenerPath) throw new BerthError('NOT_IMPLEMENTED', 'linux.seccomp.listenerPath: seccomp notify is not supported yet');
   const rules: PlanStep[] = [];
   (seccomp.syscalls ?? []).forEach((rule, i) => {
     const action = seccompAction(rule.action, rule.errnoRet, `linux.seccomp.syscalls[${i}].action`);
@@ -89,6 +115,11 @@ function seccompSteps(config: RuntimeConfig): PlanStep[] {
     steps.push({ stage: 'child', op: 'seccomp-arch', arch: arch.replace(/^SCMP_ARCH_/, '').toLowerCase() });
   }
   steps.push(...rules, { stage: 'child', op: 'seccomp-load' });
+  const listenerPath = seccompListenerPath(config);
+  if (listenerPath) {
+    if (!listenerState) throw new BerthError('INTERNAL', 'seccomp notify: no container state for the listener');
+    steps.push({ stage: 'child', op: 'seccomp-notify-send', path: listenerPath, parts: listenerStateParts(seccomp.listenerMetadata ?? '', listenerState) });
+  }
   return steps;
 }
 
@@ -102,6 +133,8 @@ export interface ProcessStepOptions {
   startHooks?: PlanStep[];
   /** The caller is not root: setgroups is denied in its user namespace. */
   isRootless?: boolean | undefined;
+  /** What a seccomp listener (linux.seccomp.listenerPath) is told about the container. */
+  seccompState?: SeccompListenerState | undefined;
 }
 
 export function processSteps(config: RuntimeConfig, process: Process, opts: ProcessStepOptions): PlanStep[] {
@@ -119,7 +152,7 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
     child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
   }
 
-  const seccomp = seccompSteps(config);
+  const seccomp = seccompSteps(config, opts.seccompState);
   const nnp = process.noNewPrivileges === true;
   // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities
   if (!nnp) steps.push(...seccomp);

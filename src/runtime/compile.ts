@@ -21,7 +21,7 @@ import {
   type NamespaceType,
 } from '../oci/index.ts';
 import { mountFlagNames } from './flag-names.ts';
-import { processSteps } from './compile-process.ts';
+import { processSteps, seccompListenerPath } from './compile-process.ts';
 
 export const CLONE_FLAGS: Record<NamespaceType, number> = {
   mount: 0x0002_0000,
@@ -295,6 +295,8 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     child({ stage: 'child', op: 'propagation', path: '/', flags, flagNames: mountFlagNames(flags) });
   }
   if (process.terminal && opts.consoleSocket) child({ stage: 'child', op: 'console-connect', socketPath: opts.consoleSocket });
+  const listenerPath = seccompListenerPath(config);
+  if (listenerPath) child({ stage: 'child', op: 'seccomp-listener', path: listenerPath });
   child({ stage: 'child', op: 'rootfs', path: rootfsDir });
 
   const mounts = config.mounts ?? [];
@@ -340,6 +342,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
       waitForStart: true,
       startHooks: hookRunSteps(config, 'startContainer'),
       isRootless: opts.isRootless,
+      seccompState: { id: opts.containerId, status: 'creating', bundle: opts.bundleDir, annotations: config.annotations },
     }),
   );
   return { steps, runtimeHookPhases };

@@ -59,6 +59,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   const steps = compileExecPlan(state.config, process, {
     pid: state.pid,
     cgroupEntry: entry,
+    seccompState: { id, status: 'running', bundle: state.bundle, annotations: state.annotations },
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     relayConsole: !opts.detach && !opts.consoleSocket,
     preserveFds: opts.preserveFds,

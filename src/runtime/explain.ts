@@ -15,6 +15,10 @@ function describeStep(step: PlanStep): string {
       return step.procsPath.endsWith('/tasks')
         ? `join cgroup: write 0 > ${step.procsPath}  (this single-threaded process only: no global cgroup lock)`
         : `join cgroup: write 0 > ${step.procsPath}`;
+    case 'seccomp-listener':
+      return `connect(seccomp listener ${q(step.path)})  while host paths are reachable`;
+    case 'seccomp-notify-send':
+      return `sendmsg(seccomp listener ${q(step.path)}: the container process state, SCM_RIGHTS the filter's notify fd)`;
     case 'cgroup-open':
       return `open(${q(step.dir)}, O_PATH|O_DIRECTORY)  the child is created in this cgroup (clone3 CLONE_INTO_CGROUP)`;
     case 'unshare':

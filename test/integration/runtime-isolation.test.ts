@@ -1,10 +1,10 @@
 /** What the container sees: its own pid 1, hostname, mounts, root, capabilities, limits, user. */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { harness, sh, skipUnlessRoot } from './helpers.ts';
+import { harness, sh, skipUnlessRoot, waitFor } from './helpers.ts';
 import { capabilityMask } from '../../src/oci/index.ts';
 
 describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
@@ -97,6 +97,64 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     assert.match(r.stdout, /Operation not permitted/);
     assert.match(r.stdout, /status=1/);
     assert.match(r.stdout, /touched/, 'other syscalls still work');
+  });
+
+  it('hands the seccomp notify fd and the container state to linux.seccomp.listenerPath', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-test-seccomp-'));
+    const sock = join(dir, 'listener.sock');
+    const out = join(dir, 'got.json');
+    // a listener of the test's own: takes the fd and the state, then closes the fd, after which
+    // the kernel fails the notified syscalls with ENOSYS
+    writeFileSync(
+      join(dir, 'listener.py'),
+      [
+        'import json, os, socket, sys',
+        's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)',
+        "open(sys.argv[2] + '.ready', 'w').close()",
+        'c, _ = s.accept(); data = b""; fds = []',
+        'while True:',
+        '    msg, got, _, _ = socket.recv_fds(c, 65536, 4); fds += got; data += msg',
+        '    if not msg: break',
+        '    try: json.loads(data); break',
+        '    except ValueError: pass',
+        "kind = os.readlink('/proc/self/fd/%d' % fds[0]) if fds else ''",
+        "json.dump({'state': json.loads(data), 'nfds': len(fds), 'kind': kind}, open(sys.argv[2], 'w'))",
+        'for fd in fds: os.close(fd)',
+      ].join('\n'),
+    );
+    const { spawn } = await import('node:child_process');
+    const listener = spawn('timeout', ['30', 'python3', join(dir, 'listener.py'), sock, out], { stdio: 'ignore' });
+    try {
+      await waitFor(() => existsSync(`${out}.ready`), 'the listener');
+      const r = await h.run((c) => {
+        c.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+        c.annotations = { 'org.example/team': 'infra' };
+        c.linux!.seccomp = {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          architectures: ['SCMP_ARCH_X86_64'],
+          listenerPath: sock,
+          listenerMetadata: 'berth-test',
+          syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+        };
+        c.process!.args = ['/bin/sh', '-c', 'mkdir /tmp/x 2>&1; echo status=$?; touch /tmp/y && echo touched'];
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stdout, /Function not implemented/, 'mkdir went to the listener, which let go of it');
+      assert.match(r.stdout, /touched/);
+      const got = JSON.parse(readFileSync(out, 'utf8'));
+      assert.equal(got.nfds, 1);
+      assert.equal(got.kind, 'anon_inode:seccomp notify');
+      assert.deepEqual(got.state.fds, ['seccompFd']);
+      assert.equal(got.state.metadata, 'berth-test');
+      assert.equal(got.state.state.id, r.id);
+      assert.equal(got.state.state.status, 'creating');
+      assert.deepEqual(got.state.state.annotations, { 'org.example/team': 'infra' });
+      assert.ok(Number.isInteger(got.state.pid) && got.state.pid > 1, `the host pid of the container, not ${got.state.pid}`);
+      assert.equal(got.state.state.pid, got.state.pid);
+    } finally {
+      if (listener.exitCode === null) listener.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('applies rlimits', async () => {
