@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -399,6 +400,39 @@ void send_fd(int sock, int fd, const void *data, size_t len, const char *what)
 	}
 }
 
+static void op_sched(const struct plan_op *op)
+{
+	/* struct sched_attr of <linux/sched/types.h> (SCHED_ATTR_SIZE_VER0) */
+	struct {
+		uint32_t size, policy;
+		uint64_t flags;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t runtime, deadline, period;
+	} attr = {
+		.size = 48, .policy = (uint32_t)arg_u64(op, 0), .flags = arg_u64(op, 1),
+		.nice = (int32_t)(int64_t)arg_u64(op, 2), .priority = (uint32_t)arg_u64(op, 3),
+		.runtime = arg_u64(op, 4), .deadline = arg_u64(op, 5), .period = arg_u64(op, 6),
+	};
+	if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+		fail("sched_setattr", errno, NULL);
+}
+
+static void op_affinity(const struct plan_op *op)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	uint64_t n = arg_u64(op, 0);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t cpu = arg_u64(op, 1 + i);
+		if (cpu >= CPU_SETSIZE)
+			fail_msg("sched_setaffinity", EINVAL, NULL, "CPU number out of range");
+		CPU_SET((int)cpu, &set);
+	}
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		fail("sched_setaffinity", errno, NULL);
+}
+
 static int connect_unix(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -675,6 +709,12 @@ void run_op(const struct plan_op *op)
 			fail("chdir", errno, arg_str(op, 0));
 		break;
 	case OP_UMASK: umask((mode_t)arg_u64(op, 0)); break;
+	case OP_IOPRIO:
+		if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)arg_u64(op, 0)) < 0)
+			fail("ioprio_set", errno, NULL);
+		break;
+	case OP_SCHED: op_sched(op); break;
+	case OP_AFFINITY: op_affinity(op); break;
 	case OP_PERSONALITY:
 		if (personality((unsigned long)arg_u64(op, 0)) < 0)
 			fail("personality", errno, NULL);

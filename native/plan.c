@@ -141,6 +141,7 @@ const char *op_name(unsigned code)
 		[OP_CAPS_SET] = "capset", [OP_MKFIFO] = "mkfifo", [OP_CONSOLE_PAIR] = "console-pair", [OP_DUMPABLE] = "dumpable",
 		[OP_CGROUP_OPEN] = "cgroup-open", [OP_UNSHARE] = "unshare",
 		[OP_SECCOMP_LISTENER] = "seccomp-listener", [OP_SECCOMP_NOTIFY_SEND] = "seccomp-notify",
+		[OP_IOPRIO] = "ioprio_set", [OP_SCHED] = "sched_setattr", [OP_AFFINITY] = "sched_setaffinity",
 	};
 	return code < OP_MAX && names[code] ? names[code] : "unknown-op";
 }

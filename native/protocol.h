@@ -112,6 +112,10 @@ enum berth_op {
 	OP_SECCOMP_NOTIFY_SEND = 57, /* (3 strings a, b, c)  after OP_SECCOMP_LOAD: send the notify
 	                            fd (SCM_RIGHTS) with the container process state
 	                            a + pid + b + pid + c (pid: this process, seen from the host) */
+	OP_IOPRIO = 58,         /* (u64 ioprio value)   ioprio_set(IOPRIO_WHO_PROCESS, 0, …)   */
+	OP_SCHED = 59,          /* (u64 policy, u64 flags, s64 nice, u64 priority, u64 runtime,
+	                            u64 deadline, u64 period)   sched_setattr(0, …)           */
+	OP_AFFINITY = 60,       /* (u64 n, u64 cpu...)  sched_setaffinity(0, …)                */
 	OP_MAX
 };
 

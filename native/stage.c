@@ -72,6 +72,7 @@ static void parent_op(const struct plan_op *op)
 	}
 	case OP_CONSOLE_CONNECT:
 	case OP_SECCOMP_LISTENER:
+	case OP_AFFINITY: /* exec: execCPUAffinity.initial, before entering the cgroups */
 		run_op(op); /* exec: connect while host paths are still reachable */
 		break;
 	case OP_MKFIFO:

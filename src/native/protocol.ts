@@ -67,6 +67,9 @@ export const OP_CODES = {
   unshare: 55,
   'seccomp-listener': 56,
   'seccomp-notify-send': 57,
+  ioprio: 58,
+  sched: 59,
+  affinity: 60,
 } as const;
 
 export const SECCOMP_FLAG_BITS = {
@@ -144,6 +147,20 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'chdir'; path: string }
   | { op: 'umask'; mask: number }
   | { op: 'personality'; persona: number; domain: string }
+  | { op: 'ioprio'; value: number; className: string; priority: number }
+  | {
+      op: 'sched';
+      policy: number;
+      policyName: string;
+      flags: number;
+      flagNames: string[];
+      nice: number;
+      priority: number;
+      runtime: bigint;
+      deadline: bigint;
+      period: bigint;
+    }
+  | { op: 'affinity'; cpus: number[]; list: string; when: string }
   | { op: 'setgroups'; gids: number[] }
   | { op: 'setgid'; gid: number }
   | { op: 'setuid'; uid: number }
@@ -247,6 +264,12 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.value ? 1 : 0];
     case 'rlimit':
       return [step.resource, step.soft, step.hard, step.type];
+    case 'ioprio':
+      return [step.value];
+    case 'sched':
+      return [step.policy, step.flags, BigInt.asUintN(64, BigInt(step.nice)), step.priority, step.runtime, step.deadline, step.period];
+    case 'affinity':
+      return [step.cpus.length, ...step.cpus];
     case 'console-connect':
       return [step.socketPath];
     case 'console':

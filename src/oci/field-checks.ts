@@ -54,7 +54,7 @@ export function isJsonObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-type Check<T> = (value: unknown, path: string) => T;
+export type Check<T> = (value: unknown, path: string) => T;
 
 /** The checked value of `obj[key]`, or undefined when absent or null (null keys are removed). */
 export function optional<T>(obj: Json, key: string, path: string, check: Check<T>): T | undefined {

@@ -8,6 +8,7 @@ export { parseJsonLossless, stringifyJsonLossless, findJsonSyntaxError, type Jso
 export * from './mount-options.ts';
 export { CAPABILITIES, LAST_CAPABILITY, capabilityMask, capabilityNames, capabilityNumber, isKnownCapability } from './capabilities.ts';
 export { RLIMITS, RLIM_INFINITY, rlimitNames, rlimitNumber } from './rlimits.ts';
+export { parseCpuList } from './cpu-list.ts';
 export { NAMESPACE_TYPES, NAMESPACE_CLONE_FLAGS, NAMESPACE_PROC_NAMES, isNamespaceType } from './namespaces.ts';
 export {
   SECCOMP_ACTIONS,

@@ -16,8 +16,10 @@ import {
   stringArray,
   uint32,
   uint64,
+  type Check,
   type Json,
 } from './field-checks.ts';
+import { parseCpuList } from './cpu-list.ts';
 import { rlimitNames } from './rlimits.ts';
 import type { CapabilitySet, IoPriorityClass, Process, Rlimit, SchedulerFlag, SchedulerPolicy } from './types.ts';
 
@@ -161,9 +163,15 @@ function scheduler(value: unknown, path: string): Json {
   return sched;
 }
 
+const cpuList: Check<string> = (value, path) => {
+  const text = string(value, path);
+  if (parseCpuList(text) === undefined) fail(path, `expected a CPU list like "0-3,7", got ${JSON.stringify(text)}`);
+  return text;
+};
+
 function execCpuAffinity(value: unknown, path: string): Json {
   const affinity = object(value, path);
-  optional(affinity, 'initial', path, string);
-  optional(affinity, 'final', path, string);
+  optional(affinity, 'initial', path, cpuList);
+  optional(affinity, 'final', path, cpuList);
   return affinity;
 }

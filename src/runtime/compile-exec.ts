@@ -8,7 +8,7 @@ import { readlinkSync } from 'node:fs';
 import type { PlanStep } from '../native/protocol.ts';
 import type { NamespaceType, Process, RuntimeConfig } from '../oci/index.ts';
 import { CLONE_FLAGS, cgroupEntrySteps, type CgroupEntry } from './compile.ts';
-import { processSteps, seccompListenerPath, type SeccompListenerState } from './compile-process.ts';
+import { affinityStep, processSteps, seccompListenerPath, type SeccompListenerState } from './compile-process.ts';
 
 const PROC_NS_NAMES: Record<NamespaceType, string> = {
   user: 'user',
@@ -46,7 +46,12 @@ function sameNamespace(a: string, b: string): boolean {
 export function compileExecPlan(config: RuntimeConfig, process: Process, opts: ExecCompileOptions): PlanStep[] {
   const types = new Set((config.linux?.namespaces ?? []).map((ns) => ns.type));
   const entry = cgroupEntrySteps(opts.cgroupEntry, types.has('cgroup'));
-  const steps: PlanStep[] = entry.steps;
+  const affinity = process.execCPUAffinity;
+  const steps: PlanStep[] = [];
+  if (affinity?.initial) {
+    steps.push(affinityStep(affinity.initial, 'parent', 'execCPUAffinity.initial: before entering the container\'s cgroups', 'process.execCPUAffinity.initial'));
+  }
+  steps.push(...entry.steps);
   const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
   // the console socket is a host path: connect before the mount namespace changes
   if (process.terminal && opts.consoleSocket) steps.push({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
@@ -62,6 +67,9 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
   }
   steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [], intoCgroup: entry.intoCgroup });
   steps.push({ stage: 'child', op: 'setsid' });
+  if (affinity?.final) {
+    steps.push(affinityStep(affinity.final, 'child', 'execCPUAffinity.final: in the container\'s cgroups', 'process.execCPUAffinity.final'));
+  }
   // in the container's pid namespace now: its processes must not ptrace this one (and take its
   // fds) before the execve
   steps.push({ stage: 'child', op: 'dumpable', value: false, reason: 'processes of the container cannot ptrace it before execve' });

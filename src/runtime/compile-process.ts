@@ -4,9 +4,10 @@
  * a process joining it (exec).
  */
 import { BerthError } from '../common/index.ts';
+import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
 import type { PlanStep, SeccompArgCondition } from '../native/protocol.ts';
 import { SECCOMP_FLAG_BITS } from '../native/protocol.ts';
-import { capabilityMask, rlimitNumber, type Process, type RuntimeConfig } from '../oci/index.ts';
+import { capabilityMask, parseCpuList, rlimitNumber, type Process, type RuntimeConfig } from '../oci/index.ts';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -135,6 +136,68 @@ export interface ProcessStepOptions {
   isRootless?: boolean | undefined;
   /** What a seccomp listener (linux.seccomp.listenerPath) is told about the container. */
   seccompState?: SeccompListenerState | undefined;
+  /** The host's security modules (default: this host's). */
+  security?: HostSecurity | undefined;
+}
+
+const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
+const SCHED_POLICIES: Record<string, number> = {
+  SCHED_OTHER: 0,
+  SCHED_FIFO: 1,
+  SCHED_RR: 2,
+  SCHED_BATCH: 3,
+  SCHED_ISO: 4,
+  SCHED_IDLE: 5,
+  SCHED_DEADLINE: 6,
+};
+const SCHED_FLAGS: Record<string, number> = {
+  SCHED_FLAG_RESET_ON_FORK: 0x01,
+  SCHED_FLAG_RECLAIM: 0x02,
+  SCHED_FLAG_DL_OVERRUN: 0x04,
+  SCHED_FLAG_KEEP_POLICY: 0x08,
+  SCHED_FLAG_KEEP_PARAMS: 0x10,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
+  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+};
+
+/** process.ioPriority and process.scheduler: applied while the process still has its
+ * capabilities (a real-time class or policy needs them). */
+function priorityAndSchedulerSteps(process: Process): PlanStep[] {
+  const steps: PlanStep[] = [];
+  if (process.ioPriority) {
+    const cls = IOPRIO_CLASSES[process.ioPriority.class];
+    if (cls === undefined) throw new BerthError('INVALID_ARGUMENT', `process.ioPriority.class: unknown class "${process.ioPriority.class}"`);
+    const priority = process.ioPriority.priority ?? 0;
+    steps.push({ stage: 'child', op: 'ioprio', value: (cls << 13) | priority, className: process.ioPriority.class, priority });
+  }
+  const sched = process.scheduler;
+  if (sched) {
+    const policy = SCHED_POLICIES[sched.policy];
+    if (policy === undefined) throw new BerthError('INVALID_ARGUMENT', `process.scheduler.policy: unknown policy "${sched.policy}"`);
+    const flagNames = sched.flags ?? [];
+    const flags = flagNames.reduce((f, name) => f | (SCHED_FLAGS[name] ?? 0), 0);
+    steps.push({
+      stage: 'child',
+      op: 'sched',
+      policy,
+      policyName: sched.policy,
+      flags,
+      flagNames,
+      nice: sched.nice ?? 0,
+      priority: sched.priority ?? 0,
+      runtime: toBig(sched.runtime),
+      deadline: toBig(sched.deadline),
+      period: toBig(sched.period),
+    });
+  }
+  return steps;
+}
+
+/** execCPUAffinity (exec only: the spec does not apply it to a container's init). */
+export function affinityStep(list: string, stage: 'parent' | 'child', when: string, field: string): PlanStep {
+  const cpus = parseCpuList(list);
+  if (!cpus) throw new BerthError('INVALID_ARGUMENT', `${field}: expected a CPU list like "0-3,7", got ${JSON.stringify(list)}`);
+  return { stage, op: 'affinity', cpus, list, when };
 }
 
 export function processSteps(config: RuntimeConfig, process: Process, opts: ProcessStepOptions): PlanStep[] {
@@ -148,6 +211,7 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
     if (resource === undefined) throw new BerthError('INVALID_ARGUMENT', `process.rlimits: unknown rlimit type "${rl.type}"`);
     child({ stage: 'child', op: 'rlimit', type: rl.type, resource, soft: toBig(rl.soft), hard: toBig(rl.hard) });
   }
+  steps.push(...priorityAndSchedulerSteps(process));
   if (opts.hasConsole) {
     child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
   }
@@ -201,6 +265,12 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
     child({ stage: 'child', op: 'personality', persona: linux.personality.domain === 'LINUX32' ? 0x0008 : 0x0000, domain: linux.personality.domain });
   }
   child({ stage: 'child', op: 'chdir', path: process.cwd });
+  const security = opts.security ?? hostSecurity();
+  checkLabels({ selinuxLabel: process.selinuxLabel, apparmorProfile: process.apparmorProfile }, security, 'process');
+  if (process.apparmorProfile && security.appArmorExecAttr) {
+    // the profile takes effect at the execve, as runc applies it
+    child({ stage: 'child', op: 'write-file', path: security.appArmorExecAttr, content: `exec ${process.apparmorProfile}` });
+  }
   if (nnp) child({ stage: 'child', op: 'no-new-privs' });
 
   const env = process.env ?? [];

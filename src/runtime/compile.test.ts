@@ -100,6 +100,20 @@ describe('compilePlan', () => {
     assert.ok(ops(plain).includes('cgroup-open'));
   });
 
+  it('asks for the AppArmor profile on exec where the host runs AppArmor, before no_new_privs', () => {
+    const security = { appArmorExecAttr: '/proc/self/attr/apparmor/exec', selinux: false };
+    const steps = compilePlan(spec((c) => ((c.process!.apparmorProfile = 'berth-default'), (c.process!.noNewPrivileges = true))), { ...opts, security }).steps;
+    const write = steps.find((s) => s.op === 'write-file');
+    assert.ok(write && write.op === 'write-file');
+    assert.deepEqual([write.path, write.content], ['/proc/self/attr/apparmor/exec', 'exec berth-default']);
+    assert.ok(ops(steps).indexOf('write-file') < ops(steps).indexOf('no-new-privs'));
+    // without AppArmor on the host: refused, never ignored
+    assert.throws(
+      () => compilePlan(spec((c) => (c.process!.apparmorProfile = 'berth-default')), { ...opts, security: { selinux: false } }),
+      /process\.apparmorProfile is set but AppArmor is not enabled on this host/,
+    );
+  });
+
   it('uses chroot instead of pivot_root with noPivot or on an initramfs root', () => {
     assert.ok(ops(compilePlan(spec(), { ...opts, noPivot: true }).steps).includes('chroot'));
     assert.ok(ops(compilePlan(spec(), { ...opts, isRootRamfs: true }).steps).includes('chroot'));

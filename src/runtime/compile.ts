@@ -22,6 +22,7 @@ import {
 } from '../oci/index.ts';
 import { mountFlagNames } from './flag-names.ts';
 import { processSteps, seccompListenerPath } from './compile-process.ts';
+import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
 
 export const CLONE_FLAGS: Record<NamespaceType, number> = {
   mount: 0x0002_0000,
@@ -105,6 +106,8 @@ export interface CompileOptions {
   isRootless?: boolean | undefined;
   /** The host root is an initramfs: pivot_root cannot work there. */
   isRootRamfs?: boolean | undefined;
+  /** The host's security modules (default: this host's). */
+  security?: HostSecurity | undefined;
 }
 
 export interface CompiledPlan {
@@ -246,6 +249,10 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   const linux = config.linux ?? {};
   const process = config.process;
   if (!process?.args?.length) throw new BerthError('INVALID_ARGUMENT', 'process.args: the container needs a program to run');
+  if (linux.intelRdt && Object.values(linux.intelRdt).some((v) => v !== undefined && v !== false && v !== '')) {
+    throw new BerthError('NOT_IMPLEMENTED', 'linux.intelRdt: Intel RDT (resctrl) is not supported by berth-runtime', { hint: 'remove linux.intelRdt from config.json' });
+  }
+  checkLabels({ mountLabel: linux.mountLabel }, opts.security ?? hostSecurity(), 'process');
   if (!config.root?.path) throw new BerthError('INVALID_ARGUMENT', 'root.path: is required');
   const namespaces = linux.namespaces ?? [];
   const created = newNamespaces(config);
@@ -343,6 +350,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
       startHooks: hookRunSteps(config, 'startContainer'),
       isRootless: opts.isRootless,
       seccompState: { id: opts.containerId, status: 'creating', bundle: opts.bundleDir, annotations: config.annotations },
+      security: opts.security,
     }),
   );
   return { steps, runtimeHookPhases };

@@ -102,6 +102,12 @@ function describeStep(step: PlanStep): string {
       return `chdir(${q(step.path)})`;
     case 'umask':
       return `umask(${octal(step.mask)})`;
+    case 'ioprio':
+      return `ioprio_set(IOPRIO_WHO_PROCESS, 0, ${step.className} priority ${step.priority})`;
+    case 'sched':
+      return `sched_setattr(0, {${step.policyName}${step.flagNames.length ? `, flags ${step.flagNames.join('|')}` : ''}, nice ${step.nice}, priority ${step.priority}${step.policyName === 'SCHED_DEADLINE' ? `, runtime ${step.runtime} deadline ${step.deadline} period ${step.period}` : ''}})`;
+    case 'affinity':
+      return `sched_setaffinity(0, CPUs ${step.list})  ${step.when}`;
     case 'personality':
       return `personality(${step.domain})`;
     case 'setgroups':

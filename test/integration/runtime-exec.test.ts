@@ -81,6 +81,31 @@ describe('berth-runtime exec', { skip: skipUnlessRoot }, () => {
     await h.runtime.delete(id, { force: true });
   });
 
+  it('pins an exec\'d process to execCPUAffinity (final; else initial, inherited) from --process', async () => {
+    const { id } = await running();
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/berth-test-affinity-');
+    try {
+      const run = (affinity: Record<string, string>) => {
+        const file = join(dir, 'process.json');
+        writeFileSync(file, JSON.stringify({ args: ['/bin/sh', '-c', 'grep Cpus_allowed_list /proc/self/status'], cwd: '/', user: { uid: 0, gid: 0 }, execCPUAffinity: affinity }));
+        return spawnSync(cli, ['--root', h.rootDir, 'exec', '--process', file, id], { encoding: 'utf8' });
+      };
+      let r = run({ initial: '0', final: '1' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Cpus_allowed_list:\s+1$/m);
+      r = run({ initial: '0' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Cpus_allowed_list:\s+0$/m);
+      r = run({ final: '0-x' });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /execCPUAffinity\.final: expected a CPU list like "0-3,7", got "0-x"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await h.runtime.delete(id, { force: true });
+    }
+  });
+
   it('runs a detached process that keeps running after exec returns', async () => {
     const { id } = await running();
     // the detached process holds whatever stdio it got: give it none, or spawnSync waits for it

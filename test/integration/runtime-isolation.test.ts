@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { harness, sh, skipUnlessRoot, waitFor } from './helpers.ts';
-import { capabilityMask } from '../../src/oci/index.ts';
+import { capabilityMask, type RuntimeConfig } from '../../src/oci/index.ts';
+import { uniqueId } from '../fixtures/bundle.ts';
 
 describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
   const h = harness();
@@ -154,6 +155,35 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     } finally {
       if (listener.exitCode === null) listener.kill();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('applies process.ioPriority and process.scheduler', async () => {
+    const r = await h.run((c) => {
+      c.process!.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 7 };
+      c.process!.scheduler = { policy: 'SCHED_BATCH', nice: 5 };
+      c.process!.args = ['/bin/sh', '-c', 'ionice -p $$; cut -d" " -f19,41 /proc/self/stat'];
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /^idle$/m);
+    assert.match(r.stdout, /^5 3$/m, 'nice 5, policy 3 (SCHED_BATCH)');
+  });
+
+  it('refuses what it cannot apply (Intel RDT, AppArmor or SELinux labels on a host without them), creating nothing', async () => {
+    const cases: [string, (c: RuntimeConfig) => void, RegExp][] = [
+      ['intelRdt', (c) => (c.linux!.intelRdt = { closID: 'gold' }), /linux\.intelRdt: Intel RDT \(resctrl\) is not supported/],
+      ['selinux', (c) => (c.process!.selinuxLabel = 'system_u:system_r:container_t:s0'), /process\.selinuxLabel is set but SELinux is not enabled on this host/],
+      ['mountLabel', (c) => (c.linux!.mountLabel = 'system_u:object_r:container_file_t:s0'), /linux\.mountLabel is set but SELinux is not enabled on this host/],
+    ];
+    if (!existsSync('/sys/module/apparmor/parameters/enabled')) {
+      cases.push(['apparmor', (c) => (c.process!.apparmorProfile = 'docker-default'), /process\.apparmorProfile is set but AppArmor is not enabled on this host/]);
+    }
+    for (const [what, mutate, message] of cases) {
+      const b = h.bundle(mutate);
+      const id = uniqueId();
+      await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir }), message, what);
+      assert.equal(existsSync(join(h.rootDir, id)), false, `${what}: state left`);
+      assert.equal(existsSync(`/sys/fs/cgroup/memory/berth/${id}`) || existsSync(`/sys/fs/cgroup/berth/${id}`), false, `${what}: cgroup left`);
     }
   });
 
