@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = join(REPO, 'node_modules/node/bin/node');
 const BERTH_CLI = join(REPO, 'bin/berth-runtime');
-const BERTH_DIST = join(REPO, 'dist/berth-runtime.mjs');
+const BERTH_DIST = join(REPO, 'dist/berth-runtime.cjs');
 const CRUN_WRAP = 'umount /sys/fs/cgroup/unified; exec "$@"';
 
 function parseRuns(argv) {
@@ -220,7 +220,7 @@ async function main() {
       ['step', 'median ms', 'delta ms'],
       [
         ['(a) node -e 0 (Node start)', fmt(nodeMed, 2), fmt(nodeMed, 2)],
-        ['(b) node dist/berth-runtime.mjs --version', fmt(verMed, 2), `+${fmt(verMed - nodeMed, 2)} bundle load`],
+        ['(b) node dist/berth-runtime.cjs --version', fmt(verMed, 2), `+${fmt(verMed - nodeMed, 2)} bundle load`],
         ['(c) in-process Runtime.run', fmt(stats.api.med, 2), ''],
         ['(d) whole CLI run', fmt(stats.berth.med, 2), `(b)+(c) = ${fmt(verMed + stats.api.med, 2)}`],
       ],

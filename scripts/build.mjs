@@ -3,26 +3,36 @@
 // start-up loads one file and does no work at import time.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoDir = dirname(dirname(fileURLToPath(import.meta.url)));
 mkdirSync(join(repoDir, 'build'), { recursive: true });
+mkdirSync(join(repoDir, 'dist'), { recursive: true });
 const sources = readdirSync(join(repoDir, 'native')).filter((f) => f.endsWith('.c')).map((f) => join('native', f));
 execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', 'build/berth-init', ...sources, '-lseccomp'], { cwd: repoDir, stdio: 'inherit' });
 
+// CommonJS bundles: an ES module's `import … from 'node:fs'` makes Node build an ESM facade of
+// each builtin at start-up, reading every export (fs's lazy ReadStream getter loads all of
+// streams): ~10 ms of a CLI run. require() of a builtin does none of that.
 const entries = readdirSync(join(repoDir, 'src/bin')).filter((f) => f.endsWith('.ts'));
+for (const stale of readdirSync(join(repoDir, 'dist'), { withFileTypes: true }).filter((e) => /\.mjs(\.map)?$/.test(e.name))) {
+  rmSync(join(repoDir, 'dist', stale.name), { force: true });
+}
 await build({
   entryPoints: entries.map((f) => join(repoDir, 'src/bin', f)),
   outdir: join(repoDir, 'dist'),
-  outExtension: { '.js': '.mjs' },
+  outExtension: { '.js': '.cjs' },
   bundle: true,
   splitting: false,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node22',
   packages: 'external',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // the sources are ES modules: import.meta.url is the bundle's own URL
+  define: { 'import.meta.url': '__berthImportMetaUrl' },
+  banner: { js: 'const __berthImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
 });

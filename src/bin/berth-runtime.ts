@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { runtimeMain } from '../cli/runtime-main.ts';
 
-const code = await runtimeMain(process.argv.slice(2));
-process.exitCode = code;
+// no top-level await: the bundle is CommonJS (see scripts/build.mjs)
+void runtimeMain(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

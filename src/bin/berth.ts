@@ -10,5 +10,9 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-const { berthMain } = await import('../cli/berth-main.ts');
-process.exitCode = await berthMain(process.argv.slice(2));
+// no top-level await: the bundle is CommonJS (see scripts/build.mjs)
+void import('../cli/berth-main.ts')
+  .then(({ berthMain }) => berthMain(process.argv.slice(2)))
+  .then((code) => {
+    process.exitCode = code;
+  });
