@@ -2,6 +2,7 @@
  * reports a failure at the failing call; none decides anything. */
 #include "init.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -19,6 +20,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -131,6 +133,79 @@ static void remount_with_flags(int fd, unsigned long flags, const char *where)
 		fail("remount", errno, where);
 }
 
+/* tmpcopyup: what `src` (the directory under the new mount) held, copied into `dst` (the new
+ * mount): directories, files, symlinks (never followed), device nodes and fifos, with their
+ * owners, modes and times. Everything is reached through fds with O_NOFOLLOW. */
+static void copy_tree(int src, int dst, const char *dest, int depth)
+{
+	if (depth > 256)
+		fail_msg("tmpcopyup", ELOOP, dest, "directories nested too deep to copy");
+	int dup_fd = fcntl(src, F_DUPFD_CLOEXEC, 3);
+	DIR *dir = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	if (!dir)
+		fail("opendir", errno, dest);
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		const char *name = e->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		struct stat st;
+		if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			fail("stat", errno, dest);
+		mode_t perm = st.st_mode & 07777;
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dst, name, 0700) < 0)
+				fail("mkdir", errno, dest);
+			int s = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int d = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s < 0 || d < 0)
+				fail("open", errno, dest);
+			copy_tree(s, d, dest, depth + 1);
+			close(s);
+			close(d);
+		} else if (S_ISREG(st.st_mode)) {
+			int s = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int d = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (s < 0 || d < 0)
+				fail("open", errno, dest);
+			for (off_t left = st.st_size; left > 0;) {
+				ssize_t n = copy_file_range(s, NULL, d, NULL, (size_t)left, 0);
+				if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL))
+					n = sendfile(d, s, NULL, (size_t)left);
+				if (n < 0)
+					fail("copy", errno, dest);
+				if (n == 0)
+					break; /* it shrank meanwhile */
+				left -= n;
+			}
+			close(s);
+			close(d);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlinkat(src, name, target, sizeof(target) - 1);
+			if (n < 0)
+				fail("readlink", errno, dest);
+			target[n] = '\0';
+			if (symlinkat(target, dst, name) < 0)
+				fail("symlink", errno, dest);
+		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+			if (mknodat(dst, name, st.st_mode & S_IFMT, st.st_rdev) < 0)
+				fail("mknod", errno, dest);
+		} else {
+			continue; /* sockets are not content */
+		}
+		if (fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			fail("chown", errno, dest);
+		/* after chown, which clears set-id bits */
+		if (!S_ISLNK(st.st_mode) && fchmodat(dst, name, perm, 0) < 0)
+			fail("chmod", errno, dest);
+		struct timespec times[2] = { st.st_atim, st.st_mtim };
+		if (utimensat(dst, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+			fail("utimensat", errno, dest);
+	}
+	closedir(dir);
+}
+
 static void op_mount(const struct plan_op *op)
 {
 	const char *source = arg_str(op, 0), *dest = arg_str(op, 1), *fstype = arg_str(op, 2);
@@ -144,6 +219,15 @@ static void op_mount(const struct plan_op *op)
 	int fd = open_in_root(dest, kind == 1 ? 2 : 1, O_PATH);
 	if (fd < 0)
 		fail("open", errno, dest);
+	/* tmpcopyup: this fd keeps reading the directory once the mount covers it */
+	int lower = -1;
+	if (kind == 2) {
+		char self[64];
+		procfd_path(self, sizeof(self), fd);
+		lower = open(self, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lower < 0)
+			fail("open", errno, dest);
+	}
 	char target[64];
 	procfd_path(target, sizeof(target), fd);
 	if (mount(*source ? source : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0) {
@@ -158,6 +242,14 @@ static void op_mount(const struct plan_op *op)
 	if (fd < 0)
 		fail("open", errno, dest);
 	procfd_path(target, sizeof(target), fd);
+	if (lower >= 0) {
+		int upper = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (upper < 0)
+			fail("open", errno, dest);
+		copy_tree(lower, upper, dest, 0);
+		close(upper);
+		close(lower);
+	}
 	if (remount)
 		remount_with_flags(fd, remount, dest);
 	for (unsigned long bit = MS_UNBINDABLE; bit <= MS_SHARED; bit <<= 1) {

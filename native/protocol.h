@@ -55,7 +55,8 @@ enum berth_op {
 	OP_ROOTFS = 11,         /* (path)                bind rootfs on itself, open as root  */
 	OP_MOUNT = 12,          /* (source, target-in-root, fstype, u64 flags, data,
 	                            u64 propagation-flags, u64 attr-set, u64 attr-clr,
-	                            u64 kind: 0 dir, 1 file, u64 remount-flags)               */
+	                            u64 kind: 0 dir, 1 file, 2 dir whose content is copied
+	                            into the new mount (tmpcopyup), u64 remount-flags)        */
 	OP_MKDIR = 13,          /* (path-in-root, u64 mode)                                    */
 	OP_MKNOD = 14,          /* (path-in-root, u64 mode incl type, u64 major, u64 minor,
 	                            u64 uid, u64 gid)                                          */

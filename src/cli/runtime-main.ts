@@ -252,14 +252,15 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
       const doc = featuresDocument({
         cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
         seccomp: { supportedFlags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] },
-        apparmor: false,
+        // profiles are applied on hosts that run AppArmor (and refused where it does not)
+        apparmor: true,
         selinux: false,
         intelRdt: false,
         idmap: false,
         annotations: { 'io.github.berth.version': VERSION },
       });
-      // only what berth-runtime really does: id-mapped mounts and tmpcopyup are refused
-      const unsupported = new Set(['idmap', 'ridmap', 'tmpcopyup']);
+      // only what berth-runtime really does: id-mapped mounts are refused
+      const unsupported = new Set(['idmap', 'ridmap']);
       if (Array.isArray(doc.mountOptions)) doc.mountOptions = doc.mountOptions.filter((o: string) => !unsupported.has(o));
       io.out(JSON.stringify(doc, null, 2) + '\n');
       return 0;

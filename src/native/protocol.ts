@@ -121,6 +121,8 @@ export type PlanStep = { stage: Stage } & (
       attrClr: number;
       isFile: boolean;
       remountFlags: number;
+      /** tmpcopyup: the directory's content is copied into the new mount. */
+      copyUp?: boolean;
     }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number; uid: number; gid: number; type: string }
@@ -235,7 +237,7 @@ function argsOf(step: PlanStep): Arg[] {
         step.propagation,
         step.attrSet,
         step.attrClr,
-        step.isFile ? 1 : 0,
+        step.isFile ? 1 : step.copyUp ? 2 : 0,
         step.remountFlags,
       ];
     case 'mkdir':

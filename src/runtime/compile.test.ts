@@ -114,6 +114,19 @@ describe('compilePlan', () => {
     );
   });
 
+  it('copies up into tmpfs only, and writes a read-only one before making it read-only', () => {
+    const steps = compilePlan(spec((c) => c.mounts!.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro', 'nosuid'] })), opts).steps;
+    const m = steps.find((s) => s.op === 'mount' && s.destination === '/data');
+    assert.ok(m && m.op === 'mount');
+    assert.equal(m.copyUp, true);
+    assert.equal(m.flags & 1, 0, 'mounted writable for the copy');
+    assert.equal(m.remountFlags & 1, 1, 'then read-only');
+    assert.throws(
+      () => compilePlan(spec((c) => c.mounts!.push({ destination: '/data', type: 'bind', source: '/tmp', options: ['rbind', 'tmpcopyup'] })), opts),
+      /mounts\[\d+\]\.options: "tmpcopyup" applies to tmpfs mounts only, not to a bind mount/,
+    );
+  });
+
   it('uses chroot instead of pivot_root with noPivot or on an initramfs root', () => {
     assert.ok(ops(compilePlan(spec(), { ...opts, noPivot: true }).steps).includes('chroot'));
     assert.ok(ops(compilePlan(spec(), { ...opts, isRootRamfs: true }).steps).includes('chroot'));

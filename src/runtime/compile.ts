@@ -125,7 +125,6 @@ export function newNamespaces(config: RuntimeConfig): Set<NamespaceType> {
 function mountSteps(mount: Mount, index: number, opts: CompileOptions, ctx: { isUserNs: boolean; hasCgroupNs: boolean; hierarchies: CgroupHierarchy[] }): PlanStep[] {
   const field = `mounts[${index}]`;
   const parsed = parseMountOptions(mount.options ?? []);
-  if (parsed.isTmpCopyUp) throw new BerthError('NOT_IMPLEMENTED', `${field}.options: "tmpcopyup" is not supported yet`);
   if (parsed.idmap) throw new BerthError('NOT_IMPLEMENTED', `${field}.options: id-mapped mounts are not supported yet`);
   const type = mount.type ?? (parsed.isBind ? 'bind' : '');
   const destination = mount.destination;
@@ -138,6 +137,9 @@ function mountSteps(mount: Mount, index: number, opts: CompileOptions, ctx: { is
     attrClr: parsed.recAttrClr,
   };
 
+  if (parsed.isTmpCopyUp && (parsed.isBind || type !== 'tmpfs')) {
+    throw new BerthError('INVALID_ARGUMENT', `${field}.options: "tmpcopyup" applies to tmpfs mounts only, not to ${parsed.isBind ? 'a bind mount' : JSON.stringify(type)}`);
+  }
   if (type === 'cgroup' || type === 'cgroup2') return cgroupMountSteps(mount, parsed.flags, ctx);
 
   if (parsed.isBind) {
@@ -171,11 +173,13 @@ function mountSteps(mount: Mount, index: number, opts: CompileOptions, ctx: { is
       source: mount.source ?? type,
       destination,
       fstype: type,
-      flags: parsed.flags,
-      flagNames: mountFlagNames(parsed.flags),
+      // tmpcopyup into a read-only tmpfs: written first, made read-only after
+      flags: parsed.isTmpCopyUp ? parsed.flags & ~MS_RDONLY : parsed.flags,
+      flagNames: mountFlagNames(parsed.isTmpCopyUp ? parsed.flags & ~MS_RDONLY : parsed.flags),
       data: parsed.data,
       isFile: false,
-      remountFlags: 0,
+      remountFlags: parsed.isTmpCopyUp && parsed.flags & MS_RDONLY ? parsed.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) : 0,
+      ...(parsed.isTmpCopyUp ? { copyUp: true } : {}),
     },
   ];
 }

@@ -51,6 +51,7 @@ function describeStep(step: PlanStep): string {
         step.remountFlags ? `then remount MS_BIND|MS_REMOUNT|${step.remountFlags.toString()}` : '',
         step.propagation ? `propagation ${step.propagation}` : '',
         step.attrSet || step.attrClr ? `mount_setattr(AT_RECURSIVE, set 0x${step.attrSet.toString(16)}, clear 0x${step.attrClr.toString(16)})` : '',
+        step.copyUp ? 'then copy what the directory held into it (tmpcopyup: owners, modes, times, symlinks, devices)' : '',
       ].filter(Boolean);
       return `mount(${q(step.source)}, <root>${step.destination}, ${q(step.fstype || 'none')}, ${list(step.flagNames)})${extra.length ? '  ' + extra.join(', ') : ''}  target resolved with openat2(RESOLVE_IN_ROOT)`;
     }

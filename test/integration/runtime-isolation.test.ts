@@ -158,6 +158,46 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     }
   });
 
+  it('copies a directory\'s content into a tmpfs mounted over it (tmpcopyup), owners, modes and links kept', async () => {
+    const { mkdirSync, symlinkSync, chownSync, chmodSync, readdirSync } = await import('node:fs');
+    const b = h.bundle((c) => {
+      c.mounts!.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'tmpcopyup', 'size=1m', 'ro'] });
+      c.process!.args = [
+        '/bin/sh',
+        '-c',
+        'cat /data/sub/deep; stat -c "%u:%g %a %n" /data/conf /data/sub /data/sub/deep; readlink /data/escape; grep -c " /data .*tmpfs" /proc/self/mountinfo; touch /data/new 2>&1; echo write=$?',
+      ];
+    });
+    const data = join(b.rootfsDir, 'data');
+    mkdirSync(join(data, 'sub'), { recursive: true });
+    writeFileSync(join(data, 'conf'), 'key=value\n');
+    chownSync(join(data, 'conf'), 1000, 1001);
+    chmodSync(join(data, 'conf'), 0o640);
+    writeFileSync(join(data, 'sub/deep'), 'deep\n');
+    chmodSync(join(data, 'sub'), 0o711);
+    symlinkSync('/etc/shadow', join(data, 'escape')); // copied as a link, never followed
+    const id = uniqueId();
+    const { openSync, closeSync } = await import('node:fs');
+    const outPath = join(mkdtempSync(join(tmpdir(), 'berth-test-copyup-')), 'out');
+    const out = openSync(outPath, 'w');
+    try {
+      const r = await h.runtime.run(id, { bundleDir: b.bundleDir, stdio: { stdout: out, stderr: out } });
+      assert.equal(r.exitCode, 0);
+    } finally {
+      closeSync(out);
+    }
+    const text = readFileSync(outPath, 'utf8');
+    rmSync(join(outPath, '..'), { recursive: true, force: true });
+    assert.match(text, /^deep$/m, 'file content copied');
+    assert.match(text, /^1000:1001 640 \/data\/conf$/m);
+    assert.match(text, /^0:0 711 \/data\/sub$/m);
+    assert.match(text, /^0:0 644 \/data\/sub\/deep$/m);
+    assert.match(text, /^\/etc\/shadow$/m);
+    assert.match(text, /^1$/m, 'a tmpfs is mounted on /data');
+    assert.match(text, /Read-only file system/, 'ro applies after the copy');
+    assert.deepEqual(readdirSync(data).sort(), ['conf', 'escape', 'sub'], 'the image directory itself is unchanged');
+  });
+
   it('applies process.ioPriority and process.scheduler', async () => {
     const r = await h.run((c) => {
       c.process!.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 7 };
