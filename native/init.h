@@ -29,6 +29,8 @@ struct plan {
 	struct plan_op *ops;
 };
 
+#define BERTH_MAX_IDMAP_TREES 64
+
 struct init_ctx {
 	int sync_fd;
 	const char *stage;     /* "parent" or "child", for error reports */
@@ -41,6 +43,7 @@ struct init_ctx {
 	int seccomp_listener_fd; /* connected linux.seccomp.listenerPath socket, or -1 */
 	int seccomp_notify_fd; /* the loaded filter's notify fd, or -1 */
 	pid_t host_pid;        /* the child's pid in the parent's pid namespace (from the go pipe) */
+	int idmap_trees[BERTH_MAX_IDMAP_TREES]; /* OP_IDMAP_TREE fds + 1 (0: none), by slot */
 	int go_pipe[2];        /* parent -> child: id maps written, go on */
 	int ready_pipe[2];     /* child -> parent: created (one byte) */
 	pid_t child;
@@ -73,6 +76,7 @@ int open_in_root(const char *path, int create_kind, int final_flags);
 /* seccomp.c */
 void seccomp_op(const struct plan_op *op);
 void seccomp_notify_send(const struct plan_op *op);
+void op_idmap_tree(const struct plan_op *op);
 void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
 int check_syscalls(int argc, char **argv);
 

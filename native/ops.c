@@ -40,6 +40,17 @@ struct mount_attr {
 };
 #endif
 #define BERTH_AT_RECURSIVE 0x8000
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 
 static void procfd_path(char *buf, size_t len, int fd)
 {
@@ -206,6 +217,64 @@ static void copy_tree(int src, int dst, const char *dest, int depth)
 	closedir(dir);
 }
 
+/* a user namespace holding only these maps, as an fd (its process is gone by return) */
+static int userns_with_maps(const char *uid_map, const char *gid_map, const char *what)
+{
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		fail("pipe", errno, what);
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail("clone", errno, "CLONE_NEWUSER (id map of a mount)");
+	if (pid == 0) {
+		char c;
+		close(pipefd[1]);
+		while (read(pipefd[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(pipefd[0]);
+	char path[64];
+	const char *files[2] = { "uid_map", "gid_map" }, *maps[2] = { uid_map, gid_map };
+	int err = 0;
+	for (int i = 0; i < 2 && !err; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, maps[i], strlen(maps[i])) != (ssize_t)strlen(maps[i]))
+			err = errno ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	int ns = err ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (!err && ns < 0)
+		err = errno;
+	close(pipefd[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (err)
+		fail("write", err, what);
+	return ns;
+}
+
+void op_idmap_tree(const struct plan_op *op)
+{
+	uint64_t slot = arg_u64(op, 0);
+	const char *source = arg_str(op, 1);
+	int rec_tree = arg_u64(op, 2) != 0, rec_attr = arg_u64(op, 3) != 0;
+	if (slot >= BERTH_MAX_IDMAP_TREES)
+		fail_msg("idmap-mount", EINVAL, source, "too many id-mapped mounts");
+	int ns = userns_with_maps(arg_str(op, 4), arg_str(op, 5), source);
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec_tree ? BERTH_AT_RECURSIVE : 0));
+	if (tree < 0)
+		fail("open_tree", errno, source);
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (rec_attr ? BERTH_AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+		fail("mount_setattr", errno, source);
+	close(ns);
+	ctx.idmap_trees[slot] = tree + 1;
+}
+
 static void op_mount(const struct plan_op *op)
 {
 	const char *source = arg_str(op, 0), *dest = arg_str(op, 1), *fstype = arg_str(op, 2);
@@ -216,12 +285,13 @@ static void op_mount(const struct plan_op *op)
 	int kind = (int)arg_u64(op, 8);
 	unsigned long remount = (unsigned long)arg_u64(op, 9);
 
-	int fd = open_in_root(dest, kind == 1 ? 2 : 1, O_PATH);
+	int is_file = kind & 1, copy_up = kind & 2, slot = (kind >> 8) - 1;
+	int fd = open_in_root(dest, is_file ? 2 : 1, O_PATH);
 	if (fd < 0)
 		fail("open", errno, dest);
 	/* tmpcopyup: this fd keeps reading the directory once the mount covers it */
 	int lower = -1;
-	if (kind == 2) {
+	if (copy_up) {
 		char self[64];
 		procfd_path(self, sizeof(self), fd);
 		lower = open(self, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -230,7 +300,16 @@ static void op_mount(const struct plan_op *op)
 	}
 	char target[64];
 	procfd_path(target, sizeof(target), fd);
-	if (mount(*source ? source : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0) {
+	if (slot >= 0) {
+		/* an id-mapped copy of the source the parent made: moved into place */
+		int tree = slot < BERTH_MAX_IDMAP_TREES ? ctx.idmap_trees[slot] - 1 : -1;
+		if (tree < 0)
+			fail_msg("move_mount", EBADF, dest, "no id-mapped mount was prepared for it");
+		if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			fail("move_mount", errno, dest);
+		close(tree);
+		ctx.idmap_trees[slot] = 0;
+	} else if (mount(*source ? source : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0) {
 		int err = errno;
 		char what[4200];
 		snprintf(what, sizeof(what), "%s on %s", *source ? source : fstype, dest);
@@ -790,6 +869,7 @@ void run_op(const struct plan_op *op)
 	case OP_CONSOLE_CONNECT: op_console_connect(op); break;
 	case OP_SECCOMP_LISTENER: ctx.seccomp_listener_fd = connect_unix(arg_str(op, 0)); break;
 	case OP_SECCOMP_NOTIFY_SEND: seccomp_notify_send(op); break;
+	case OP_IDMAP_TREE: op_idmap_tree(op); break;
 	case OP_CONSOLE: op_console(op); break;
 	case OP_EXEC_FIFO:
 		ctx.fifo_fd = open(arg_str(op, 0), O_PATH | O_CLOEXEC);

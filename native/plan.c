@@ -142,6 +142,7 @@ const char *op_name(unsigned code)
 		[OP_CGROUP_OPEN] = "cgroup-open", [OP_UNSHARE] = "unshare",
 		[OP_SECCOMP_LISTENER] = "seccomp-listener", [OP_SECCOMP_NOTIFY_SEND] = "seccomp-notify",
 		[OP_IOPRIO] = "ioprio_set", [OP_SCHED] = "sched_setattr", [OP_AFFINITY] = "sched_setaffinity",
+		[OP_IDMAP_TREE] = "idmap-mount",
 	};
 	return code < OP_MAX && names[code] ? names[code] : "unknown-op";
 }

@@ -55,8 +55,10 @@ enum berth_op {
 	OP_ROOTFS = 11,         /* (path)                bind rootfs on itself, open as root  */
 	OP_MOUNT = 12,          /* (source, target-in-root, fstype, u64 flags, data,
 	                            u64 propagation-flags, u64 attr-set, u64 attr-clr,
-	                            u64 kind: 0 dir, 1 file, 2 dir whose content is copied
-	                            into the new mount (tmpcopyup), u64 remount-flags)        */
+	                            u64 kind: bit 0 a file (else a dir), bit 1 copy the dir's
+	                            content into the new mount (tmpcopyup), bits 8+: slot+1 of
+	                            an OP_IDMAP_TREE moved into place instead of mount(),
+	                            u64 remount-flags)                                        */
 	OP_MKDIR = 13,          /* (path-in-root, u64 mode)                                    */
 	OP_MKNOD = 14,          /* (path-in-root, u64 mode incl type, u64 major, u64 minor,
 	                            u64 uid, u64 gid)                                          */
@@ -117,6 +119,10 @@ enum berth_op {
 	OP_SCHED = 59,          /* (u64 policy, u64 flags, s64 nice, u64 priority, u64 runtime,
 	                            u64 deadline, u64 period)   sched_setattr(0, …)           */
 	OP_AFFINITY = 60,       /* (u64 n, u64 cpu...)  sched_setaffinity(0, …)                */
+	OP_IDMAP_TREE = 61,     /* (u64 slot, source, u64 recursive tree, u64 recursive idmap,
+	                            uid_map, gid_map)  parent: a detached copy of the source
+	                            (open_tree) id-mapped through a user namespace with those
+	                            maps (mount_setattr MOUNT_ATTR_IDMAP), kept for OP_MOUNT    */
 	OP_MAX
 };
 

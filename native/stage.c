@@ -73,6 +73,7 @@ static void parent_op(const struct plan_op *op)
 	case OP_CONSOLE_CONNECT:
 	case OP_SECCOMP_LISTENER:
 	case OP_AFFINITY: /* exec: execCPUAffinity.initial, before entering the cgroups */
+	case OP_IDMAP_TREE: /* host paths and the host's user namespace */
 		run_op(op); /* exec: connect while host paths are still reachable */
 		break;
 	case OP_MKFIFO:

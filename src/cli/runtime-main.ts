@@ -256,12 +256,9 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
         apparmor: true,
         selinux: false,
         intelRdt: false,
-        idmap: false,
+        idmap: true,
         annotations: { 'io.github.berth.version': VERSION },
       });
-      // only what berth-runtime really does: id-mapped mounts are refused
-      const unsupported = new Set(['idmap', 'ridmap']);
-      if (Array.isArray(doc.mountOptions)) doc.mountOptions = doc.mountOptions.filter((o: string) => !unsupported.has(o));
       io.out(JSON.stringify(doc, null, 2) + '\n');
       return 0;
     }

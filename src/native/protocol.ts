@@ -70,6 +70,7 @@ export const OP_CODES = {
   ioprio: 58,
   sched: 59,
   affinity: 60,
+  'idmap-tree': 61,
 } as const;
 
 export const SECCOMP_FLAG_BITS = {
@@ -123,7 +124,10 @@ export type PlanStep = { stage: Stage } & (
       remountFlags: number;
       /** tmpcopyup: the directory's content is copied into the new mount. */
       copyUp?: boolean;
+      /** An id-mapped mount: the tree prepared by the idmap-tree step of this slot is moved here. */
+      idmapSlot?: number;
     }
+  | { op: 'idmap-tree'; slot: number; source: string; recursiveTree: boolean; recursiveIdmap: boolean; uidMap: string; gidMap: string }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number; uid: number; gid: number; type: string }
   | { op: 'bind-device'; hostPath: string; path: string }
@@ -237,7 +241,7 @@ function argsOf(step: PlanStep): Arg[] {
         step.propagation,
         step.attrSet,
         step.attrClr,
-        step.isFile ? 1 : step.copyUp ? 2 : 0,
+        (step.isFile ? 1 : 0) | (step.copyUp ? 2 : 0) | (step.idmapSlot !== undefined ? (step.idmapSlot + 1) << 8 : 0),
         step.remountFlags,
       ];
     case 'mkdir':
@@ -268,6 +272,8 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.resource, step.soft, step.hard, step.type];
     case 'ioprio':
       return [step.value];
+    case 'idmap-tree':
+      return [step.slot, step.source, step.recursiveTree, step.recursiveIdmap, step.uidMap, step.gidMap];
     case 'sched':
       return [step.policy, step.flags, BigInt.asUintN(64, BigInt(step.nice)), step.priority, step.runtime, step.deadline, step.period];
     case 'affinity':

@@ -127,6 +127,26 @@ describe('compilePlan', () => {
     );
   });
 
+  it('has the parent make id-mapped trees before it joins any namespace, and the child move them into place', () => {
+    const steps = compilePlan(
+      spec((c) => {
+        c.linux!.namespaces!.push({ type: 'ipc', path: '/proc/1/ns/ipc' });
+        c.mounts!.push({ destination: '/a', type: 'bind', source: '/srv/a', options: ['rbind', 'ridmap'], uidMappings: [{ containerID: 0, hostID: 1000, size: 10 }], gidMappings: [{ containerID: 0, hostID: 2000, size: 10 }] });
+      }),
+      opts,
+    ).steps;
+    const list = ops(steps);
+    assert.ok(list.indexOf('cgroup-join') < list.indexOf('idmap-tree'));
+    assert.ok(list.indexOf('idmap-tree') < list.indexOf('setns'));
+    const tree = steps.find((s) => s.op === 'idmap-tree');
+    assert.ok(tree && tree.op === 'idmap-tree' && tree.stage === 'parent');
+    assert.deepEqual([tree.slot, tree.recursiveTree, tree.recursiveIdmap, tree.uidMap, tree.gidMap], [0, true, true, '0 1000 10', '0 2000 10']);
+    const mount = steps.find((s) => s.op === 'mount' && s.destination === '/a');
+    assert.ok(mount && mount.op === 'mount' && mount.idmapSlot === 0 && mount.stage === 'child');
+    // no maps of its own and no user namespace: nothing to map with
+    assert.throws(() => compilePlan(spec((c) => c.mounts!.push({ destination: '/b', type: 'bind', source: '/srv/b', options: ['bind', 'idmap'] })), opts), /an id-mapped mount needs uidMappings and gidMappings, or a user namespace with mappings/);
+  });
+
   it('uses chroot instead of pivot_root with noPivot or on an initramfs root', () => {
     assert.ok(ops(compilePlan(spec(), { ...opts, noPivot: true }).steps).includes('chroot'));
     assert.ok(ops(compilePlan(spec(), { ...opts, isRootRamfs: true }).steps).includes('chroot'));

@@ -19,6 +19,7 @@ import {
   type RuntimeConfig,
   type Mount,
   type NamespaceType,
+  type IdMapping,
 } from '../oci/index.ts';
 import { mountFlagNames } from './flag-names.ts';
 import { processSteps, seccompListenerPath } from './compile-process.ts';
@@ -122,10 +123,16 @@ export function newNamespaces(config: RuntimeConfig): Set<NamespaceType> {
   return new Set((config.linux?.namespaces ?? []).filter((ns) => !ns.path).map((ns) => ns.type));
 }
 
-function mountSteps(mount: Mount, index: number, opts: CompileOptions, ctx: { isUserNs: boolean; hasCgroupNs: boolean; hierarchies: CgroupHierarchy[] }): PlanStep[] {
+interface MountContext {
+  isUserNs: boolean;
+  hasCgroupNs: boolean;
+  hierarchies: CgroupHierarchy[];
+  idmapSlots: { next: number };
+}
+
+function mountSteps(mount: Mount, index: number, opts: CompileOptions & { userNsMappings?: { uid?: IdMapping[] | undefined; gid?: IdMapping[] | undefined } }, ctx: MountContext): PlanStep[] {
   const field = `mounts[${index}]`;
   const parsed = parseMountOptions(mount.options ?? []);
-  if (parsed.idmap) throw new BerthError('NOT_IMPLEMENTED', `${field}.options: id-mapped mounts are not supported yet`);
   const type = mount.type ?? (parsed.isBind ? 'bind' : '');
   const destination = mount.destination;
   const propagation = parsed.propagation.reduce((a, b) => a | b, 0);
@@ -153,6 +160,20 @@ function mountSteps(mount: Mount, index: number, opts: CompileOptions, ctx: { is
       // a missing source is reported by berth-init at the mount itself, with its errno
     }
     const extra = parsed.flags & ~(MS_BIND | MS_REC);
+    if (parsed.idmap || mount.uidMappings) {
+      // id-mapped: the parent makes the mapped copy (host paths, host user namespace); the
+      // child moves it into place. Without maps of its own, the container's are used.
+      const uidMappings = mount.uidMappings ?? (ctx.isUserNs ? opts.userNsMappings?.uid : undefined);
+      const gidMappings = mount.gidMappings ?? (ctx.isUserNs ? opts.userNsMappings?.gid : undefined);
+      if (!uidMappings?.length || !gidMappings?.length) {
+        throw new BerthError('INVALID_ARGUMENT', `${field}: an id-mapped mount needs uidMappings and gidMappings, or a user namespace with mappings`);
+      }
+      const slot = ctx.idmapSlots.next++;
+      return [
+        { stage: 'parent', op: 'idmap-tree', slot, source, recursiveTree: (parsed.flags & MS_REC) !== 0, recursiveIdmap: parsed.idmap?.recursive === true, uidMap: idMapText(uidMappings), gidMap: idMapText(gidMappings) },
+        { ...base, source, destination, fstype: '', flags: parsed.flags & (MS_BIND | MS_REC), flagNames: mountFlagNames(parsed.flags), data: '', isFile, remountFlags: extra, idmapSlot: slot },
+      ];
+    }
     return [
       {
         ...base,
@@ -311,8 +332,9 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   child({ stage: 'child', op: 'rootfs', path: rootfsDir });
 
   const mounts = config.mounts ?? [];
-  const ctx = { isUserNs, hasCgroupNs: created.has('cgroup'), hierarchies: opts.cgroupHierarchies };
-  mounts.forEach((m, i) => steps.push(...mountSteps(m, i, opts, ctx)));
+  const ctx: MountContext = { isUserNs, hasCgroupNs: created.has('cgroup'), hierarchies: opts.cgroupHierarchies, idmapSlots: { next: 0 } };
+  const mountOpts = { ...opts, userNsMappings: { uid: linux.uidMappings, gid: linux.gidMappings } };
+  mounts.forEach((m, i) => steps.push(...mountSteps(m, i, mountOpts, ctx)));
   const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);
   if (!devBound) {
     steps.push(...deviceSteps(config, isUserNs));
@@ -357,6 +379,15 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
       security: opts.security,
     }),
   );
+  // id-mapped trees are made by the parent before it clones, and before any setns: from the
+  // host's mount and user namespaces
+  const trees = steps.filter((s) => s.op === 'idmap-tree');
+  if (trees.length) {
+    const rest: PlanStep[] = steps.filter((s) => s.op !== 'idmap-tree');
+    const at = rest.reduce((last, s, i) => (s.op === 'cgroup-join' || s.op === 'cgroup-open' ? i + 1 : last), 0);
+    rest.splice(at, 0, ...trees);
+    return { steps: rest, runtimeHookPhases };
+  }
   return { steps, runtimeHookPhases };
 }
 

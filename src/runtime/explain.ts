@@ -52,6 +52,7 @@ function describeStep(step: PlanStep): string {
         step.propagation ? `propagation ${step.propagation}` : '',
         step.attrSet || step.attrClr ? `mount_setattr(AT_RECURSIVE, set 0x${step.attrSet.toString(16)}, clear 0x${step.attrClr.toString(16)})` : '',
         step.copyUp ? 'then copy what the directory held into it (tmpcopyup: owners, modes, times, symlinks, devices)' : '',
+        step.idmapSlot !== undefined ? `move_mount of the id-mapped tree of slot ${step.idmapSlot} instead` : '',
       ].filter(Boolean);
       return `mount(${q(step.source)}, <root>${step.destination}, ${q(step.fstype || 'none')}, ${list(step.flagNames)})${extra.length ? '  ' + extra.join(', ') : ''}  target resolved with openat2(RESOLVE_IN_ROOT)`;
     }
@@ -103,6 +104,8 @@ function describeStep(step: PlanStep): string {
       return `chdir(${q(step.path)})`;
     case 'umask':
       return `umask(${octal(step.mask)})`;
+    case 'idmap-tree':
+      return `open_tree(${q(step.source)}, OPEN_TREE_CLONE${step.recursiveTree ? '|AT_RECURSIVE' : ''}); mount_setattr(MOUNT_ATTR_IDMAP${step.recursiveIdmap ? ', AT_RECURSIVE' : ''}) through a user namespace with uid_map ${step.uidMap.replaceAll('\n', '; ')} and gid_map ${step.gidMap.replaceAll('\n', '; ')}  (slot ${step.slot}, moved into place in the container)`;
     case 'ioprio':
       return `ioprio_set(IOPRIO_WHO_PROCESS, 0, ${step.className} priority ${step.priority})`;
     case 'sched':

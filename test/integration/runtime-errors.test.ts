@@ -163,8 +163,8 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
     const doc = JSON.parse(r.stdout);
     assert.ok(doc.hooks.includes('createContainer'));
     assert.ok(doc.mountOptions.includes('rro'));
-    assert.ok(!doc.mountOptions.includes('idmap') && !doc.mountOptions.includes('ridmap'));
-    assert.ok(doc.mountOptions.includes('tmpcopyup'));
+    for (const option of ['tmpcopyup', 'idmap', 'ridmap']) assert.ok(doc.mountOptions.includes(option), option);
+    assert.equal(doc.linux.mountExtensions.idmap.enabled, true);
     assert.equal(doc.linux.seccomp.enabled, true);
   });
 

@@ -198,6 +198,61 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     assert.deepEqual(readdirSync(data).sort(), ['conf', 'escape', 'sub'], 'the image directory itself is unchanged');
   });
 
+  it('makes an id-mapped bind mount: files show the mapped owners, the host\'s stay as they were', async () => {
+    const { mkdirSync, chownSync, chmodSync, statSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-test-idmap-'));
+    try {
+      chmodSync(dir, 0o755); // seen as owned by 1234 in the mount: the container's root is "other"
+      writeFileSync(join(dir, 'mine'), 'x');
+      writeFileSync(join(dir, 'other'), 'y');
+      chownSync(join(dir, 'other'), 5, 5);
+      mkdirSync(join(dir, 'sub'));
+      const r = await h.run((c) => {
+        c.mounts!.push({
+          destination: '/shared',
+          type: 'bind',
+          source: dir,
+          options: ['rbind', 'idmap'],
+          uidMappings: [{ containerID: 0, hostID: 1234, size: 1 }],
+          gidMappings: [{ containerID: 0, hostID: 2345, size: 1 }],
+        });
+        c.process!.args = ['/bin/sh', '-c', 'stat -c "%u:%g %n" /shared/mine /shared/other /shared/sub; grep -c " /shared .*idmapped" /proc/self/mountinfo'];
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stdout, /^1234:2345 \/shared\/mine$/m, `on-disk 0 is seen as the mapped id (${r.stderr})`);
+      assert.match(r.stdout, /^1234:2345 \/shared\/sub$/m);
+      assert.match(r.stdout, /^65534:65534 \/shared\/other$/m, 'an id outside the map is the overflow id');
+      assert.match(r.stdout, /^1$/m, 'mountinfo marks the mount idmapped');
+      const st = statSync(join(dir, 'mine'));
+      assert.deepEqual([st.uid, st.gid], [0, 0], 'the host\'s file keeps its owner');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('maps a bind mount with the container\'s own user namespace maps (idmap without maps): its root owns the host\'s root files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-test-idmap-userns-'));
+    try {
+      writeFileSync(join(dir, 'owned-by-host-root'), 'x');
+      const r = await h.run((c) => {
+        c.root!.path = 'rootfs';
+        c.linux!.namespaces!.push({ type: 'user' });
+        c.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.mounts = c.mounts!.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
+        // /home exists in the rootfs: the mapped root could not create a target there
+        c.mounts!.push({ destination: '/home', type: 'bind', source: dir, options: ['rbind', 'idmap'] });
+        c.process!.args = ['/bin/sh', '-c', 'stat -c "%u:%g" /home/owned-by-host-root; echo more >> /home/owned-by-host-root && echo wrote'];
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stdout, /^0:0$/m, 'host root\'s file is the container root\'s');
+      assert.match(r.stdout, /^wrote$/m, 'and it can write it');
+      assert.equal(readFileSync(join(dir, 'owned-by-host-root'), 'utf8'), 'xmore\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('applies process.ioPriority and process.scheduler', async () => {
     const r = await h.run((c) => {
       c.process!.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 7 };
