@@ -3,7 +3,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { harness, sh, skipUnlessRoot } from './helpers.ts';
 import { uniqueId } from '../fixtures/bundle.ts';
 
@@ -91,12 +91,16 @@ describe('berth-runtime exec', { skip: skipUnlessRoot }, () => {
         writeFileSync(file, JSON.stringify({ args: ['/bin/sh', '-c', 'grep Cpus_allowed_list /proc/self/status'], cwd: '/', user: { uid: 0, gid: 0 }, execCPUAffinity: affinity }));
         return spawnSync(cli, ['--root', h.rootDir, 'exec', '--process', file, id], { encoding: 'utf8' });
       };
-      let r = run({ initial: '0', final: '1' });
+      // the CPUs this machine lets us use (the cg2vm guest has one)
+      const { parseCpuList } = await import('../../src/oci/index.ts');
+      const allowed = parseCpuList(/Cpus_allowed_list:\s+(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]!)!;
+      const [first, second = allowed[0]] = allowed as [number, number | undefined];
+      let r = run({ initial: String(first), final: String(second) });
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /Cpus_allowed_list:\s+1$/m);
-      r = run({ initial: '0' });
+      assert.match(r.stdout, new RegExp(`Cpus_allowed_list:\\s+${second}$`, 'm'), 'final, once in the cgroups');
+      r = run({ initial: String(first) });
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /Cpus_allowed_list:\s+0$/m);
+      assert.match(r.stdout, new RegExp(`Cpus_allowed_list:\\s+${first}$`, 'm'), 'initial, inherited');
       r = run({ final: '0-x' });
       assert.notEqual(r.status, 0);
       assert.match(r.stderr, /execCPUAffinity\.final: expected a CPU list like "0-3,7", got "0-x"/);
