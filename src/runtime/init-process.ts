@@ -5,7 +5,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
+import { canPosixSpawn, memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
 import { BerthError, SyscallError } from '../common/index.ts';
 import { ACK_ABORT, ACK_HOOKS, INIT_EXIT_SETUP_FAILED, type InitMessage } from '../native/protocol.ts';
 import { initBinaryPath } from '../native/init-binary.ts';
@@ -48,9 +48,9 @@ export interface SpawnInitOptions {
 /**
  * 'node': child_process.spawn (a fork of this process; cheapest for a one-shot CLI, which then
  * need not load koffi). 'posix': posix_spawn from a sealed memfd made once (src/native/spawn.ts;
- * for long-lived processes: the engine and library users).
+ * for long-lived processes: the engine and library users). 'auto': 'posix' where koffi loads.
  */
-export type InitLauncher = 'node' | 'posix';
+export type InitLauncher = 'node' | 'posix' | 'auto';
 
 /** An open fd, or 'ignore' for /dev/null; unset: this process's own. */
 export type StdioSpec = number | 'ignore';
@@ -135,8 +135,9 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
   if (opts.foreground) args.push('--foreground');
   const std = [opts.stdio?.stdin, opts.stdio?.stdout, opts.stdio?.stderr];
   const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+  const launcher = opts.launcher === 'auto' ? (canPosixSpawn() ? 'posix' : 'node') : opts.launcher;
   const launched =
-    opts.launcher === 'posix'
+    launcher === 'posix'
       ? launchWithPosixSpawn(args, [...std.map((fd, i) => fd ?? i), ...preserved], opts.plan)
       : launchWithNode(args, [...std.map((fd) => fd ?? 'inherit'), ...preserved], planFd, syncFd, opts.plan);
   const sync = launched.sync;

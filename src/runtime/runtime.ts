@@ -12,7 +12,6 @@ import { containerStatus } from './status.ts';
 import { explainPlan } from './explain.ts';
 import { hostCgroups } from './host-cgroups.ts';
 import type { InitLauncher } from './init-process.ts';
-import { canPosixSpawn } from '../native/spawn.ts';
 import { updateContainer, containerEvents, type RuntimeEvent } from './update.ts';
 import { execInContainer, explainExec, type ExecOptions, type ExecResult } from './exec.ts';
 import type { Resources } from '../oci/index.ts';
@@ -22,8 +21,9 @@ export interface RuntimeOptions {
   root?: string;
   /** cgroup access; the host's hierarchies by default. */
   cgroups?: RuntimeCgroups;
-  /** How berth-init is started: 'posix' (default; posix_spawn from a sealed memfd, no copy of
-   * this process, see src/native/spawn.ts) or 'node' (child_process.spawn). */
+  /** How berth-init is started: 'auto' (default: 'posix' where koffi loads), 'posix'
+   * (posix_spawn from a sealed memfd, no copy of this process, see src/native/spawn.ts) or
+   * 'node' (child_process.spawn). */
   launcher?: InitLauncher;
 }
 
@@ -32,8 +32,8 @@ export class Runtime {
   readonly ctx: RuntimeContext;
 
   constructor(opts: RuntimeOptions = {}) {
-    const launcher = opts.launcher ?? (canPosixSpawn() ? 'posix' : 'node');
-    this.ctx = { store: new StateStore(opts.root), cgroups: opts.cgroups ?? hostCgroups(), launcher };
+    // 'auto': posix_spawn where koffi loads, decided at the first container (nothing loads here)
+    this.ctx = { store: new StateStore(opts.root), cgroups: opts.cgroups ?? hostCgroups(), launcher: opts.launcher ?? 'auto' };
   }
 
   async create(id: string, opts: CreateOptions): Promise<{ pid: number; warnings: string[] }> {
