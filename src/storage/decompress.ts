@@ -8,8 +8,11 @@ import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { BerthError } from '../common/index.ts';
 
-/** Output chunk size of the decompressors (zlib's default of 16 KiB means 4x the syscalls). */
-const CHUNK_SIZE = 64 * 1024;
+/**
+ * Output chunk size of the decompressors. zlib's default of 16 KiB means a thread-pool round
+ * trip (and a thread wake-up) per 16 KiB: 256 KiB costs 16 times fewer.
+ */
+const CHUNK_SIZE = 256 * 1024;
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -39,6 +42,16 @@ export function detectCompression(head: Uint8Array): Compression {
 
 function toBuffer(chunk: Uint8Array | string): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** Fails (NOT_IMPLEMENTED) when this Node cannot decompress `kind`. */
+export function assertDecompressible(kind: Compression): void {
+  if (kind !== 'zstd') return;
+  if (typeof (zlib as unknown as { createZstdDecompress?: unknown }).createZstdDecompress !== 'function') {
+    throw new BerthError('NOT_IMPLEMENTED', `zstd compressed layers need Node >= 22.15 (this is ${process.version})`, {
+      hint: 'run berth with a newer Node',
+    });
+  }
 }
 
 function createDecompressor(kind: 'gzip' | 'zstd'): Transform {

@@ -2,7 +2,7 @@ export { readTar } from './tar/index.ts';
 export type { ByteChunks, ReadTarOptions, TarEntry, TarEntryType } from './tar/index.ts';
 export { decompressStream, detectCompression } from './decompress.ts';
 export type { ChunkSource, Compression } from './decompress.ts';
-export { unpackLayer } from './unpack.ts';
+export { THREADED_MIN_BYTES, prewarmUnpack, unpackLayer } from './unpack.ts';
 export type { UnpackEvent, UnpackMode, UnpackOptions, UnpackStats } from './unpack.ts';
 export {
   LINK_NAME_LENGTH,

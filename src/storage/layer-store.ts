@@ -31,6 +31,8 @@ export interface LayerInfo {
 export interface LayerUnpackOptions {
   /** The diff ID the image config gives (sha256 of the uncompressed tar). */
   expectedDiffId: string;
+  /** Bytes of the blob, when known (small layers are unpacked without worker threads). */
+  size?: number;
   onProgress?: (event: UnpackEvent) => void;
   signal?: AbortSignal;
 }
@@ -137,6 +139,7 @@ export class LayerStore {
     try {
       const stats = await unpackLayer(blobStream as ChunkSource, join(tempDir, 'diff'), {
         layerName: chainId,
+        ...(opts.size !== undefined ? { sizeHint: opts.size } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });

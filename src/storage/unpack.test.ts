@@ -110,6 +110,72 @@ describe('unpackLayer', { skip: !isRoot && 'needs root (owners, device nodes, tr
     assert.equal(await readFile(join(layer, 'x'), 'utf8'), 'second');
   });
 
+  it('keeps tar order when later entries touch files still being written, in a layer larger than the unpacker buffers', async (t) => {
+    const layer = join(await tempDir(t), 'layer');
+    const big = (n: number, seed: number) => Buffer.alloc(n, seed);
+    const small = Array.from({ length: 400 }, (_, i) => ({ name: `many/${i}`, data: `file ${i}`, mode: 0o640, uid: i % 3, gid: 7, mtime: `1600000000.${String(i).padStart(9, '0')}` }));
+    const entries: TarWriterEntry[] = [
+      { name: 'many/', type: 'dir', mode: 0o755 },
+      ...small,
+      { name: 'big', data: big(6 << 20, 1) },
+      { name: 'link', type: 'hardlink', linkname: 'big' },
+      { name: 'big', data: big(3 << 20, 2), mode: 0o600 },
+      { name: 'under', data: 'a file first' },
+      { name: 'under', type: 'dir', mode: 0o711 },
+      { name: 'under/f', data: big(5 << 20, 3) },
+      { name: 'many/7', type: 'symlink', linkname: 'elsewhere' },
+      { name: 'last', data: 'the end', mode: 0o4755, uid: 12, gid: 34 },
+    ];
+    const tar = writeTar(entries);
+    const stats = await unpackLayer(chunked(gzipSync(tar, { level: 1 }), 65536), layer);
+    assert.equal(stats.diffId, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
+    const inline = join(await tempDir(t), 'inline');
+    const inlineStats = await unpackLayer(chunked(gzipSync(tar, { level: 1 }), 65536), inline, { sizeHint: 1 });
+    assert.deepEqual(inlineStats, stats, 'the same layer unpacked without worker threads');
+    assert.ok((await readFile(join(inline, 'under/f'))).equals(big(5 << 20, 3)));
+    assert.ok((await readFile(join(inline, 'link'))).equals(big(6 << 20, 1)));
+    assert.equal(stats.entries, entries.length);
+    assert.ok((await readFile(join(layer, 'link'))).equals(big(6 << 20, 1)), 'the hardlink kept the first file');
+    assert.ok((await readFile(join(layer, 'big'))).equals(big(3 << 20, 2)), 'the second big replaced the first');
+    assert.equal((await lstat(join(layer, 'link'))).nlink, 1);
+    assert.ok((await readFile(join(layer, 'under/f'))).equals(big(5 << 20, 3)));
+    assert.equal(((await lstat(join(layer, 'under'))).mode & 0o7777).toString(8), '711');
+    assert.equal(await readlink(join(layer, 'many/7')), 'elsewhere');
+    for (const i of [0, 1, 2, 399]) {
+      const st = await lstat(join(layer, `many/${i}`), { bigint: true });
+      assert.equal(await readFile(join(layer, `many/${i}`), 'utf8'), `file ${i}`);
+      assert.deepEqual([Number(st.mode & 0o7777n).toString(8), st.uid, st.gid, st.mtimeNs], ['640', BigInt(i % 3), 7n, 1600000000n * 1000000000n + BigInt(i)]);
+    }
+    const last = await lstat(join(layer, 'last'));
+    assert.deepEqual([(last.mode & 0o7777).toString(8), last.uid, last.gid], ['4755', 12, 34]);
+  });
+
+  it('gives entries of our own uid:gid that owner inside a setgid directory of another group', async (t) => {
+    const layer = join(await tempDir(t), 'layer');
+    await unpack(
+      [
+        { name: 'sg/', type: 'dir', mode: 0o2775, gid: 50 },
+        { name: 'sg/f', data: 'mine', uid: 0, gid: 0 },
+        { name: 'sg/sub/', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+        { name: 'sg/sub/g', data: 'mine too', uid: 0, gid: 0 },
+        { name: 'sg/l', type: 'symlink', linkname: 'f', uid: 0, gid: 0 },
+        { name: 'plain/', type: 'dir', mode: 0o755 },
+        { name: 'plain/h', data: 'x', uid: 0, gid: 0 },
+      ],
+      layer,
+    );
+    const owner = async (path: string) => {
+      const st = await lstat(join(layer, path));
+      return [st.uid, st.gid, (st.mode & 0o7777).toString(8)];
+    };
+    assert.deepEqual(await owner('sg'), [0, 50, '2775']);
+    assert.deepEqual(await owner('sg/f'), [0, 0, '644']);
+    assert.deepEqual(await owner('sg/sub'), [0, 0, '755']);
+    assert.deepEqual(await owner('sg/sub/g'), [0, 0, '644']);
+    assert.deepEqual((await owner('sg/l')).slice(0, 2), [0, 0]);
+    assert.deepEqual(await owner('plain/h'), [0, 0, '644']);
+  });
+
   it('writes overlay whiteouts and opaque markers when mode is overlay', async (t) => {
     const layer = join(await tempDir(t), 'layer');
     const stats = await unpack(
@@ -176,22 +242,23 @@ describe('unpackLayer', { skip: !isRoot && 'needs root (owners, device nodes, tr
     assert.ok(events.some((e) => e.type === 'warning' && e.entry === 'd/'));
   });
 
-  it('unpacks gzip, zstd and plain layers alike and reports the diff ID when compressed', async (t) => {
+  it('unpacks gzip, zstd and plain layers alike and reports the diff ID when compressed, with worker threads or without (small layers)', async (t) => {
     const dir = await tempDir(t);
     const tar = writeTar([{ name: 'f', data: 'same content' }, { name: 'big', data: Buffer.alloc(300000, 7) }]);
     const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
     const inputs = { none: tar, gzip: gzipSync(tar), zstd: zstdCompressSync(tar) } as const;
-    for (const [kind, data] of Object.entries(inputs)) {
+    for (const [kind, data] of [...Object.entries(inputs), ...Object.entries(inputs).map(([k, v]) => [`${k}-small`, v] as const)]) {
       const events: UnpackEvent[] = [];
-      const stats = await unpackLayer(chunked(data, 4096), join(dir, kind), { onProgress: (e) => events.push(e) });
-      assert.equal(stats.compression, kind);
+      const sizeHint = kind.endsWith('-small') ? data.length : undefined;
+      const stats = await unpackLayer(chunked(data, 4096), join(dir, kind), { onProgress: (e) => events.push(e), ...(sizeHint ? { sizeHint } : {}) });
+      assert.equal(stats.compression, kind.replace('-small', ''));
       assert.equal(stats.diffId, diffId, kind);
       assert.equal(stats.inputBytes, data.length);
       assert.equal(stats.tarBytes, tar.length);
       assert.equal(await readFile(join(dir, kind, 'f'), 'utf8'), 'same content');
       const last = events.filter((e) => e.type === 'progress').pop();
       assert.deepEqual(last, { type: 'progress', inputBytes: data.length, tarBytes: tar.length, entries: 2 });
-      assert.ok(events.some((e) => e.type === 'compression' && e.compression === kind));
+      assert.ok(events.some((e) => e.type === 'compression' && e.compression === kind.replace('-small', '')));
     }
   });
 

@@ -8,28 +8,38 @@
  * without following).
  *
  * Safety: no entry writes outside `layerDir` (see layer-tree.ts). Entries are created fresh
- * (the old file is unlinked, never written through). Hardlink targets must already be in
- * this layer, reached without symlinks. `trusted.overlay.*` xattrs from the tar are dropped:
- * overlay metadata comes only from whiteout entries.
+ * (the old file is unlinked, never written through; files are opened O_EXCL|O_NOFOLLOW).
+ * Hardlink targets must already be in this layer, reached without symlinks.
+ * `trusted.overlay.*` xattrs from the tar are dropped: overlay metadata comes only from
+ * whiteout entries.
  *
  * On error `layerDir` is left partly written: unpack into a temporary directory and rename
  * it into place on success.
  *
- * Filesystem calls are synchronous (short syscalls; file data in writes of at most 1 MiB):
- * an order of magnitude faster than async calls for layers of many small files, while
- * decompression still runs off the main thread.
+ * How it is fast (a layer of thousands of small files is mostly the kernel making inodes):
+ * three threads share the work through shared memory (unpack-signals.ts), each step streaming.
+ *   - this thread copies the compressed input into a ring, parses the tar in place in the
+ *     output ring with a push parser (no promise per entry), and makes directories, links,
+ *     devices and whiteouts with synchronous syscalls (unpack-apply.ts);
+ *   - the inflate worker decompresses ring to ring and hashes the tar (the diff ID);
+ *   - when the directory starts empty, the file worker creates the regular files, writing
+ *     their data straight from the output ring.
+ * A later entry that touches a path the file worker has not finished waits for it
+ * (`LayerTree.settle`). In an empty directory, paths this unpack never made need no lstat, and
+ * a chown that would not change the owner of a new inode is skipped.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, constants, lchownSync, linkSync, mkdirSync, openSync, symlinkSync, writevSync } from 'node:fs';
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { BerthError, isErrno } from '../common/index.ts';
-import { S_IFBLK, S_IFCHR, lsetxattr, lutimes, mkfifo, mknod, isSyscallErrno, type Timespec } from '../native/sys.ts';
-import { decompressStream, type ChunkSource, type Compression } from './decompress.ts';
-import { LayerTree, lstatOrUndefined, refuse, splitEntryPath } from './layer-tree.ts';
-import { readTar, type TarEntry } from './tar/reader.ts';
-import { classifyName, emptyForOpaque, markOverlayOpaque, whiteoutTarget, writeOverlayWhiteout } from './whiteout.ts';
+import { assertDecompressible, decompressStream, detectCompression, type ChunkSource, type Compression } from './decompress.ts';
+import { FileWorker } from './file-worker.ts';
+import { Inflater, UnpackWorkerError } from './inflate-worker.ts';
+import { LayerTree } from './layer-tree.ts';
+import { TarParser } from './tar/parser.ts';
+import { EntryApplier, type UnpackMode } from './unpack-apply.ts';
+import { UnpackSignals } from './unpack-signals.ts';
 
-export type UnpackMode = 'overlay' | 'vfs';
+export type { UnpackMode };
 
 export type UnpackEvent =
   | { type: 'compression'; compression: Compression }
@@ -41,6 +51,13 @@ export interface UnpackOptions {
   layerName?: string;
   /** 'overlay' (default): whiteouts as overlayfs expects. 'vfs': whiteouts delete from the copy. */
   mode?: UnpackMode;
+  /** Create regular files in a worker thread when `layerDir` starts empty (default true). */
+  useWorker?: boolean;
+  /**
+   * The input's size in bytes, when known: below THREADED_MIN_BYTES the layer is unpacked on
+   * this thread alone (starting the worker threads would cost more than they save).
+   */
+  sizeHint?: number;
   onProgress?: (event: UnpackEvent) => void;
   signal?: AbortSignal;
 }
@@ -63,87 +80,217 @@ export interface UnpackStats {
 }
 
 const PROGRESS_STEP = 256 * 1024;
-const WRITE_BATCH = 1024 * 1024;
-const DROPPED_XATTR_PREFIX = 'trusted.overlay.';
+/** Longest stretch of parsing before the event loop gets a turn (to read the network, copy input in). */
+const SLICE_MS = 2;
+/** Bytes needed to tell the compression (the longest magic number, xz's). */
+const MAGIC_BYTES = 6;
+/** Input size from which the worker threads pay off. */
+export const THREADED_MIN_BYTES = 2 * 1024 * 1024;
 
-interface Context {
-  tree: LayerTree;
-  mode: UnpackMode;
-  stats: UnpackStats;
-  warn: (entry: string, message: string) => void;
-  /** Directories whose times are set at the end, after their contents. */
-  dirTimes: Array<{ path: string; atime: Timespec; mtime: Timespec }>;
+/**
+ * Start the unpacker's worker threads now, for an unpack that is about to come: their start-up
+ * (tens of milliseconds) then overlaps with what comes first (e.g. fetching manifests).
+ */
+export function prewarmUnpack(): void {
+  Inflater.prewarm();
+  FileWorker.prewarm();
 }
 
 /** Unpack one layer stream into `layerDir` (created if missing). */
 export async function unpackLayer(input: ChunkSource, layerDir: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
   const label = opts.layerName ?? layerDir;
-  const mode = opts.mode ?? 'overlay';
   await mkdir(layerDir, { recursive: true });
   const rootStat = await lstat(layerDir);
   if (!rootStat.isDirectory()) {
     throw new BerthError('INVALID_ARGUMENT', `cannot unpack layer ${label}: ${JSON.stringify(layerDir)} is not a directory`);
   }
+  const isFresh = (await readdir(layerDir)).length === 0;
   const stats: UnpackStats = {
     entries: 0, bytes: 0, inputBytes: 0, tarBytes: 0, whiteouts: 0, compression: 'none', diffId: '', warnings: [],
   };
   const emit = opts.onProgress ?? (() => {});
-  const ctx: Context = {
-    tree: new LayerTree(layerDir),
-    mode,
+  const tree = new LayerTree(layerDir, { isFresh });
+  tree.dirGids.set('', rootStat.gid);
+  const job: Job = {
+    input,
+    opts,
     stats,
-    dirTimes: [],
+    emit,
+    tree,
     warn: (entry, message) => {
       stats.warnings.push(`${entry}: ${message}`);
       emit({ type: 'warning', entry, message });
     },
+    lastReport: 0,
+    current: () => undefined,
   };
-  let lastReport = 0;
-  const report = () => emit({ type: 'progress', inputBytes: stats.inputBytes, tarBytes: stats.tarBytes, entries: stats.entries });
-  async function* counted(): AsyncGenerator<Uint8Array | string> {
-    for await (const chunk of input) {
-      stats.inputBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-      if (stats.inputBytes - lastReport >= PROGRESS_STEP) {
-        lastReport = stats.inputBytes;
-        report();
-      }
-      yield chunk;
-    }
-  }
-  const hash = createHash('sha256');
-  async function* hashed(): AsyncGenerator<Buffer> {
-    const decompressed = decompressStream(counted(), {
-      onCompression: (compression) => {
-        stats.compression = compression;
-        emit({ type: 'compression', compression });
-      },
-    });
-    for await (const chunk of decompressed) {
-      hash.update(chunk);
-      stats.tarBytes += chunk.length;
-      yield chunk;
-    }
-  }
-
-  let current: string | undefined;
+  // worker threads cost tens of milliseconds to start: a small layer is done sooner without them
+  const isThreaded = opts.sizeHint === undefined || opts.sizeHint >= THREADED_MIN_BYTES;
   try {
-    for await (const entry of readTar(hashed())) {
-      opts.signal?.throwIfAborted();
-      current = entry.name;
-      await applyEntry(ctx, entry);
-      current = undefined;
-      stats.entries++;
-    }
-    for (const dir of ctx.dirTimes) lutimes(dir.path, dir.atime, dir.mtime);
+    await (isThreaded ? unpackThreaded(job) : unpackInline(job));
   } catch (err) {
-    throw wrapError(err, label, current);
+    throw wrapError(err, label, job.current());
   }
-  stats.diffId = `sha256:${hash.digest('hex')}`;
-  report();
+  job.report?.();
   return stats;
 }
 
+/** What the two ways of unpacking share. */
+interface Job {
+  input: ChunkSource;
+  opts: UnpackOptions;
+  stats: UnpackStats;
+  emit: (event: UnpackEvent) => void;
+  tree: LayerTree;
+  warn: (entry: string, message: string) => void;
+  lastReport: number;
+  /** The entry being applied (for errors). */
+  current: () => string | undefined;
+  report?: () => void;
+}
+
+/** Count input bytes, reporting progress every PROGRESS_STEP. */
+function counted(job: Job, chunk: Uint8Array | string): Uint8Array {
+  const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  job.stats.inputBytes += data.byteLength;
+  if (job.stats.inputBytes - job.lastReport >= PROGRESS_STEP) {
+    job.lastReport = job.stats.inputBytes;
+    job.report?.();
+  }
+  return data;
+}
+
+function setCompression(job: Job, compression: Compression): void {
+  job.stats.compression = compression;
+  job.emit({ type: 'compression', compression });
+}
+
+function newApplier(job: Job, worker: FileWorker | undefined): { applier: EntryApplier; parser: TarParser } {
+  const applier = new EntryApplier({ tree: job.tree, mode: job.opts.mode ?? 'overlay', stats: job.stats, warn: job.warn, worker });
+  const { stats, emit } = job;
+  job.current = () => applier.current;
+  job.report = () => emit({ type: 'progress', inputBytes: stats.inputBytes, tarBytes: stats.tarBytes, entries: stats.entries });
+  return { applier, parser: new TarParser(applier) };
+}
+
+/** A small layer: decompressed on the thread pool, parsed and applied on this thread. */
+async function unpackInline(job: Job): Promise<void> {
+  const { opts, stats } = job;
+  const { applier, parser } = newApplier(job, undefined);
+  const hash = createHash('sha256');
+  async function* input(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of job.input) yield counted(job, chunk);
+  }
+  try {
+    for await (const chunk of decompressStream(input(), { onCompression: (compression) => setCompression(job, compression) })) {
+      opts.signal?.throwIfAborted();
+      hash.update(chunk);
+      stats.tarBytes += chunk.length;
+      parser.push(chunk);
+    }
+    parser.finish();
+    await applier.finish();
+  } finally {
+    applier.closeFile();
+  }
+  stats.diffId = `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * A layer worth the threads: the input is copied into a ring for the inflate worker, the tar
+ * parsed in place in the output ring, new files made by the file worker.
+ */
+async function unpackThreaded(job: Job): Promise<void> {
+  const { opts, stats } = job;
+  const signals = new UnpackSignals();
+  const worker = job.tree.isFresh && (opts.useWorker ?? true) ? new FileWorker(signals) : undefined;
+  const { applier, parser } = newApplier(job, worker);
+
+  let inflater: Inflater | undefined;
+  let failure: { error: unknown } | undefined;
+  let started: (inflater: Inflater) => void = () => {};
+  let notStarted: (error: unknown) => void = () => {};
+  const isStarted = new Promise<Inflater>((resolve, reject) => {
+    started = resolve;
+    notStarted = reject;
+  });
+  isStarted.catch(() => {}); // the feeder's failure is reported, not this
+
+  /** Compressed bytes in: the format is judged from the first bytes, then they go to the inflate worker. */
+  const feed = async (): Promise<void> => {
+    const head: Buffer[] = [];
+    let headLength = 0;
+    const start = async (first: Buffer): Promise<Inflater> => {
+      const compression = detectCompression(first);
+      assertDecompressible(compression);
+      setCompression(job, compression);
+      inflater = new Inflater(signals, compression);
+      started(inflater);
+      if (first.length > 0) await inflater.write(first);
+      return inflater;
+    };
+    for await (const chunk of job.input) {
+      opts.signal?.throwIfAborted();
+      const data = counted(job, chunk);
+      if (inflater) {
+        await inflater.write(data);
+        continue;
+      }
+      head.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      headLength += data.byteLength;
+      if (headLength >= MAGIC_BYTES) await start(Buffer.concat(head));
+    }
+    (inflater ?? (await start(Buffer.concat(head)))).end();
+  };
+
+  /** The tar out: parsed in place in the output ring, which is given back as far as nothing needs it. */
+  const parse = async (): Promise<void> => {
+    const source = await isStarted;
+    let sliceStart = performance.now();
+    /** Before waiting for more tar: what the file worker should write must be sent, or it would pin the ring. */
+    const beforeWait = () => {
+      worker?.flush();
+      return applier.releasable();
+    };
+    for (let run = await source.next(beforeWait); run !== undefined; run = await source.next(beforeWait)) {
+      opts.signal?.throwIfAborted();
+      applier.setRun(run.view, run.position);
+      parser.push(run.view);
+      stats.tarBytes += run.view.length;
+      applier.parsedTo((run.position + run.view.length) >>> 0);
+      source.release(applier.releasable());
+      if (worker) await worker.pace();
+      // the network and the input copy run on this thread's event loop: give it a turn now and then
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+    parser.finish();
+    await applier.finish();
+    stats.diffId = source.result().diffId;
+  };
+
+  /** The first failure stops the other side (closing the workers unblocks whatever waits on them). */
+  const guard = (task: Promise<void>) =>
+    task.catch(async (error: unknown) => {
+      if (failure) return;
+      failure = { error };
+      notStarted(error);
+      await inflater?.close();
+    });
+  try {
+    await Promise.all([guard(feed()), guard(parse())]);
+  } finally {
+    applier.closeFile();
+    await worker?.close();
+    await inflater?.close();
+  }
+  if (failure) throw failure.error;
+}
+
 function wrapError(err: unknown, label: string, entryName: string | undefined): BerthError {
+  if (err instanceof UnpackWorkerError) entryName = err.entryName === '' ? undefined : err.entryName; // decompression errors are no entry's
   const where = entryName === undefined ? `layer ${label}` : `layer ${label} entry ${JSON.stringify(entryName)}`;
   if (err instanceof Error && err.name === 'AbortError') {
     return new BerthError('CANCELED', `${where}: unpacking was canceled`, { cause: err });
@@ -155,145 +302,4 @@ function wrapError(err: unknown, label: string, entryName: string | undefined): 
   const code = isErrno(err, 'EPERM', 'EACCES') ? 'PERMISSION_DENIED' : isErrno(err, 'ENOSPC') ? 'UNAVAILABLE' : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   return new BerthError(code, `${where}: ${message}`, { cause: err });
-}
-
-async function applyEntry(ctx: Context, entry: TarEntry): Promise<void> {
-  const parts = splitEntryPath(entry.name);
-  const { tree } = ctx;
-  if (parts.length === 0) {
-    if (entry.type !== 'dir') throw refuse(`the layer root can only be a directory, not a ${entry.type}`);
-    setMetadata(ctx, entry, tree.rootDir);
-    return;
-  }
-  const base = parts[parts.length - 1] as string;
-  if (parts.slice(0, -1).some((p) => classifyName(p) === 'meta')) return; // inside AUFS metadata dirs
-  const kind = classifyName(base);
-  if (kind === 'meta') return; // AUFS hardlink dirs and the like: not part of the image
-  if (kind === 'opaque') {
-    ctx.stats.whiteouts++;
-    if (ctx.mode === 'overlay') markOverlayOpaque(tree, parts.slice(0, -1));
-    else emptyForOpaque(tree, parts.slice(0, -1));
-    return;
-  }
-  if (kind === 'whiteout') {
-    const target = [...parts.slice(0, -1), whiteoutTarget(base)];
-    ctx.stats.whiteouts++;
-    tree.ensureParents(target, { create: true, what: 'path' });
-    if (ctx.mode === 'overlay') writeOverlayWhiteout(tree, target, entry);
-    else tree.remove(target);
-    return;
-  }
-  tree.ensureParents(parts, { create: true, what: 'path' });
-  const abs = tree.abs(parts);
-  const rel = parts.join('/');
-  if (entry.type === 'hardlink') {
-    const targetAbs = resolveHardlinkTarget(tree, entry.linkname);
-    tree.remove(parts);
-    linkSync(targetAbs, abs);
-    tree.written.add(rel);
-    return;
-  }
-  const existing = lstatOrUndefined(abs);
-  if (entry.type === 'dir' && existing?.isDirectory()) {
-    tree.written.add(rel);
-    tree.markDir(parts);
-    setMetadata(ctx, entry, abs);
-    return;
-  }
-  if (existing) tree.remove(parts);
-  switch (entry.type) {
-    case 'dir':
-      mkdirSync(abs, 0o700);
-      tree.markDir(parts);
-      break;
-    case 'file':
-      await writeFile(ctx, entry, abs);
-      break;
-    case 'symlink':
-      symlinkSync(entry.linkname, abs);
-      break;
-    case 'chardev':
-      mknod(abs, S_IFCHR | 0o600, entry.devmajor, entry.devminor);
-      break;
-    case 'blockdev':
-      mknod(abs, S_IFBLK | 0o600, entry.devmajor, entry.devminor);
-      break;
-    case 'fifo':
-      mkfifo(abs, 0o600);
-      break;
-    default:
-      throw refuse(`unsupported tar entry type ${JSON.stringify(entry.typeflag)}`);
-  }
-  tree.written.add(rel);
-  setMetadata(ctx, entry, abs);
-}
-
-function resolveHardlinkTarget(tree: LayerTree, linkname: string): string {
-  const what = `hardlink target ${JSON.stringify(linkname)}`;
-  const target = splitEntryPath(linkname, 'hardlink target');
-  if (target.length === 0) throw refuse(`${what} is the layer root`);
-  tree.ensureParents(target, { create: false, what });
-  const abs = tree.abs(target);
-  const st = lstatOrUndefined(abs);
-  if (st === undefined) throw refuse(`${what} does not exist in this layer`);
-  if (st.isDirectory()) throw refuse(`${what} is a directory`);
-  return abs; // a symlink target is linked itself (link(2) does not follow it)
-}
-
-async function writeFile(ctx: Context, entry: TarEntry, abs: string): Promise<void> {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const fd = openSync(abs, flags, 0o600);
-  try {
-    // Batch the small chunks decompression yields into large writes: far fewer syscalls.
-    let batch: Buffer[] = [];
-    let batched = 0;
-    const flush = () => {
-      let pending = batch;
-      while (pending.length > 0) pending = skipWritten(pending, writevSync(fd, pending));
-      ctx.stats.bytes += batched;
-      batch = [];
-      batched = 0;
-    };
-    for await (const chunk of entry.body) {
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= WRITE_BATCH || batch.length >= 256) flush();
-    }
-    flush();
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The buffers still to write after `written` bytes of `buffers` went out. */
-function skipWritten(buffers: Buffer[], written: number): Buffer[] {
-  let left = written;
-  let i = 0;
-  while (i < buffers.length && left >= (buffers[i] as Buffer).length) {
-    left -= (buffers[i] as Buffer).length;
-    i++;
-  }
-  const rest = buffers.slice(i);
-  if (left > 0 && rest[0]) rest[0] = rest[0].subarray(left);
-  return rest;
-}
-
-function setMetadata(ctx: Context, entry: TarEntry, abs: string): void {
-  lchownSync(abs, entry.uid, entry.gid);
-  if (entry.type !== 'symlink') chmodSync(abs, entry.mode); // after chown, which clears setuid/setgid
-  for (const [name, value] of entry.xattrs) {
-    if (name.startsWith(DROPPED_XATTR_PREFIX)) {
-      ctx.warn(entry.name, `dropped xattr ${JSON.stringify(name)} (overlay metadata comes only from whiteouts)`);
-      continue;
-    }
-    try {
-      lsetxattr(abs, name, value);
-    } catch (err) {
-      if (!isSyscallErrno(err, 'ENOTSUP', 'EPERM')) throw err;
-      ctx.warn(entry.name, `xattr ${JSON.stringify(name)} not set: ${err.errnoName}`);
-    }
-  }
-  const atime = entry.atime ?? entry.mtime;
-  if (entry.type === 'dir') ctx.dirTimes.push({ path: abs, atime, mtime: entry.mtime });
-  else lutimes(abs, atime, entry.mtime);
 }

@@ -53,6 +53,7 @@ export function markOverlayOpaque(tree: LayerTree, parts: string[]): void {
 export function emptyForOpaque(tree: LayerTree, parts: string[]): void {
   const abs = tree.ensureDir(parts);
   const rel = parts.join('/');
+  tree.settle(undefined); // files still landing are this layer's: let them land first
   for (const child of readdirSync(abs)) {
     const childRel = rel === '' ? child : `${rel}/${child}`;
     if (tree.written.has(childRel)) continue;

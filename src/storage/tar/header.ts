@@ -39,6 +39,14 @@ export function cString(field: Buffer): Buffer {
 
 /** Decode bytes as UTF-8, refusing invalid sequences instead of silently replacing them. */
 export function decodeUtf8(bytes: Buffer, what: string): string {
+  let isAscii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if ((bytes[i] as number) >= 0x80) {
+      isAscii = false;
+      break;
+    }
+  }
+  if (isAscii) return bytes.toString('latin1');
   try {
     return utf8.decode(bytes);
   } catch {
@@ -54,6 +62,10 @@ export function decodeUtf8(bytes: Buffer, what: string): string {
  */
 export function parseNumeric(field: Buffer, fieldName: string): number {
   const first = field[0] ?? 0;
+  if ((first & 0x80) === 0) {
+    const fast = parseOctalFast(field);
+    if (fast >= 0) return fast;
+  }
   if (first & 0x80) {
     // Two's complement: a negative number is read as the inverted bytes, then -x-1.
     const invert = (first & 0x40) !== 0 ? 0xff : 0;
@@ -81,7 +93,35 @@ export function parseNumeric(field: Buffer, fieldName: string): number {
   return value;
 }
 
+/**
+ * The common case of an octal field without a regex: optional leading spaces/NULs, digits,
+ * then only spaces/NULs. -1 for anything else (the full parser decides).
+ */
+function parseOctalFast(field: Buffer): number {
+  const end = field.length;
+  let i = 0;
+  while (i < end && (field[i] === 0x20 || field[i] === 0)) i++;
+  let value = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = field[i] as number;
+    if (c < 0x30 || c > 0x37) break;
+    value = value * 8 + (c - 0x30);
+    digits++;
+  }
+  if (digits > 17) return -1; // may exceed 2^53: let the full parser check
+  for (; i < end; i++) if (field[i] !== 0x20 && field[i] !== 0) return -1;
+  return value;
+}
+
 /** Unsigned and (historic) signed sums of the block with the checksum field read as spaces. */
+function unsignedChecksum(block: Buffer): number {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += block[i] as number;
+  for (let i = 156; i < BLOCK_SIZE; i++) sum += block[i] as number;
+  return sum;
+}
+
 function checksums(block: Buffer): { unsigned: number; signed: number } {
   let unsigned = 0;
   let signed = 0;
@@ -96,8 +136,8 @@ function checksums(block: Buffer): { unsigned: number; signed: number } {
 /** Parse a non-zero header block; `offset` is its position in the archive, for messages. */
 export function parseHeader(block: Buffer, offset: number): RawHeader {
   const stored = parseNumeric(block.subarray(148, 156), 'checksum');
-  const sums = checksums(block);
-  if (stored !== sums.unsigned && stored !== sums.signed) {
+  const sums = stored === unsignedChecksum(block) ? undefined : checksums(block);
+  if (sums !== undefined && stored !== sums.unsigned && stored !== sums.signed) {
     const name = cString(block.subarray(0, 100)).toString('latin1');
     throw new BerthError(
       'INVALID_ARGUMENT',

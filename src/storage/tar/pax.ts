@@ -16,7 +16,10 @@ function malformed(what: string): BerthError {
   });
 }
 
-/** Parse the data of an `x` or `g` header into key → raw value bytes (later keys win). */
+/**
+ * Parse the data of an `x` or `g` header into key → raw value bytes (later keys win). Values
+ * are views of `data`, which the caller must not reuse.
+ */
 export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
   const records = new Map<string, Buffer>();
   let pos = 0;
@@ -38,7 +41,7 @@ export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
     if (eq < 0 || eq >= end - 1) throw malformed(`record at byte ${pos} has no "="`);
     const key = decodeUtf8(data.subarray(space + 1, eq), 'PAX key');
     if (key === '') throw malformed(`record at byte ${pos} has an empty key`);
-    records.set(key, Buffer.from(data.subarray(eq + 1, end - 1)));
+    records.set(key, data.subarray(eq + 1, end - 1));
     pos = end;
   }
   return records;

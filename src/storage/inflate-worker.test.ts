@@ -1,0 +1,75 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import type { Compression } from './decompress.ts';
+import { Inflater, UnpackWorkerError } from './inflate-worker.ts';
+import { OUT_RING_BYTES, UnpackSignals } from './unpack-signals.ts';
+
+/** Feed `input` in `step`-byte pieces while reading the output back, releasing it as it is read. */
+async function inflate(kind: Compression, input: Buffer, opts: { step?: number; useStream?: boolean } = {}): Promise<{ out: Buffer; diffId: string }> {
+  const signals = new UnpackSignals();
+  const inflater = new Inflater(signals, kind, { useStream: opts.useStream ?? false });
+  const parts: Buffer[] = [];
+  let released = 0;
+  try {
+    const feeding = (async () => {
+      const step = opts.step ?? 7001;
+      for (let i = 0; i < input.length; i += step) await inflater.write(input.subarray(i, i + step));
+      inflater.end();
+    })();
+    for (let run = await inflater.next(() => released); run !== undefined; run = await inflater.next(() => released)) {
+      parts.push(Buffer.from(run.view)); // copied: the ring is reused once released
+      released = (run.position + run.view.length) >>> 0;
+      inflater.release(released);
+    }
+    await feeding;
+    return { out: Buffer.concat(parts), diffId: inflater.result().diffId };
+  } finally {
+    await inflater.close();
+  }
+}
+
+const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+describe('Inflater', () => {
+  // larger than the output ring, so that it wraps around and waits for room
+  const tar = Buffer.concat([randomBytes(OUT_RING_BYTES / 2), Buffer.alloc(OUT_RING_BYTES, 'berth '), randomBytes(12345)]);
+  const inputs: Record<Compression, Buffer> = { gzip: gzipSync(tar, { level: 1 }), zstd: zstdCompressSync(tar), none: tar };
+
+  for (const useStream of [false, true]) {
+    for (const kind of ['gzip', 'zstd', 'none'] as const) {
+      it(`restores a ${kind} tar larger than its ring with its sha256${useStream ? ' through the stream fallback' : ''}`, async () => {
+        const { out, diffId } = await inflate(kind, inputs[kind], { useStream });
+        assert.equal(out.length, tar.length);
+        assert.ok(out.equals(tar));
+        assert.equal(diffId, sha256(tar));
+      });
+    }
+
+    it(`fails with zlib's error when a gzip stream is cut short or corrupt${useStream ? ' (stream fallback)' : ''}`, async () => {
+      const gz = gzipSync(Buffer.alloc(100_000, 'x'));
+      await assert.rejects(inflate('gzip', gz.subarray(0, gz.length - 20), { useStream }), (err: unknown) => {
+        assert.ok(err instanceof UnpackWorkerError);
+        assert.equal(err.message, 'unexpected end of file');
+        assert.equal(err.code, 'Z_BUF_ERROR');
+        return true;
+      });
+      const corrupt = Buffer.from(gz);
+      corrupt[corrupt.length - 6] = (corrupt[corrupt.length - 6] ?? 0) ^ 0xff; // the CRC
+      await assert.rejects(inflate('gzip', corrupt, { useStream }), (err: unknown) => err instanceof UnpackWorkerError && err.code === 'Z_DATA_ERROR');
+    });
+  }
+
+  it('passes an empty input through as an empty tar', async () => {
+    const { out, diffId } = await inflate('none', Buffer.alloc(0));
+    assert.equal(out.length, 0);
+    assert.equal(diffId, sha256(Buffer.alloc(0)));
+  });
+
+  it('ignores what follows the end of a gzip stream, as Node\'s gunzip does, when zeros pad it', async () => {
+    const data = randomBytes(50_000);
+    const { out } = await inflate('gzip', Buffer.concat([gzipSync(data), Buffer.alloc(1000)]));
+    assert.ok(out.equals(data));
+  });
+});
