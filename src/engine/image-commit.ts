@@ -30,6 +30,7 @@ export async function unpackImageLayers(
     const total = size;
     const result = await ctx.layers.unpack(chainId, ctx.content.openBlob(digest), {
       expectedDiffId: layer.diffId,
+      size,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress
         ? { onProgress: (e) => { if (e.type === 'progress') opts.onProgress!({ type: 'layer', digest, status: 'extracting', current: e.inputBytes, total }); } }

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { BerthError } from '../common/index.ts';
-import { ContentStore, digestHex, sha256Digest } from './content-store.ts';
+import { ContentStore, digestHex, sha256Digest, type BlobConsumer } from './content-store.ts';
 
 async function tempStore(t: { after: (fn: () => Promise<void>) => void }): Promise<ContentStore> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-test-content-'));
@@ -28,6 +28,29 @@ async function* breaksAfter(data: Buffer, good: number): AsyncGenerator<Uint8Arr
 
 async function ingestLeftovers(store: ContentStore): Promise<string[]> {
   return store.listIngests();
+}
+
+/** A consumer that records what it is given and what happens to it. */
+function recorder(opts: { onClose?: () => Promise<void> } = {}) {
+  const log: { consumers: number; received: Buffer[][]; closed: number; aborted: unknown[] } = { consumers: 0, received: [], closed: 0, aborted: [] };
+  const make = (): BlobConsumer => {
+    const chunks: Buffer[] = [];
+    log.consumers++;
+    log.received.push(chunks);
+    return {
+      write: async (chunk) => {
+        chunks.push(Buffer.from(chunk));
+      },
+      close: async () => {
+        await opts.onClose?.();
+        log.closed++;
+      },
+      abort: async (reason) => {
+        log.aborted.push(reason);
+      },
+    };
+  };
+  return { log, make };
 }
 
 describe('ContentStore', () => {
@@ -264,3 +287,81 @@ describe('ContentStore.ingestResumable', () => {
     await assert.rejects(store.ingestResumable('../x', async () => pieces(Buffer.alloc(0)), { digest: sha256Digest('') }), /invalid ingest key/);
   });
 });
+
+describe('ContentStore ingest consumers', () => {
+  it('gives a consumer every byte once, in order, and closes it before the blob is stored', async (t) => {
+    const store = await tempStore(t);
+    const data = randomBytes(50_000);
+    const digest = sha256Digest(data);
+    const { log, make } = recorder({
+      onClose: async () => assert.equal(await store.has(digest), false, 'the blob is not stored before the consumer closed'),
+    });
+    const offsets: number[] = [];
+    await store.ingestResumable('k', async (offset) => {
+      offsets.push(offset);
+      return offset === 0 ? breaksAfter(data, 20_000) : pieces(data.subarray(offset), 3000);
+    }, { digest, size: data.length }, { retries: 1, consumer: make });
+    assert.deepEqual(offsets, [0, 20_000], 'the broken transfer was resumed with a range');
+    assert.equal(log.consumers, 1, 'one consumer saw one continuous stream');
+    assert.deepEqual(Buffer.concat(log.received[0] ?? []), data);
+    assert.equal(log.closed, 1);
+    assert.deepEqual(await store.readBlob(digest), data);
+  });
+
+  it('replays the partial file to a new consumer when a later call resumes', async (t) => {
+    const store = await tempStore(t);
+    const data = randomBytes(40_000);
+    const digest = sha256Digest(data);
+    const first = recorder();
+    await assert.rejects(store.ingestResumable('k', async () => breaksAfter(data, 15_000), { digest, size: data.length }, { retries: 0, consumer: first.make }), /terminated/);
+    assert.equal(first.log.aborted.length, 1, 'the consumer of the failed call was aborted');
+    const second = recorder();
+    const offsets: number[] = [];
+    await store.ingestResumable('k', async (offset) => {
+      offsets.push(offset);
+      return pieces(data.subarray(offset));
+    }, { digest, size: data.length }, { consumer: second.make });
+    assert.deepEqual(offsets, [15_000]);
+    assert.deepEqual(Buffer.concat(second.log.received[0] ?? []), data, 'the new consumer got the stored prefix, then the rest');
+    assert.equal(second.log.closed, 1);
+  });
+
+  it('stores nothing and leaves no partial file when the consumer fails at close', async (t) => {
+    const store = await tempStore(t);
+    const data = randomBytes(30_000);
+    const digest = sha256Digest(data);
+    const failure = new BerthError('INVALID_ARGUMENT', 'the layer does not match its diff ID');
+    for (const ingest of [
+      () => store.ingestResumable('k', async (offset) => pieces(data.subarray(offset)), { digest, size: data.length }, { consumer: recorder({ onClose: async () => { throw failure; } }).make }),
+      () => store.ingest(pieces(data), { digest, size: data.length }, { consumer: recorder({ onClose: async () => { throw failure; } }).make }),
+    ]) {
+      await assert.rejects(ingest(), (err) => err === failure);
+      assert.equal(await store.has(digest), false);
+      assert.deepEqual(await ingestLeftovers(store), []);
+    }
+  });
+
+  it('reports a corrupt blob as a digest mismatch and aborts its consumer without closing it', async (t) => {
+    const store = await tempStore(t);
+    const data = randomBytes(30_000);
+    const tampered = Buffer.from(data);
+    tampered[29_000] = (tampered[29_000] ?? 0) ^ 1;
+    const digest = sha256Digest(data);
+    const { log, make } = recorder();
+    await assert.rejects(store.ingestResumable('k', async (offset) => pieces(tampered.subarray(offset)), { digest, size: data.length }, { consumer: make }), /^BerthError: digest mismatch/);
+    assert.equal(log.closed, 0);
+    assert.equal(log.aborted.length, 1);
+    assert.deepEqual(await store.list(), []);
+    assert.deepEqual(await ingestLeftovers(store), []);
+  });
+
+  it('makes no consumer when the blob is stored already', async (t) => {
+    const store = await tempStore(t);
+    const data = randomBytes(1000);
+    const digest = await store.writeBlob(data);
+    const { log, make } = recorder();
+    await store.ingestResumable('k', async () => pieces(data), { digest, size: data.length }, { consumer: make });
+    assert.equal(log.consumers, 0);
+  });
+});
+

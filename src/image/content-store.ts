@@ -11,25 +11,48 @@
  * per key: in a process, later callers wait for the first; across processes an abstract unix
  * socket named after the key is the lock (the kernel drops it when its owner dies), and a
  * process that finds it taken ingests into a temp file of its own instead.
+ *
+ * A consumer (`IngestOptions.consumer`) can see a blob's bytes while it is ingested, e.g. to
+ * unpack a layer as it downloads. It gets every byte from the first on, in order (a resumed
+ * ingest re-reads the partial file for it), and `close()` before the blob is committed: if that
+ * fails, the blob is not stored. Its digest is checked first, so a corrupt download is reported
+ * as a digest mismatch even when the consumer choked on the bytes earlier.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, isErrno } from '../common/index.ts';
+import { FileAppender } from './file-appender.ts';
 
 export interface ExpectedBlob {
   digest: string;
   size?: number;
 }
 
+/** Sees a blob's bytes while it is ingested, and has a say before it is committed. */
+export interface BlobConsumer {
+  /**
+   * The next bytes of the blob (from byte 0 on, without gaps or repeats). The promise is
+   * back-pressure: the ingest waits for it. A consumer that failed should resolve (and drop the
+   * bytes), keeping its error for `close()`.
+   */
+  write(chunk: Buffer): Promise<void>;
+  /** Every byte was written and the blob matches its digest: finish. Throwing keeps the blob out. */
+  close(): Promise<void>;
+  /** The ingest failed or was canceled: undo whatever was made (resolves once undone). */
+  abort(reason: unknown): Promise<void>;
+}
+
 export interface IngestOptions {
   /** Called as data arrives with the number of bytes of the blob received so far. */
   onBytes?: (received: number) => void;
   signal?: AbortSignal;
+  /** Makes a consumer of the blob's bytes; called whenever the ingest (re)starts from byte 0. */
+  consumer?: () => BlobConsumer;
 }
 
 export interface ResumableIngestOptions extends IngestOptions {
@@ -84,11 +107,6 @@ function isAbort(err: unknown, signal?: AbortSignal): boolean {
 
 function toBuffer(chunk: Uint8Array | string): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}
-
-async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += (await handle.write(data, offset, data.length - offset)).bytesWritten;
 }
 
 async function drain(source: BlobSource): Promise<void> {
@@ -152,6 +170,8 @@ export class ContentStore {
     const tempPath = await this.#tempPath();
     const handle = await open(tempPath, 'wx', 0o644);
     const hash = createHash('sha256');
+    const consumer = opts.consumer?.();
+    const writer = new FileAppender(handle);
     let received = 0;
     try {
       for await (const chunk of source as AsyncIterable<Uint8Array | string>) {
@@ -160,19 +180,23 @@ export class ContentStore {
         received += data.length;
         if (expected.size !== undefined && received > expected.size) throw mismatch(expected, received, 'more data than expected');
         hash.update(data);
-        await writeAll(handle, data);
+        await (consumer ? Promise.all([writer.write(data), consumer.write(data)]) : writer.write(data));
         opts.onBytes?.(received);
       }
       const actual = `sha256:${hash.digest('hex')}`;
       if (actual !== expected.digest || (expected.size !== undefined && received !== expected.size)) {
         throw mismatch(expected, received, actual);
       }
+      await writer.flush();
       await handle.sync();
       await handle.close();
+      await consumer?.close();
       await this.#commit(tempPath, hex);
     } catch (err) {
+      await writer.flush().catch(() => {});
       await handle.close().catch(() => {});
       await rm(tempPath, { force: true });
+      await consumer?.abort(err);
       throw isAbort(err, opts.signal) ? canceled(expected.digest, err) : err;
     }
   }
@@ -207,17 +231,20 @@ export class ContentStore {
     const lockName = `berth-ingest-${createHash('sha256').update(partialPath).digest('hex').slice(0, 40)}`;
     const lock = await tryLock(lockName);
     if (lock === undefined) return this.ingest(await fetchFrom(0), expected, opts); // another process resumes it
+    const feed: Feed = { consumer: undefined, fed: 0 };
     try {
       let retries = opts.retries ?? 3;
       let isFreshRetryLeft = true;
       for (;;) {
         try {
-          return await this.#resumeOnce(partialPath, fetchFrom, expected, opts);
+          return await this.#resumeOnce(partialPath, fetchFrom, expected, opts, feed);
         } catch (err) {
           if (isAbort(err, opts.signal)) throw canceled(expected.digest, err);
           if (err instanceof ResumedMismatch) {
             if (!isFreshRetryLeft) throw err.error;
             isFreshRetryLeft = false;
+            await feed.consumer?.abort(err.error); // it saw the bad prefix: a new one starts over
+            feed.consumer = undefined;
             continue;
           }
           if (err instanceof BerthError || retries <= 0) throw err;
@@ -227,40 +254,73 @@ export class ContentStore {
           });
         }
       }
+    } catch (err) {
+      await feed.consumer?.abort(err);
+      throw err;
     } finally {
       lock.close();
     }
   }
 
   /** One attempt: re-hash the partial file, fetch the rest, verify, commit. */
-  async #resumeOnce(partialPath: string, fetchFrom: FetchFrom, expected: ExpectedBlob, opts: ResumableIngestOptions): Promise<void> {
+  async #resumeOnce(partialPath: string, fetchFrom: FetchFrom, expected: ExpectedBlob, opts: ResumableIngestOptions, feed: Feed): Promise<void> {
     const hash = createHash('sha256');
     let offset = 0;
-    const existing = await stat(partialPath).catch((err: unknown) => {
+    let existing = await stat(partialPath).catch((err: unknown) => {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
     });
-    if (existing && expected.size !== undefined && existing.size > expected.size) await rm(partialPath, { force: true });
-    else if (existing) {
+    if (existing && expected.size !== undefined && existing.size > expected.size) {
+      await rm(partialPath, { force: true });
+      existing = undefined;
+    }
+    if (feed.consumer && (existing?.size ?? 0) < feed.fed) {
+      // the consumer saw bytes the partial file lost (a failed write): it starts over too
+      await feed.consumer.abort(new Error('partial file shorter than what was consumed'));
+      feed.consumer = undefined;
+    }
+    if (feed.consumer === undefined && opts.consumer) {
+      feed.consumer = opts.consumer();
+      feed.fed = 0;
+    }
+    const consumer = feed.consumer;
+    if (existing) {
       for await (const chunk of createReadStream(partialPath, { highWaterMark: 1 << 20 })) {
-        hash.update(chunk as Buffer);
-        offset += (chunk as Buffer).length;
+        const data = chunk as Buffer;
+        hash.update(data);
+        if (consumer && offset + data.length > feed.fed) {
+          await consumer.write(data.subarray(Math.max(0, feed.fed - offset)));
+          feed.fed = offset + data.length;
+        }
+        offset += data.length;
       }
       opts.onBytes?.(offset);
     }
     const resumedFrom = offset;
     const handle = await open(partialPath, 'a', 0o644);
+    const writer = new FileAppender(handle);
     try {
       if (expected.size === undefined || offset < expected.size) {
-        for await (const chunk of await fetchFrom(offset)) {
-          opts.signal?.throwIfAborted();
-          const data = toBuffer(chunk);
-          offset += data.length;
-          if (expected.size !== undefined && offset > expected.size) break;
-          hash.update(data);
-          await writeAll(handle, data);
-          opts.onBytes?.(offset);
+        try {
+          for await (const chunk of await fetchFrom(offset)) {
+            opts.signal?.throwIfAborted();
+            const data = toBuffer(chunk);
+            offset += data.length;
+            if (expected.size !== undefined && offset > expected.size) break;
+            hash.update(data);
+            if (consumer) {
+              await Promise.all([writer.write(data), consumer.write(data)]);
+              feed.fed = offset;
+            } else {
+              await writer.write(data);
+            }
+            opts.onBytes?.(offset);
+          }
+        } catch (err) {
+          await writer.flush().catch(() => {}); // what arrived is kept for the next try
+          throw err;
         }
+        await writer.flush();
       }
       const actual = `sha256:${hash.digest('hex')}`;
       if (actual !== expected.digest || (expected.size !== undefined && offset !== expected.size)) {
@@ -272,6 +332,17 @@ export class ContentStore {
       await handle.sync();
     } finally {
       await handle.close().catch(() => {});
+    }
+    if (consumer) {
+      try {
+        await consumer.close();
+      } catch (err) {
+        feed.consumer = undefined; // it failed for good: nothing of the blob stays
+        await consumer.abort(err);
+        await rm(partialPath, { force: true });
+        throw err;
+      }
+      feed.consumer = undefined;
     }
     await this.#commit(partialPath, digestHex(expected.digest));
   }
@@ -380,6 +451,12 @@ export class ContentStore {
   #notFound(digest: string): BerthError {
     return new BerthError('NOT_FOUND', `blob ${digest} not found in the content store`);
   }
+}
+
+/** The consumer of a resumable ingest, kept across attempts, and how many bytes it was given. */
+interface Feed {
+  consumer: BlobConsumer | undefined;
+  fed: number;
 }
 
 /** A mismatch found after resuming: the partial file may have been bad, so one fresh try is due. */

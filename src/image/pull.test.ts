@@ -220,7 +220,74 @@ describe('pullImage with bad blobs', () => {
   });
 });
 
+describe('pullImage with a layer unlike its config', () => {
+  it('refuses a layer whose content does not hash to the config diff ID, keeping neither its blob nor the layer', async () => {
+    // an image whose blobs are all intact, but whose config names another diff ID
+    const layout = join(root, `layout-${++counter}`);
+    const { images: [built] } = await writeOciLayout(layout, 'v1', [unique('diff-id')]);
+    const blob = async (digest: string) => readFile(join(layout, 'blobs/sha256', digest.slice(7)));
+    const config = JSON.parse((await blob(built?.configDigest as string)).toString());
+    const wrongDiffId = `sha256:${'0'.repeat(64)}`;
+    config.rootfs.diff_ids = [wrongDiffId];
+    const client = new RegistryClient();
+    const ref = parseReference(`${reg.host}/test/diff-id:v1`);
+    const configBytes = Buffer.from(JSON.stringify(config));
+    const configDigest = await client.pushBlob(ref, configBytes);
+    const layer = built?.layers[0] as BuiltImage['layers'][number];
+    await client.pushBlob(ref, await blob(layer.digest));
+    const manifest = JSON.parse((await blob(built?.manifestDigest as string)).toString());
+    manifest.config = { ...manifest.config, digest: configDigest, size: configBytes.length };
+    await client.pushManifest(ref, Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
+    const { content, layers } = await stores();
+    await assert.rejects(pullImage(`${reg.host}/test/diff-id:v1`, { client, content, layers }), (err: BerthError) => {
+      assert.equal(err.code, 'INVALID_ARGUMENT');
+      assert.match(err.message, new RegExp(`diff ID mismatch: the layer content hashes to ${layer.diffId}, the image config says ${wrongDiffId}`));
+      return true;
+    });
+    await assertNothingStored(content, layers, layer.digest);
+    assert.deepEqual((await readdir(layers.overlayDir)).filter((n) => n.startsWith('.')), [], 'no temp dir of the unpack is left');
+  });
+});
+
 describe('pullImage interrupted', () => {
+  it('unpacks a layer whose download broke mid-way and resumed with a Range request', async () => {
+    const big = randomBytes(3 * 1024 * 1024);
+    const built = await publish(reg, 'test/dropped', [{ layers: [{ entries: [{ name: 'big.bin', data: big }, { name: 'after', data: 'end' }] }] }]);
+    const layer = built.images[0]?.layers[0] as BuiltImage['layers'][number];
+    const ranges: Array<{ url: string; range: string | null }> = [];
+    let isDropped = false;
+    // the first response for the layer ends after 1 MiB as if the connection dropped
+    const dropping = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await spyingFetch(ranges)(input, init);
+      if (isDropped || !String(input).endsWith(layer.digest) || !res.body) return res;
+      isDropped = true;
+      const reader = res.body.getReader();
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const { done, value } = await reader.read();
+          if (done || sent >= 1024 * 1024) {
+            await reader.cancel().catch(() => {});
+            controller.error(Object.assign(new TypeError('terminated'), { cause: { code: 'ECONNRESET' } }));
+            return;
+          }
+          const part = value.subarray(0, 1024 * 1024 - sent);
+          sent += part.length;
+          controller.enqueue(part);
+        },
+      });
+      return new Response(body, { status: res.status, headers: res.headers });
+    }) as typeof fetch;
+    const { content, layers } = await stores();
+    const image = await pullImage(`${reg.host}/test/dropped:v1`, { client: new RegistryClient({ fetchImpl: dropping }), content, layers });
+    assert.deepEqual(ranges.filter((r) => r.url.endsWith(layer.digest)).map((r) => r.range), [null, `bytes=${1024 * 1024}-`]);
+    assert.deepEqual(await readFile(join(layers.diffDir(image.chainIds[0] as string), 'big.bin')), big);
+    assert.equal(await readFile(join(layers.diffDir(image.chainIds[0] as string), 'after'), 'utf8'), 'end');
+    assert.equal(await content.has(layer.digest), true);
+    assert.deepEqual(await content.listIngests(), []);
+  });
+
+
   it('resumes a pull canceled mid-layer with a Range request and ends consistent', async () => {
     const big = randomBytes(4 * 1024 * 1024);
     const built = await publish(reg, 'test/big', [{ layers: [{ entries: [{ name: 'small', data: 'x' }] }, { entries: [{ name: 'big.bin', data: big }] }] }]);

@@ -2,15 +2,18 @@
  * Pull an image: resolve the reference to a manifest (through an index, for the platform
  * asked for), fetch the config, then download every layer into the content store
  * (verified, resumable) and unpack it into the layer store (verified against the config's
- * diff ID), a few layers at a time. Layers and blobs already here are not fetched again.
+ * diff ID) as it downloads, a few layers at a time. Layers and blobs already here are not
+ * fetched again.
  *
- * Order on disk: layer blobs and unpacked layers first, then the config and manifests, so a
- * manifest in the content store always has everything it names. Whoever records the image
- * (the engine's database) does so after pullImage returns.
+ * Order on disk: the config (needed to unpack), then each unpacked layer and its blob (a
+ * streamed layer's blob is committed only once the layer checked out), then the manifests, so
+ * a manifest in the content store always has everything it names. Whoever records the image (the engine's database)
+ * does so after pullImage returns.
  */
 import { BerthError } from '../common/index.ts';
-import { LayerStore } from '../storage/index.ts';
-import { digestHex, type ContentStore } from './content-store.ts';
+import { LayerStore, THREADED_MIN_BYTES, prewarmUnpack, type LayerUnpackResult } from '../storage/index.ts';
+import { ChunkQueue } from './chunk-queue.ts';
+import { digestHex, type BlobConsumer, type ContentStore } from './content-store.ts';
 import {
   checkImageManifest,
   parseImageConfig,
@@ -63,6 +66,8 @@ export interface PulledImage {
 }
 
 const PROGRESS_STEP = 256 * 1024;
+/** Compressed bytes a layer's download may be ahead of its unpacking. */
+const STREAM_QUEUE_BYTES = 1024 * 1024;
 
 /** Run `fn` over `items`, at most `limit` at a time; on the first failure the rest are aborted, then it is thrown. */
 async function runPool<T>(items: T[], limit: number, abort: AbortController, fn: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -109,6 +114,13 @@ export async function pullImage(refText: string, opts: PullOptions): Promise<Pul
     }
     const manifest = parsed.manifest;
     checkImageManifest(manifest);
+    // a big layer to download will want the unpacker's threads: they start while the config comes
+    for (const layer of manifest.layers) {
+      if (layer.size >= THREADED_MIN_BYTES && !(await content.has(layer.digest))) {
+        prewarmUnpack();
+        break;
+      }
+    }
     emit({ type: 'manifest', digest: manifestResult.digest, mediaType: manifest.mediaType, ...(platformText ? { platform: platformText } : {}) });
 
     const configDigest = manifest.config.digest;
@@ -161,7 +173,12 @@ interface LayerContext extends PullOptions {
   emit: (event: PullEvent) => void;
 }
 
-/** Download (unless stored) and unpack (unless unpacked) one layer; returns its unpacked size. */
+/**
+ * Download (unless stored) and unpack (unless unpacked) one layer; returns its unpacked size.
+ * A layer that is neither is unpacked while it downloads (the bytes go to the content store and
+ * the unpacker at once); the blob is committed only once the layer is, and on any failure
+ * neither stays.
+ */
 async function pullLayer(ctx: LayerContext, layer: Descriptor, chainId: string, diffId: string): Promise<number> {
   const { client, content, layers, reference, signal, emit } = ctx;
   const digest = layer.digest;
@@ -171,6 +188,7 @@ async function pullLayer(ctx: LayerContext, layer: Descriptor, chainId: string, 
     emit({ type: 'layer', digest, status: 'exists', total });
     return unpacked.size;
   }
+  let streamed: LayerUnpackResult | undefined;
   if (!(await content.has(digest))) {
     let reported = -PROGRESS_STEP;
     emit({ type: 'layer', digest, status: 'downloading', current: 0, total });
@@ -185,27 +203,58 @@ async function pullLayer(ctx: LayerContext, layer: Descriptor, chainId: string, 
           reported = current;
           emit({ type: 'layer', digest, status: 'downloading', current, total });
         },
+        ...(unpacked ? {} : { consumer: () => unpackingConsumer(ctx, layer, chainId, diffId, (result) => (streamed = result)) }),
       },
     );
-    emit({ type: 'layer', digest, status: 'verifying', current: total, total });
+    if (streamed === undefined) emit({ type: 'layer', digest, status: 'verifying', current: total, total });
   }
   if (unpacked) {
     emit({ type: 'layer', digest, status: 'done', total });
     return unpacked.size;
   }
-  emit({ type: 'layer', digest, status: 'extracting', current: 0, total });
-  let reported = 0;
-  const result = await layers.unpack(chainId, content.openBlob(digest), {
-    expectedDiffId: diffId,
-    signal,
-    onProgress: (event) => {
-      if (event.type !== 'progress' || event.inputBytes - reported < PROGRESS_STEP) return;
-      reported = event.inputBytes;
-      emit({ type: 'layer', digest, status: 'extracting', current: Math.min(event.inputBytes, total), total });
-    },
-  });
+  if (streamed === undefined) {
+    // the blob was stored already (or by a concurrent pull): unpack it from the store
+    emit({ type: 'layer', digest, status: 'extracting', current: 0, total });
+    let reported = 0;
+    streamed = await layers.unpack(chainId, content.openBlob(digest), {
+      expectedDiffId: diffId,
+      size: total,
+      signal,
+      onProgress: (event) => {
+        if (event.type !== 'progress' || event.inputBytes - reported < PROGRESS_STEP) return;
+        reported = event.inputBytes;
+        emit({ type: 'layer', digest, status: 'extracting', current: Math.min(event.inputBytes, total), total });
+      },
+    });
+  }
   emit({ type: 'layer', digest, status: 'done', total });
-  return result.size;
+  return streamed.size;
+}
+
+/**
+ * A consumer of a layer blob's bytes (see ContentStore.ingestResumable) that unpacks them as
+ * they arrive: through a bounded queue, so the download waits for the unpacker. Its `close`
+ * (the blob's digest is verified by then) waits for the layer to be checked against its diff ID
+ * and committed; `abort` waits until its temp dir is gone.
+ */
+function unpackingConsumer(ctx: LayerContext, layer: Descriptor, chainId: string, diffId: string, onDone: (result: LayerUnpackResult) => void): BlobConsumer {
+  const { layers, signal, emit } = ctx;
+  const queue = new ChunkQueue(STREAM_QUEUE_BYTES);
+  const unpacking = layers.unpack(chainId, queue, { expectedDiffId: diffId, size: layer.size, signal });
+  unpacking.catch(() => {}); // awaited by close or abort
+  return {
+    write: (chunk) => queue.push(chunk),
+    async close() {
+      emit({ type: 'layer', digest: layer.digest, status: 'verifying', current: layer.size, total: layer.size });
+      emit({ type: 'layer', digest: layer.digest, status: 'extracting', current: layer.size, total: layer.size });
+      queue.end();
+      onDone(await unpacking);
+    },
+    async abort(reason) {
+      queue.fail(reason);
+      await unpacking.catch(() => {});
+    },
+  };
 }
 
 /** A single-platform image pulled with an explicit platform must be of that platform (as docker checks). */
