@@ -151,6 +151,8 @@ async function main() {
   // podman (as root) makes netavark's /run/containers/networks whatever its flags say: removed at
   // the end when it was not there before (rmdir: only if empty)
   const podmanRunDirs = ['/run/containers/networks', '/run/containers'].filter((d) => !existsSync(d));
+  // and its SHM lock file, likewise
+  const libpodLock = existsSync('/dev/shm/libpod_lock') ? undefined : '/dev/shm/libpod_lock';
   const base = mkdtempSync(join(opts.dir, 'berth-bench-'));
   let registry;
   try {
@@ -350,6 +352,7 @@ async function main() {
         rmdirSync(d);
       } catch {}
     }
+    if (libpodLock) rmSync(libpodLock, { force: true });
     const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('berth-bench'));
     if (left.length) console.log(`WARNING: berth-bench mounts left:\n${left.join('\n')}`);
   }

@@ -22,8 +22,13 @@ describe('podman driving berth-runtime', { skip }, () => {
   // this sandbox's root lacks CAP_SYS_RESOURCE: keep the rlimits podman asks for reachable
   const runFlags = ['--network', 'none', '--ulimit', 'nofile=1024:4096', '--ulimit', 'nproc=4096:4096'];
 
+  // podman's SHM lock file: removed at the end when these tests made it
+  const LIBPOD_LOCK = '/dev/shm/libpod_lock';
+  let hadLibpodLock = true;
+
   before(() => {
     hadRunContainers = existsSync('/run/containers');
+    hadLibpodLock = existsSync(LIBPOD_LOCK);
     dir = mkdtempSync('/var/tmp/berth-test-podman-');
     const tar = join(dir, 'busybox.tar');
     const made = spawnSync(process.execPath, [join(repoDir, 'scripts/make-busybox-image.mjs'), '--tar', tar], { encoding: 'utf8' });
@@ -36,6 +41,7 @@ describe('podman driving berth-runtime', { skip }, () => {
     if (!dir) return;
     podman('system', 'reset', '-f');
     rmSync(dir, { recursive: true, force: true });
+    if (!hadLibpodLock) rmSync(LIBPOD_LOCK, { force: true });
     if (!hadRunContainers) {
       for (const d of ['/run/containers/networks', '/run/containers']) {
         try {
