@@ -38,8 +38,9 @@ function octal(block: Buffer, offset: number, length: number, value: number): bo
   return true;
 }
 
-function paxRecord(key: string, value: string): Buffer {
-  const body = Buffer.from(` ${key}=${value}\n`);
+/** One PAX extended-header record: "<length> <key>=<value>\n", the length counting itself. */
+export function paxRecord(key: string, value: string | Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
   let length = body.length + 1;
   while (String(length).length + body.length !== length) length = String(length).length + body.length;
   return Buffer.concat([Buffer.from(String(length)), body]);
