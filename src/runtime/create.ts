@@ -58,12 +58,16 @@ export async function loadBundleConfig(bundleDir: string): Promise<RuntimeConfig
   return config;
 }
 
+let rootIsRamfs: boolean | undefined;
+
+/** pivot_root cannot leave an initramfs: fall back to MS_MOVE + chroot there, as runc does.
+ * The host's root does not change under a running process: read once, not on every create. */
 function isRootRamfs(): boolean {
-  // pivot_root cannot leave an initramfs: fall back to MS_MOVE + chroot there, as runc does
+  if (rootIsRamfs !== undefined) return rootIsRamfs;
   try {
     const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
     const fstype = line?.split(' - ')[1]?.split(' ')[0];
-    return fstype === 'rootfs' || fstype === 'ramfs';
+    return (rootIsRamfs = fstype === 'rootfs' || fstype === 'ramfs');
   } catch {
     return false;
   }
