@@ -3,7 +3,7 @@
  * importing a module that may call the host costs nothing at start-up.
  */
 import { createRequire } from 'node:module';
-import { BerthError } from '../common/index.ts';
+import { BerthError, SyscallError, describeErrno } from '../common/index.ts';
 
 export interface Ffi {
   koffi: typeof import('koffi');
@@ -32,4 +32,21 @@ export function loadFfi(): Ffi {
   }
   ffi = { koffi, libc: koffi.load('libc.so.6'), errno: () => koffi.errno(), errnoNames };
   return ffi;
+}
+
+/** A failed host call as a SyscallError: "<op> <what>: <what errno means> (ENAME)", the
+ * one shape every module of this folder reports in. `what` names the object (a quoted path). */
+export function hostSyscallError(op: string, errno: number, info: { path?: string | undefined; what?: string; detail?: string; hint?: string } = {}): SyscallError {
+  const errnoName = loadFfi().errnoNames.get(errno) ?? `E${errno}`;
+  const what = info.what ? ` ${info.what}` : '';
+  const detail = info.detail === undefined ? '' : `\n${info.detail}`;
+  return new SyscallError({
+    stage: 'host',
+    op,
+    errno,
+    errnoName,
+    path: info.path,
+    message: `${op}${what}: ${describeErrno(errnoName)} (${errnoName})${detail}`,
+    ...(info.hint === undefined ? {} : { hint: info.hint }),
+  });
 }

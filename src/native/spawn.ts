@@ -13,8 +13,8 @@
  */
 import { closeSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { BerthError, SyscallError, describeErrno } from '../common/index.ts';
-import { loadFfi } from './ffi.ts';
+import { BerthError } from '../common/index.ts';
+import { hostSyscallError, loadFfi } from './ffi.ts';
 
 type NativeFn = (...args: unknown[]) => unknown;
 
@@ -78,8 +78,7 @@ export function canPosixSpawn(): boolean {
 }
 
 function fail(op: string, what: string, errno = load().errno()): never {
-  const errnoName = load().errnoNames.get(errno) ?? `E${errno}`;
-  throw new SyscallError({ stage: 'host', op, errno, errnoName, path: what, message: `${op} ${what}: ${describeErrno(errnoName)} (${errnoName})` });
+  throw hostSyscallError(op, errno, { path: what, what });
 }
 
 const MFD_CLOEXEC = 1;

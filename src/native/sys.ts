@@ -8,8 +8,8 @@
  * Every failure is a `SyscallError` (a `BerthError`) naming the call, the path and the errno:
  * `mknod "/x/dev/null": file exists (EEXIST)`.
  */
-import { loadFfi } from './ffi.ts';
-import { BerthError, SyscallError, describeErrno } from '../common/index.ts';
+import { hostSyscallError, loadFfi } from './ffi.ts';
+import { BerthError, SyscallError } from '../common/index.ts';
 
 /** A point in time as the kernel keeps it: whole seconds since the epoch plus nanoseconds. */
 export interface Timespec {
@@ -70,18 +70,8 @@ function loadLibc(): Libc {
 }
 
 function fail(op: string, path: string, detail?: string): never {
-  const lib = loadLibc();
-  const errno = lib.errno();
-  const errnoName = lib.errnoNames.get(errno) ?? `E${errno}`;
   const what = detail === undefined ? JSON.stringify(path) : `${JSON.stringify(path)} ${detail}`;
-  throw new SyscallError({
-    stage: 'host',
-    op,
-    errno,
-    errnoName,
-    path,
-    message: `${op} ${what}: ${describeErrno(errnoName)} (${errnoName})`,
-  });
+  throw hostSyscallError(op, loadLibc().errno(), { path, what });
 }
 
 function checkPath(op: string, path: string): void {
