@@ -5,12 +5,14 @@
  * output in place; decompression (inflate-thread.ts) runs ring to ring on another CPU, with no
  * buffer allocated per chunk in either thread.
  *
- * gzip and zstd use Node's zlib engines; an uncompressed tar is copied through. Errors (corrupt
- * or truncated data) come back as they were (message and zlib code).
+ * gzip uses ISA-L where libisal2 is installed (through koffi), else Node's zlib, as zstd does; an
+ * uncompressed tar is copied through. Errors (corrupt or truncated data) come back as zlib's
+ * (message and zlib code) whichever engine ran.
  */
+import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Compression } from './decompress.ts';
-import { inflateMain, type InflateData, type InflateReport } from './inflate-thread.ts';
+import { inflateMain, type InflateData, type InflateEngine, type InflateReport, type InflateThreadData } from './inflate-thread.ts';
 import { IN_RING_BYTES, SLOT, distance, type UnpackSignals } from './unpack-signals.ts';
 
 /** Output chunk of the decompressors (zlib's default of 16 KiB means 16 times the thread-pool round trips). */
@@ -40,15 +42,29 @@ export class UnpackWorkerError extends Error {
 /** An inflate worker thread, started ahead of need or for one unpack. */
 interface InflateThread {
   worker: Worker;
+  /** Resolves once it loaded koffi (or gave up on it): before that, ending it would abort the process. */
+  ready: Promise<void>;
   isExited: boolean;
 }
 
 /** One thread started ahead (`Inflater.prewarm`), taken by the next unpack. */
 let spare: InflateThread | undefined;
 
+let koffiPath: string | undefined;
+
 function startInflateThread(): InflateThread {
-  const worker = new Worker(`(${inflateMain.toString()})()`, { eval: true, stdout: false, stderr: false });
-  const thread: InflateThread = { worker, isExited: false };
+  try {
+    koffiPath ??= createRequire(import.meta.url).resolve('koffi');
+  } catch {
+    // no koffi: zlib only
+  }
+  const workerData: InflateThreadData = koffiPath === undefined ? {} : { koffiPath };
+  const worker = new Worker(`(${inflateMain.toString()})()`, { eval: true, workerData, stdout: false, stderr: false });
+  const thread: InflateThread = { worker, ready: Promise.resolve(), isExited: false };
+  thread.ready = new Promise((resolve) => {
+    worker.once('message', () => resolve()); // its first message says it is ready
+    worker.once('exit', () => resolve());
+  });
   worker.once('exit', () => (thread.isExited = true));
   worker.on('error', () => {}); // its user finds out through 'exit'
   return thread;
@@ -58,15 +74,15 @@ function startInflateThread(): InflateThread {
 export class Inflater {
   private readonly signals: UnpackSignals;
   private readonly worker: Worker;
+  private readonly ready: Promise<void>;
   private readonly reports: MessagePort;
   private inHead = 0;
   /** How far the main thread has taken the output. */
   private outTail = 0;
   private failure: { message: string; code?: string } | undefined;
-  private done: { diffId: string; tarBytes: number } | undefined;
+  private done: { diffId: string; tarBytes: number; engine: InflateEngine } | undefined;
   private isClosed = false;
 
-  /** `useStream`: decompress with the zlib stream even where the faster path works (for tests). */
   /**
    * Start a thread for the next unpack now: its start-up (tens of milliseconds) then overlaps
    * with whatever comes before, e.g. fetching a manifest. While it waits it does not keep the
@@ -78,15 +94,17 @@ export class Inflater {
     spare.worker.unref();
   }
 
-  constructor(signals: UnpackSignals, kind: Compression, opts: { useStream?: boolean } = {}) {
+  /** `engine`: which decompressor to use (for tests and benches); by default the fastest one there is. */
+  constructor(signals: UnpackSignals, kind: Compression, opts: { engine?: InflateData['engine'] } = {}) {
     this.signals = signals;
     const thread = spare && !spare.isExited ? spare : startInflateThread();
     spare = undefined;
     thread.worker.ref();
     this.worker = thread.worker;
+    this.ready = thread.ready;
     const channel = new MessageChannel();
     this.reports = channel.port1;
-    const start: InflateData = { memory: signals.share(), kind, chunkSize: CHUNK_SIZE, inputStep: INPUT_STEP, minRoom: MIN_ROOM, useStream: opts.useStream ?? false, port: channel.port2 };
+    const start: InflateData = { memory: signals.share(), kind, chunkSize: CHUNK_SIZE, inputStep: INPUT_STEP, minRoom: MIN_ROOM, engine: opts.engine ?? 'auto', port: channel.port2 };
     this.worker.postMessage(start, [channel.port2]);
     this.worker.on('error', (err) => {
       this.failure ??= { message: `the decompression worker failed: ${err.message}` };
@@ -176,8 +194,8 @@ export class Inflater {
     this.signals.wakeIfWanted(SLOT.INFLATE_TICK, SLOT.WANTS_OUT_RELEASED, SLOT.WANT_OUT_RELEASED, position);
   }
 
-  /** sha256 of the whole tar and its size, once `next` returned undefined. */
-  result(): { diffId: string; tarBytes: number } {
+  /** sha256 of the whole tar, its size and the decompressor that ran, once `next` returned undefined. */
+  result(): { diffId: string; tarBytes: number; engine: InflateEngine } {
     if (this.done === undefined) throw new Error('the tar was not read to its end');
     return this.done;
   }
@@ -190,6 +208,7 @@ export class Inflater {
     this.signals.wake(SLOT.INFLATE_TICK);
     this.signals.wake(SLOT.MAIN_TICK);
     this.reports.close();
+    await this.ready;
     await this.worker.terminate();
   }
 
@@ -198,7 +217,7 @@ export class Inflater {
       const message = receiveMessageOnPort(this.reports);
       if (message === undefined) return;
       const report = message.message as InflateReport;
-      if (report.kind === 'done') this.done = { diffId: report.diffId, tarBytes: report.tarBytes };
+      if (report.kind === 'done') this.done = { diffId: report.diffId, tarBytes: report.tarBytes, engine: report.engine };
       else this.failure ??= report.error;
     }
   }
