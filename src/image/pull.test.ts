@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,6 +288,65 @@ describe('pullImage interrupted', () => {
     assert.deepEqual(await content.listIngests(), []);
   });
 
+
+  it('resumes with a Range request when the connection is cut mid-layer (default transport, a real socket)', async () => {
+    const big = randomBytes(3 * 1024 * 1024);
+    const built = await publish(reg, 'test/cut', [{ layers: [{ entries: [{ name: 'big.bin', data: big }] }] }]);
+    const layer = built.images[0]?.layers[0] as BuiltImage['layers'][number];
+    // a TCP proxy before the registry: the first connection that asks for the layer is cut
+    // after 1 MiB of its answer; it records the Range header of every request for the layer
+    const ranges: Array<string | null> = [];
+    let isCut = false;
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(reg.host.split(':')[1]), '127.0.0.1');
+      sockets.add(client).add(upstream);
+      let cutAfter = -1;
+      client.on('data', (data: Buffer) => {
+        const head = data.toString('latin1');
+        if (head.includes(`/blobs/${layer.digest}`) && head.startsWith('GET')) {
+          ranges.push(/\r\nrange: *([^\r]*)/i.exec(head)?.[1] ?? null);
+          if (!isCut) {
+            isCut = true;
+            cutAfter = 1024 * 1024;
+          }
+        }
+        upstream.write(data);
+      });
+      upstream.on('data', (data: Buffer) => {
+        if (cutAfter >= 0) {
+          if (data.length >= cutAfter) {
+            client.write(data.subarray(0, cutAfter));
+            client.destroy();
+            upstream.destroy();
+            return;
+          }
+          cutAfter -= data.length;
+        }
+        client.write(data);
+      });
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        a.on('close', () => b.destroy());
+        a.on('error', () => b.destroy());
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const { content, layers } = await stores();
+      const image = await pullImage(`${host}/test/cut:v1`, { client: new RegistryClient(), content, layers });
+      assert.equal(ranges.length, 2, `requests for the layer: ${JSON.stringify(ranges)}`);
+      assert.equal(ranges[0], null);
+      assert.match(ranges[1] ?? '', /^bytes=\d+-$/);
+      assert.ok(Number(/\d+/.exec(ranges[1] ?? '')?.[0]) > 0, 'the resume asks for the bytes after those kept');
+      assert.deepEqual(await readFile(join(layers.diffDir(image.chainIds[0] as string), 'big.bin')), big);
+      assert.equal(await content.has(layer.digest), true);
+      assert.deepEqual(await content.listIngests(), []);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
 
   it('resumes a pull canceled mid-layer with a Range request and ends consistent', async () => {
     const big = randomBytes(4 * 1024 * 1024);

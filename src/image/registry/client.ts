@@ -14,6 +14,7 @@ import { findCredentials, readAuthFile, removeCredentials, saveCredentials, type
 import { parseWwwAuthenticate } from './challenge.ts';
 import { normalizeRegistry, registryBaseUrl } from './hosts.ts';
 import { DEFAULT_RETRY_POLICY, fetchWithRetry, type RetryPolicy } from './retry.ts';
+import { STREAM_BODY, httpFetch, streamedBody } from './http-stream.ts';
 
 export interface RegistryClientOptions {
   /** docker config.json-style credentials file; without it requests are anonymous. */
@@ -50,6 +51,8 @@ interface SendInit {
   headers?: Record<string, string>;
   body?: Uint8Array;
   signal?: AbortSignal;
+  /** Stream a 2xx body outside fetch (see http-stream.ts); for blobs. */
+  isStreamed?: boolean;
 }
 
 const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
@@ -120,7 +123,7 @@ export class RegistryClient {
 
   constructor(opts: RegistryClientOptions = {}) {
     this.authFile = opts.authFile;
-    this.#fetch = opts.fetchImpl ?? fetch;
+    this.#fetch = opts.fetchImpl ?? httpFetch;
     this.#insecure = opts.insecureRegistries ?? [];
     this.#userAgent = opts.userAgent ?? 'berth/0.1';
     this.#retry = {
@@ -195,16 +198,19 @@ export class RegistryClient {
     if (offset > 0) headers.Range = `bytes=${offset}-`;
     const res = await this.#request(ref.domain, `/v2/${ref.path}/blobs/${digest}`, {
       headers,
+      isStreamed: true,
       ...(opts.signal ? { signal: opts.signal } : {}),
     }, pullScope(ref));
     if (res.status === 404) throw await this.#fail(res, 'NOT_FOUND', `blob unknown: ${digest} in ${ref.name}`);
     if (res.status === 416) throw await this.#fail(res, 'INVALID_ARGUMENT', `blob ${digest} in ${ref.name} has no byte ${offset}`);
     if (res.status !== 200 && res.status !== 206) throw await this.#fail(res, codeFor(res.status), `cannot get blob ${digest} of ${ref.name}`);
-    const body: AsyncIterable<Uint8Array> = res.body ?? (async function* () {})();
+    const streamed = streamedBody(res);
+    const body: AsyncIterable<Uint8Array> = streamed ?? res.body ?? (async function* () {})();
     if (offset === 0) return body;
     if (res.status === 200) return skipBytes(body, offset);
     const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
     if (start !== undefined && Number(start) !== offset) {
+      streamed?.destroy();
       await res.body?.cancel().catch(() => {});
       throw new RegistryError('UNAVAILABLE', `registry answered a range request for ${digest} at byte ${start}, not ${offset}`, { status: res.status, url: res.url });
     }
@@ -325,6 +331,7 @@ export class RegistryClient {
         method,
         headers,
         redirect: 'manual',
+        ...(init.isStreamed ? { [STREAM_BODY]: true } : {}),
         ...(body ? { body: body as RequestInit['body'] } : {}),
         ...(init.signal ? { signal: init.signal } : {}),
       }, this.#retry);
