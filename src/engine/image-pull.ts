@@ -49,6 +49,7 @@ export async function pull(ctx: ImageContext, imageRef: string, opts: PullOption
       client: registryClient(opts),
       content: ctx.content,
       layers: ctx.layers,
+      prewarm: true,
       ...(opts.platform ? { platform: opts.platform } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
