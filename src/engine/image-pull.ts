@@ -49,7 +49,6 @@ export async function pull(ctx: ImageContext, imageRef: string, opts: PullOption
       client: registryClient(opts),
       content: ctx.content,
       layers: ctx.layers,
-      prewarm: true,
       ...(opts.platform ? { platform: opts.platform } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),

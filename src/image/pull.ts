@@ -44,13 +44,6 @@ export interface PullOptions {
   concurrency?: number;
   onProgress?: (event: PullEvent) => void;
   signal?: AbortSignal;
-  /**
-   * Start the unpacker's threads at once, before the manifest says whether a layer is missing:
-   * their start-up (~0.05–0.1 s) then overlaps the manifest and config requests instead of
-   * delaying the first layer. Costs their start-up's CPU time when nothing is downloaded.
-   * Without it they start once a big layer turns out to be missing.
-   */
-  prewarm?: boolean;
 }
 
 export interface PulledImage {
@@ -106,7 +99,6 @@ export async function pullImage(refText: string, opts: PullOptions): Promise<Pul
   const want = opts.platform ? normalizePlatform(opts.platform) : hostPlatform();
   try {
     emit({ type: 'resolving', ref: reference.canonical });
-    if (opts.prewarm) prewarmUnpack();
     const top = await client.getManifest(reference, undefined, { signal });
     let parsed = parseManifest(top.bytes, top.mediaType);
     let manifestResult = top;
