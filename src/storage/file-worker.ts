@@ -98,8 +98,8 @@ export class FileWorker {
 
   /**
    * Start a thread for the next unpack now: its start-up (tens of milliseconds) then overlaps
-   * with whatever comes before, e.g. fetching a manifest. While it waits it does not keep the
-   * process alive.
+   * with whatever comes before, e.g. fetching a manifest. Once it is ready, waiting does not
+   * keep the process alive.
    */
   static prewarm(): void {
     if (spare && !spare.isExited) return;

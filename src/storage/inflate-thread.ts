@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Compression } from './decompress.ts';
+import type { isalEngine } from './inflate-isal.ts';
 import type { SharedMemory } from './unpack-signals.ts';
 
 /**
@@ -35,90 +36,24 @@ export interface InflateData {
 
 /**
  * The worker's code. Self-contained (it runs from its source text): no imports, no outer
- * names; modules come from `process.getBuiltinModule`.
+ * names; modules come from `process.getBuiltinModule`, and ISA-L's side (inflate-isal.ts, as
+ * self-contained) is passed in.
  *
- * gzip goes through ISA-L where libisal.so.2 loads and passes a check of its state layout:
- * `isal_inflate` reads the input ring and writes the output ring in place (both are shared
- * memory, which never moves, so their addresses are taken once). Otherwise, and for zstd, the
+ * gzip goes through ISA-L where libisal.so.2 loads and passes a check of its state layout.
+ * Otherwise, and for zstd, the
  * zlib engine is driven synchronously (`_handle.writeSync`, what Node's own `gunzipSync` uses),
  * ring to ring: no thread-pool round trip, no buffer allocated per chunk, no copy. Should a Node
  * lack those internals, the engine is used as a stream instead. ISA-L's errors are reported as
  * zlib's (same messages and codes), so callers see one behaviour.
  */
-export function inflateMain(): void {
+export function inflateMain(makeIsal: typeof isalEngine): void {
   const proc = process as unknown as { getBuiltinModule(id: string): unknown };
   const threads = proc.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
   const zlib = proc.getBuiltinModule('node:zlib') as typeof import('node:zlib') & {
     createZstdDecompress?: (opts: { chunkSize: number }) => import('node:stream').Transform;
   };
   const crypto = proc.getBuiltinModule('node:crypto') as typeof import('node:crypto');
-  const moduleApi = proc.getBuiltinModule('node:module') as typeof import('node:module');
-  /**
-   * Where `struct inflate_state` (isa-l/igzip_lib.h) keeps what berth reads and writes: the ABI
-   * of libisal.so.2 on 64-bit Linux (2.30, Debian 12). The application allocates the struct, so
-   * its layout is part of the ABI; the worker still checks it on a known stream before use and
-   * falls back to zlib if the library disagrees.
-   */
-  const S = { BYTES: 87368, NEXT_OUT: 0, AVAIL_OUT: 8, NEXT_IN: 16, AVAIL_IN: 32, BLOCK_STATE: 21160, CRC_FLAG: 21172 } as const;
-  const ISAL_GZIP = 1;
-  const ISAL_BLOCK_FINISH = 5;
-
-  /** ISA-L's inflate, if it loads and decodes a known stream right; else why not. */
-  type Isal = { inflate(state: Buffer): number; reset(state: Buffer): void; addressOf(memory: Uint8Array): bigint };
-  const loadIsal = (): Isal | string => {
-    const { koffiPath } = (threads.workerData ?? {}) as InflateThreadData;
-    if (koffiPath === undefined) return 'no FFI module was given';
-    try {
-      const koffi = moduleApi.createRequire(koffiPath)(koffiPath) as typeof import('koffi');
-      const lib = koffi.load('libisal.so.2');
-      const init = lib.func('void isal_inflate_init(void *state)');
-      const inflate = lib.func('int isal_inflate(void *state)') as (state: Buffer) => number;
-      // memmove(p, p, 0) returns p: the address koffi passes for shared memory (which never moves)
-      const memmove = koffi.load('libc.so.6').func('uintptr_t memmove(void *dest, const void *src, size_t n)');
-      const isal: Isal = {
-        inflate,
-        reset: (state) => {
-          init(state);
-          state.writeUInt32LE(ISAL_GZIP, S.CRC_FLAG);
-        },
-        addressOf: (memory) => BigInt(memmove(memory, memory, 0) as number | bigint),
-      };
-      // the check: two gzip members through small buffers, as an unpack drives it
-      const expected = Buffer.alloc(100_000);
-      for (let i = 0; i < expected.length; i++) expected[i] = (i * 7919) % 251;
-      const gz = Buffer.concat([zlib.gzipSync(expected.subarray(0, 60_000)), zlib.gzipSync(expected.subarray(60_000))]);
-      const input = new Uint8Array(new SharedArrayBuffer(gz.length));
-      input.set(gz);
-      const output = Buffer.from(new SharedArrayBuffer(expected.length + 16));
-      const state = Buffer.alloc(STATE_ROOM);
-      isal.reset(state);
-      const inAt = isal.addressOf(input);
-      const outAt = isal.addressOf(output);
-      let produced = 0;
-      let consumed = 0;
-      for (let calls = 0; calls < 1000 && consumed < gz.length; calls++) {
-        if (state.readUInt32LE(S.BLOCK_STATE) === ISAL_BLOCK_FINISH) isal.reset(state);
-        const n = Math.min(4096, gz.length - consumed);
-        state.writeBigUInt64LE(inAt + BigInt(consumed), S.NEXT_IN);
-        state.writeUInt32LE(n, S.AVAIL_IN);
-        const room = Math.min(5000, output.length - produced);
-        state.writeBigUInt64LE(outAt + BigInt(produced), S.NEXT_OUT);
-        state.writeUInt32LE(room, S.AVAIL_OUT);
-        if (isal.inflate(state) !== 0) return 'its check stream did not decode';
-        consumed += n - state.readUInt32LE(S.AVAIL_IN);
-        produced += room - state.readUInt32LE(S.AVAIL_OUT);
-      }
-      if (produced !== expected.length || !output.subarray(0, produced).equals(expected) || state.readUInt32LE(S.BLOCK_STATE) !== ISAL_BLOCK_FINISH) {
-        return 'its state layout is not the one berth knows';
-      }
-      return isal;
-    } catch (err) {
-      return (err as Error)?.message ?? String(err);
-    }
-  };
-  /** Room for the state: more than the struct, so that a larger one of another build stays inside. */
-  const STATE_ROOM = 4 * S.BYTES;
-  const isal = loadIsal();
+  const isal = makeIsal(((threads.workerData ?? {}) as InflateThreadData).koffiPath);
   threads.parentPort?.postMessage('ready'); // koffi is loaded (or not used): the thread may be ended at any time now
 
   // waiting (unref'd, in a pool) until an unpack hands over its shared memory
@@ -338,91 +273,16 @@ export function inflateMain(): void {
       await reading;
     };
 
-    /** ISA-L, ring to ring; gzip members one after the other, zeros after the last ignored (as Node's gunzip). */
-    const inflateIsal = (api: Isal): void => {
-      const state = Buffer.alloc(STATE_ROOM);
-      api.reset(state);
-      const inAt = api.addressOf(inRing);
-      const outAt = api.addressOf(outRing);
-      const blockState = (): number => state.readUInt32LE(S.BLOCK_STATE);
-      const availIn = (): number => state.readUInt32LE(S.AVAIL_IN);
-      /** zlib's message and code for an ISA-L error. */
-      const fail = (code: number): never => {
-        const messages: Record<number, string> = {
-          [-1]: 'invalid block type', [-2]: 'invalid code', [-3]: 'invalid distance too far back',
-          [-4]: 'incorrect header check', [-5]: 'unknown compression method', [-6]: 'incorrect data check',
-        };
-        throw Object.assign(new Error(messages[code] ?? `ISA-L inflate failed (${code})`), { code: code === 6 ? 'Z_NEED_DICT' : 'Z_DATA_ERROR' });
-      };
-      /** Once a member ended: true while the next byte decides whether another one follows. */
-      let isBetweenMembers = false;
-      /** The stream is over (zeros followed it): the rest of the input is ignored. */
-      let isOver = false;
-      /** Decompress `length` input bytes at ring offset `from` (0 bytes: flush what is held). */
-      const feed = (from: number, length: number): void => {
-        let at = from;
-        let left = length;
-        while (!isOver) {
-          if (isBetweenMembers) {
-            if (left === 0) return;
-            if (inRing[at] === 0) {
-              isOver = true;
-              return;
-            }
-            api.reset(state);
-            isBetweenMembers = false;
-          }
-          const room = nextRoom();
-          if (isWait(room)) {
-            block(room, hasRoom);
-            continue;
-          }
-          state.writeBigUInt64LE(inAt + BigInt(at), S.NEXT_IN);
-          state.writeUInt32LE(left, S.AVAIL_IN);
-          state.writeBigUInt64LE(outAt + BigInt(room[0]), S.NEXT_OUT);
-          state.writeUInt32LE(room[1], S.AVAIL_OUT);
-          const code = api.inflate(state);
-          if (code < 0 || code === 6) fail(code);
-          const out = room[1] - state.readUInt32LE(S.AVAIL_OUT);
-          produced(room[0], out);
-          const taken = left - availIn();
-          at += taken;
-          left -= taken;
-          if (blockState() === ISAL_BLOCK_FINISH) {
-            isBetweenMembers = true;
-            continue;
-          }
-          if (out === room[1]) continue; // the output was full: there may be more
-          if (left === 0) return; // all taken: it needs more input
-          if (taken === 0 && out === 0) throw new Error('ISA-L inflate stopped with input left');
-        }
-      };
-      for (;;) {
-        const input = nextInput();
-        if (input === undefined) break;
-        if (isWait(input)) {
-          block(input, hasInput);
-          continue;
-        }
-        feed(input[0], input[1]);
-        consumed(input[1]);
-      }
-      if (!isBetweenMembers && !isOver) {
-        feed(0, 0); // what it still holds
-        if (!isBetweenMembers) throw Object.assign(new Error('unexpected end of file'), { code: 'Z_BUF_ERROR' });
-      }
-    };
-
     const canDriveHandle = typeof engine._handle?.writeSync === 'function' && engine._writeState instanceof Uint32Array
       && typeof engine._defaultFlushFlag === 'number' && typeof engine._finishFlushFlag === 'number' && 'errored' in engine;
     let used: InflateEngine = 'copy';
     const run = async (): Promise<void> => {
       if (data.kind === 'none') return copyThrough();
-      if (data.kind === 'gzip' && (data.engine === 'auto' || data.engine === 'isa-l') && typeof isal !== 'string') {
+      if (data.kind === 'gzip' && (data.engine === 'auto' || data.engine === 'isa-l') && isal.unavailable === undefined) {
         used = 'isa-l';
-        return inflateIsal(isal);
+        return isal.run({ inRing, outRing, nextInput, nextRoom, isWait, block, hasInput, hasRoom, produced, consumed });
       }
-      if (data.engine === 'isa-l') throw new Error(`ISA-L cannot decompress here: ${data.kind === 'gzip' ? isal as string : `it does not read ${data.kind}`}`);
+      if (data.engine === 'isa-l') throw new Error(`ISA-L cannot decompress here: ${data.kind === 'gzip' ? isal.unavailable : `it does not read ${data.kind}`}`);
       if (canDriveHandle && data.engine !== 'zlib-stream') {
         used = 'zlib';
         return inflateSync();

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
@@ -89,5 +90,20 @@ describe('Inflater', () => {
     const data = randomBytes(50_000);
     const { out } = await inflate('gzip', Buffer.concat([gzipSync(data), Buffer.alloc(1000)]));
     assert.ok(out.equals(data));
+  });
+
+  it('lets a process that started the unpacker\'s threads and needed none end cleanly (no abort in koffi\'s set-up)', () => {
+    const modules = { Inflater: new URL('./inflate-worker.ts', import.meta.url).href, prewarmUnpack: new URL('./unpack.ts', import.meta.url).href };
+    const scripts = [
+      `import { Inflater } from ${JSON.stringify(modules.Inflater)}; Inflater.prewarm();`,
+      `import { prewarmUnpack } from ${JSON.stringify(modules.prewarmUnpack)}; prewarmUnpack();`,
+    ];
+    // the script ends after 0-75 ms: some of those end it while a thread loads koffi
+    for (let i = 0; i < 16; i++) {
+      const busy = `const until = Date.now() + ${i * 5}; while (Date.now() < until);`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `${scripts[i % 2] as string} ${busy}`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /FATAL/);
+    }
   });
 });

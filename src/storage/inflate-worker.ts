@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Compression } from './decompress.ts';
+import { isalEngine } from './inflate-isal.ts';
 import { inflateMain, type InflateData, type InflateEngine, type InflateReport, type InflateThreadData } from './inflate-thread.ts';
 import { IN_RING_BYTES, SLOT, distance, type UnpackSignals } from './unpack-signals.ts';
 
@@ -59,7 +60,7 @@ function startInflateThread(): InflateThread {
     // no koffi: zlib only
   }
   const workerData: InflateThreadData = koffiPath === undefined ? {} : { koffiPath };
-  const worker = new Worker(`(${inflateMain.toString()})()`, { eval: true, workerData, stdout: false, stderr: false });
+  const worker = new Worker(`(${inflateMain.toString()})(${isalEngine.toString()})`, { eval: true, workerData, stdout: false, stderr: false });
   const thread: InflateThread = { worker, ready: Promise.resolve(), isExited: false };
   thread.ready = new Promise((resolve) => {
     worker.once('message', () => resolve()); // its first message says it is ready
@@ -85,13 +86,18 @@ export class Inflater {
 
   /**
    * Start a thread for the next unpack now: its start-up (tens of milliseconds) then overlaps
-   * with whatever comes before, e.g. fetching a manifest. While it waits it does not keep the
-   * process alive.
+   * with whatever comes before, e.g. fetching a manifest. Once it is ready, waiting does not
+   * keep the process alive.
    */
   static prewarm(): void {
     if (spare && !spare.isExited) return;
-    spare = startInflateThread();
-    spare.worker.unref();
+    const thread = startInflateThread();
+    spare = thread;
+    // it keeps the process until koffi is loaded: a process that ended meanwhile (a pull that
+    // failed before its layers) would end the thread inside an addon's set-up, which aborts Node
+    void thread.ready.then(() => {
+      if (spare === thread) thread.worker.unref();
+    });
   }
 
   /** `engine`: which decompressor to use (for tests and benches); by default the fastest one there is. */
