@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthError, RegistryError } from '../../common/index.ts';
@@ -124,6 +126,21 @@ describe('RegistryClient against an anonymous registry', () => {
     }) as typeof fetch;
     const tail2 = await collect(await new RegistryClient({ fetchImpl: ignoring }).fetchBlob(ref, layer.digest, { offset: 10 }));
     assert.deepEqual(tail2, whole.subarray(10));
+  });
+
+  it('keeps a blob\'s body readable through a garbage collection before it is read (fetch transport)', async () => {
+    // undici cancels the body of a Response that was collected while the body was neither
+    // locked nor read: fetchBlob hands out the body only
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const ref = parseReference(`${reg.host}/test/app`);
+    const layer = image.layers[0] as BuiltImage['layers'][number];
+    const body = await new RegistryClient({ fetchImpl: (input, init) => fetch(input, init) }).fetchBlob(ref, layer.digest);
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 10)); // finalizers run between tasks
+    }
+    assert.equal(sha256(await collect(body)), layer.digest);
   });
 
   it('pushes a blob and a manifest that can be read back', async () => {

@@ -112,6 +112,18 @@ async function* skipBytes(source: AsyncIterable<Uint8Array>, count: number): Asy
   }
 }
 
+/**
+ * A fetch Response's body, locked at once. undici cancels a body that is neither locked nor
+ * read once its Response is garbage collected, and the caller keeps only the body: a GC before
+ * it starts reading (after a few awaits, e.g. opening the file to write to) would end the blob
+ * after 0 bytes.
+ */
+function lockedBody(res: Response): AsyncIterable<Uint8Array> {
+  if (res.body === null) return (async function* () {})();
+  const iterator = res.body[Symbol.asyncIterator]();
+  return { [Symbol.asyncIterator]: () => iterator };
+}
+
 export class RegistryClient {
   readonly authFile: string | undefined;
   readonly #fetch: typeof fetch;
@@ -205,7 +217,7 @@ export class RegistryClient {
     if (res.status === 416) throw await this.#fail(res, 'INVALID_ARGUMENT', `blob ${digest} in ${ref.name} has no byte ${offset}`);
     if (res.status !== 200 && res.status !== 206) throw await this.#fail(res, codeFor(res.status), `cannot get blob ${digest} of ${ref.name}`);
     const streamed = streamedBody(res);
-    const body: AsyncIterable<Uint8Array> = streamed ?? res.body ?? (async function* () {})();
+    const body: AsyncIterable<Uint8Array> = streamed ?? lockedBody(res);
     if (offset === 0) return body;
     if (res.status === 200) return skipBytes(body, offset);
     const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
