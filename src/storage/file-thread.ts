@@ -51,23 +51,24 @@ export function fileWorkerMain(): void {
   const fs = proc.getBuiltinModule('node:fs') as typeof import('node:fs');
   const moduleApi = proc.getBuiltinModule('node:module') as typeof import('node:module');
   const { koffiPath } = threads.workerData as { koffiPath: string };
-  const koffi = moduleApi.createRequire(koffiPath)(koffiPath) as typeof import('koffi');
-  const libc = koffi.load('libc.so.6');
-  const futimens = libc.func('int futimens(int fd, const void *times)');
-  const fsetxattr = libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)');
-  const errnoNames = new Map<number, string>();
-  for (const [name, value] of Object.entries(koffi.os.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
   const FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
   const times = Buffer.alloc(32);
   const parentPort = threads.parentPort as import('node:worker_threads').MessagePort;
-  parentPort.postMessage('ready'); // koffi is loaded: the thread may be ended at any time now
   // waiting (unref'd, in a pool) until an unpack hands over its shared memory
   parentPort.once('message', (first: { start: FileWorkerData } | 'close') => {
     if (first === 'close') {
       parentPort.close();
       return;
     }
+    // koffi is loaded only now, by a thread in use: ending a thread inside an addon's set-up
+    // aborts Node, and a spare thread may be ended at any time (its process may just exit)
+    const koffi = moduleApi.createRequire(koffiPath)(koffiPath) as typeof import('koffi');
+    const libc = koffi.load('libc.so.6');
+    const futimens = libc.func('int futimens(int fd, const void *times)');
+    const fsetxattr = libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)');
+    const errnoNames = new Map<number, string>();
+    for (const [name, value] of Object.entries(koffi.os.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
     const { slot } = first.start.memory;
     const slots = new Int32Array(first.start.memory.slots);
     const ring = Buffer.from(first.start.memory.outRing);

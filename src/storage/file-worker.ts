@@ -47,8 +47,6 @@ let koffiPath: string | undefined;
 /** A file worker thread, started ahead of need or for one unpack. */
 interface FileThread {
   worker: Worker;
-  /** Resolves once koffi is loaded: before that, ending the thread would abort the process. */
-  ready: Promise<void>;
   exited: Promise<void>;
   isExited: boolean;
 }
@@ -59,11 +57,7 @@ let spare: FileThread | undefined;
 function startFileThread(): FileThread {
   koffiPath ??= createRequire(import.meta.url).resolve('koffi');
   const worker = new Worker(`(${fileWorkerMain.toString()})()`, { eval: true, workerData: { koffiPath }, stdout: false, stderr: false });
-  const thread: FileThread = { worker, ready: Promise.resolve(), exited: Promise.resolve(), isExited: false };
-  thread.ready = new Promise((resolve) => {
-    worker.once('message', () => resolve()); // its first message says it is ready
-    worker.once('exit', () => resolve());
-  });
+  const thread: FileThread = { worker, exited: Promise.resolve(), isExited: false };
   thread.exited = new Promise((resolve) => {
     worker.once('exit', () => {
       thread.isExited = true;
@@ -98,16 +92,13 @@ export class FileWorker {
 
   /**
    * Start a thread for the next unpack now: its start-up (tens of milliseconds) then overlaps
-   * with whatever comes before, e.g. fetching a manifest. Once it is ready, waiting does not
-   * keep the process alive.
+   * with whatever comes before, e.g. fetching a manifest. While it waits it does not keep the
+   * process alive: it loads koffi only once it is used (the process may end at any time).
    */
   static prewarm(): void {
     if (spare && !spare.isExited) return;
-    const thread = startFileThread();
-    spare = thread;
-    void thread.ready.then(() => {
-      if (spare === thread) thread.worker.unref();
-    });
+    spare = startFileThread();
+    spare.worker.unref();
   }
 
   constructor(signals: UnpackSignals) {

@@ -53,11 +53,13 @@ export function inflateMain(makeIsal: typeof isalEngine): void {
     createZstdDecompress?: (opts: { chunkSize: number }) => import('node:stream').Transform;
   };
   const crypto = proc.getBuiltinModule('node:crypto') as typeof import('node:crypto');
-  const isal = makeIsal(((threads.workerData ?? {}) as InflateThreadData).koffiPath);
-  threads.parentPort?.postMessage('ready'); // koffi is loaded (or not used): the thread may be ended at any time now
 
   // waiting (unref'd, in a pool) until an unpack hands over its shared memory
   threads.parentPort?.once('message', (data: InflateData) => {
+    // koffi is loaded only now, by a thread in use: ending a thread inside an addon's set-up
+    // aborts Node, and a spare thread may be ended at any time (its process may just exit)
+    const wantsIsal = data.kind === 'gzip' && (data.engine === 'auto' || data.engine === 'isa-l');
+    const isal = wantsIsal ? makeIsal(((threads.workerData ?? {}) as InflateThreadData).koffiPath) : { unavailable: 'not asked for', run: () => {} };
     const { slot } = data.memory;
     const slots = new Int32Array(data.memory.slots);
     const inRing = Buffer.from(data.memory.inRing);
@@ -190,6 +192,9 @@ export function inflateMain(makeIsal: typeof isalEngine): void {
       ? zlib.createGunzip({ chunkSize: data.chunkSize })
       : (zlib.createZstdDecompress as NonNullable<typeof zlib.createZstdDecompress>)({ chunkSize: data.chunkSize });
     engine.on('error', () => {}); // read from engine.errored
+    // koffi is loaded and the zlib engine initialised: the thread may be ended at any time now
+    // (ending it inside either's set-up aborts Node: "close before init" for a zlib handle)
+    threads.parentPort?.postMessage('ready');
 
     /** The fast path: the engine's handle, synchronously, ring to ring. */
     const inflateSync = (): void => {

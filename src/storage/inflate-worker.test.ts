@@ -92,16 +92,25 @@ describe('Inflater', () => {
     assert.ok(out.equals(data));
   });
 
-  it('lets a process that started the unpacker\'s threads and needed none end cleanly (no abort in koffi\'s set-up)', () => {
-    const modules = { Inflater: new URL('./inflate-worker.ts', import.meta.url).href, prewarmUnpack: new URL('./unpack.ts', import.meta.url).href };
+  it('lets a process end cleanly that started the unpacker\'s threads, used or not (no abort in koffi\'s set-up)', () => {
+    const modules = {
+      Inflater: new URL('./inflate-worker.ts', import.meta.url).href,
+      prewarmUnpack: new URL('./unpack.ts', import.meta.url).href,
+      UnpackSignals: new URL('./unpack-signals.ts', import.meta.url).href,
+    };
+    // each script ends (or stops its thread) after `ms`, 0-75: some of those while a thread loads koffi
     const scripts = [
-      `import { Inflater } from ${JSON.stringify(modules.Inflater)}; Inflater.prewarm();`,
-      `import { prewarmUnpack } from ${JSON.stringify(modules.prewarmUnpack)}; prewarmUnpack();`,
+      (ms: number) => `import { Inflater } from ${JSON.stringify(modules.Inflater)}; Inflater.prewarm();
+        const until = Date.now() + ${ms}; while (Date.now() < until);`,
+      (ms: number) => `import { prewarmUnpack } from ${JSON.stringify(modules.prewarmUnpack)}; prewarmUnpack();
+        const until = Date.now() + ${ms}; while (Date.now() < until);`,
+      // a thread in use, stopped early: while it loads ISA-L through koffi
+      (ms: number) => `import { Inflater } from ${JSON.stringify(modules.Inflater)}; import { UnpackSignals } from ${JSON.stringify(modules.UnpackSignals)};
+        const inflater = new Inflater(new UnpackSignals(), 'gzip'); await new Promise((done) => setTimeout(done, ${ms})); await inflater.close();`,
     ];
-    // the script ends after 0-75 ms: some of those end it while a thread loads koffi
-    for (let i = 0; i < 16; i++) {
-      const busy = `const until = Date.now() + ${i * 5}; while (Date.now() < until);`;
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `${scripts[i % 2] as string} ${busy}`], { encoding: 'utf8' });
+    for (let i = 0; i < 48; i++) {
+      const script = scripts[i % 3] as (ms: number) => string;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(Math.floor(i / 3) * 5)], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /FATAL/);
     }

@@ -43,7 +43,10 @@ export class UnpackWorkerError extends Error {
 /** An inflate worker thread, started ahead of need or for one unpack. */
 interface InflateThread {
   worker: Worker;
-  /** Resolves once it loaded koffi (or gave up on it): before that, ending it would abort the process. */
+  /**
+   * Resolves once a thread in use loaded koffi (or gave up on it) and set up its zlib engine:
+   * ending it in between would abort the process. A spare thread sets up nothing native.
+   */
   ready: Promise<void>;
   isExited: boolean;
 }
@@ -86,18 +89,13 @@ export class Inflater {
 
   /**
    * Start a thread for the next unpack now: its start-up (tens of milliseconds) then overlaps
-   * with whatever comes before, e.g. fetching a manifest. Once it is ready, waiting does not
-   * keep the process alive.
+   * with whatever comes before, e.g. fetching a manifest. While it waits it does not keep the
+   * process alive.
    */
   static prewarm(): void {
     if (spare && !spare.isExited) return;
-    const thread = startInflateThread();
-    spare = thread;
-    // it keeps the process until koffi is loaded: a process that ended meanwhile (a pull that
-    // failed before its layers) would end the thread inside an addon's set-up, which aborts Node
-    void thread.ready.then(() => {
-      if (spare === thread) thread.worker.unref();
-    });
+    spare = startInflateThread();
+    spare.worker.unref(); // it loads nothing native until it is used: the process may end any time
   }
 
   /** `engine`: which decompressor to use (for tests and benches); by default the fastest one there is. */
