@@ -13,19 +13,16 @@
 export interface RingIo<W = object> {
   inRing: Buffer;
   outRing: Buffer;
-  /** The next run of input: [ring offset, length], undefined at the end, or what to wait for. */
-  nextInput(): [number, number] | undefined | W;
+  /** `use(at, length)` on each run of input as it comes, until the input ends (each is consumed after). */
+  eachInput(use: (at: number, length: number) => void): void;
   /** Free space in the output ring: [ring offset, length], or what to wait for. */
   nextRoom(): [number, number] | W;
   isWait(value: unknown): value is W;
   /** Sleep until `isReady` or a while passed (throws once the unpack is abandoned). */
   block(wait: W, isReady: () => boolean): void;
-  hasInput(): boolean;
   hasRoom(): boolean;
   /** `n` bytes were put in the output ring at `at`. */
   produced(at: number, n: number): void;
-  /** `n` input bytes were used. */
-  consumed(n: number): void;
 }
 
 /** ISA-L in this thread, or why not (`unavailable`). */
@@ -117,7 +114,7 @@ export function isalEngine(koffiPath: string | undefined): IsalEngine {
   /** ISA-L, ring to ring; gzip members one after the other, zeros after the last ignored (as Node's gunzip). */
   const run = <W>(io: RingIo<W>): void => {
     const api = isal;
-    const { inRing, outRing, nextInput, nextRoom, isWait, block, hasInput, hasRoom, produced, consumed } = io;
+    const { inRing, outRing, eachInput, nextRoom, isWait, block, hasRoom, produced } = io;
     const state = Buffer.alloc(STATE_ROOM);
     api.reset(state);
     const inAt = api.addressOf(inRing);
@@ -175,16 +172,7 @@ export function isalEngine(koffiPath: string | undefined): IsalEngine {
         if (taken === 0 && out === 0) throw new Error('ISA-L inflate stopped with input left');
       }
     };
-    for (;;) {
-      const input = nextInput();
-      if (input === undefined) break;
-      if (isWait(input)) {
-        block(input, hasInput);
-        continue;
-      }
-      feed(input[0], input[1]);
-      consumed(input[1]);
-    }
+    eachInput(feed);
     if (!isBetweenMembers && !isOver) {
       feed(0, 0); // what it still holds
       if (!isBetweenMembers) throw Object.assign(new Error('unexpected end of file'), { code: 'Z_BUF_ERROR' });

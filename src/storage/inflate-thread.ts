@@ -154,6 +154,19 @@ export function inflateMain(makeIsal: typeof isalEngine): void {
     };
     const hasInput = (): boolean => !isWait(nextInput());
     const hasRoom = (): boolean => !isWait(nextRoom());
+    /** `use(at, length)` on each run of input as it comes (sleeping for more) until it ends; each is consumed after. */
+    const eachInput = (use: (at: number, length: number) => void): void => {
+      for (;;) {
+        const input = nextInput();
+        if (input === undefined) return;
+        if (isWait(input)) {
+          block(input, hasInput);
+          continue;
+        }
+        use(input[0], input[1]);
+        consumed(input[1]);
+      }
+    };
 
     /** An uncompressed tar: copied through. */
     const copyThrough = (): void => {
@@ -222,16 +235,9 @@ export function inflateMain(makeIsal: typeof isalEngine): void {
         }
       };
       let isStreamEnded = false;
-      for (;;) {
-        const input = nextInput();
-        if (input === undefined) break;
-        if (isWait(input)) {
-          block(input, hasInput);
-          continue;
-        }
-        if (!isStreamEnded) isStreamEnded = !feed(engine._defaultFlushFlag as number, input[0], input[1]);
-        consumed(input[1]);
-      }
+      eachInput((at, length) => {
+        if (!isStreamEnded) isStreamEnded = !feed(engine._defaultFlushFlag as number, at, length);
+      });
       if (!isStreamEnded) feed(engine._finishFlushFlag as number, 0, 0);
     };
 
@@ -285,7 +291,7 @@ export function inflateMain(makeIsal: typeof isalEngine): void {
       if (data.kind === 'none') return copyThrough();
       if (data.kind === 'gzip' && (data.engine === 'auto' || data.engine === 'isa-l') && isal.unavailable === undefined) {
         used = 'isa-l';
-        return isal.run({ inRing, outRing, nextInput, nextRoom, isWait, block, hasInput, hasRoom, produced, consumed });
+        return isal.run({ inRing, outRing, eachInput, nextRoom, isWait, block, hasRoom, produced });
       }
       if (data.engine === 'isa-l') throw new Error(`ISA-L cannot decompress here: ${data.kind === 'gzip' ? isal.unavailable : `it does not read ${data.kind}`}`);
       if (canDriveHandle && data.engine !== 'zlib-stream') {
