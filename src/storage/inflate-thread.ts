@@ -170,14 +170,9 @@ export function inflateMain(makeIsal: typeof isalEngine): void {
 
     /** An uncompressed tar: copied through. */
     const copyThrough = (): void => {
-      for (;;) {
-        const input = nextInput();
-        if (input === undefined) return;
-        if (isWait(input)) {
-          block(input, hasInput);
-          continue;
-        }
-        let [from, left] = input;
+      eachInput((at, length) => {
+        let from = at;
+        let left = length;
         while (left > 0) {
           const room = nextRoom();
           if (isWait(room)) {
@@ -189,9 +184,8 @@ export function inflateMain(makeIsal: typeof isalEngine): void {
           produced(room[0], n);
           from += n;
           left -= n;
-          consumed(n);
         }
-      }
+      });
     };
 
     type Engine = import('node:stream').Transform & {
