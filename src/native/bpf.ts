@@ -11,8 +11,8 @@
  * Every failure is a `SyscallError` naming the command and, when given, the cgroup path:
  * `bpf(BPF_PROG_ATTACH) "/sys/fs/cgroup/berth/web": operation not permitted (EPERM)`.
  */
-import { loadFfi } from './ffi.ts';
-import { BerthError, SyscallError, describeErrno } from '../common/index.ts';
+import { hostSyscallError, loadFfi } from './ffi.ts';
+import { BerthError } from '../common/index.ts';
 
 /** bpf(2)'s number: x86_64 (which UML guests use too) and arm64. */
 const SYS_BPF_BY_ARCH: Record<string, number> = { x64: 321, arm64: 280 };
@@ -122,18 +122,11 @@ function bpf(lib: Native, cmd: number, attr: NativeBuffer): number {
   return result < 0 ? -lib.errno() : result;
 }
 
-function fail(lib: Native, cmd: number, errno: number, info: { path?: string | undefined; detail?: string; hint?: string }): never {
-  const errnoName = lib.errnoNames.get(errno) ?? `E${errno}`;
-  const op = `bpf(${COMMAND_NAMES[cmd] ?? cmd})`;
-  const what = info.path === undefined ? '' : ` ${JSON.stringify(info.path)}`;
-  const detail = info.detail === undefined ? '' : `\n${info.detail}`;
-  throw new SyscallError({
-    stage: 'host',
-    op,
-    errno,
-    errnoName,
+function fail(cmd: number, errno: number, info: { path?: string | undefined; detail?: string; hint?: string }): never {
+  throw hostSyscallError(`bpf(${COMMAND_NAMES[cmd] ?? cmd})`, errno, {
     path: info.path,
-    message: `${op}${what}: ${describeErrno(errnoName)} (${errnoName})${detail}`,
+    ...(info.path === undefined ? {} : { what: JSON.stringify(info.path) }),
+    ...(info.detail === undefined ? {} : { detail: info.detail }),
     ...(info.hint === undefined ? {} : { hint: info.hint }),
   });
 }
@@ -209,7 +202,7 @@ export function bpfProgLoadCgroupDevice(insns: Uint8Array, license: string | Bpf
     if (fd >= 0) return fd;
     const errnoName = lib.errnoNames.get(-fd) ?? `E${-fd}`;
     if (errnoName !== 'EINVAL' && errnoName !== 'EACCES' && errnoName !== 'E2BIG') {
-      return fail(lib, BPF_PROG_LOAD, -fd, { path: options.path, ...hintOf(errnoName) });
+      return fail(BPF_PROG_LOAD, -fd, { path: options.path, ...hintOf(errnoName) });
     }
     return withBuffers(lib, [VERIFIER_LOG_SIZE], (logBuf) => {
       fill(logBuf);
@@ -217,7 +210,7 @@ export function bpfProgLoadCgroupDevice(insns: Uint8Array, license: string | Bpf
       if (again >= 0) return again; // the first failure did not repeat: keep the program
       const end = logBuf.bytes.indexOf(0);
       const log = Buffer.from(logBuf.bytes.subarray(0, end < 0 ? VERIFIER_LOG_SIZE : end)).toString('utf8').trim();
-      return fail(lib, BPF_PROG_LOAD, -again, {
+      return fail(BPF_PROG_LOAD, -again, {
         path: options.path,
         ...(log === '' ? {} : { detail: `verifier log:\n${log.length > 8000 ? `…${log.slice(-8000)}` : log}` }),
         hint: 'the kernel refused the BPF_CGROUP_DEVICE program; this is a bug in berth, please report it with the verifier log',
@@ -266,7 +259,7 @@ export function bpfProgAttach(cgroupFd: number, progFd: number, options: BpfAtta
           : errnoName === 'EBADF'
             ? 'the target must be a cgroup v2 directory opened O_RDONLY|O_DIRECTORY'
             : hintFor(errnoName);
-      fail(lib, BPF_PROG_ATTACH, -result, { path: options.path, ...(hint === undefined ? {} : { hint }) });
+      fail(BPF_PROG_ATTACH, -result, { path: options.path, ...(hint === undefined ? {} : { hint }) });
     }
   });
 }
@@ -285,7 +278,7 @@ export function bpfProgDetach(cgroupFd: number, progFd: number, options: BpfDeta
     attachAttr(attr.view, cgroupFd, progFd, options.attachType);
     const result = bpf(lib, BPF_PROG_DETACH, attr);
     if (result < 0) {
-      fail(lib, BPF_PROG_DETACH, -result, { path: options.path, ...hintOf(lib.errnoNames.get(-result) ?? '') });
+      fail(BPF_PROG_DETACH, -result, { path: options.path, ...hintOf(lib.errnoNames.get(-result) ?? '') });
     }
   });
 }
@@ -328,7 +321,7 @@ export function bpfProgQuery(cgroupFd: number, options: BpfQueryOptions = {}): B
           return undefined;
         }
         const hint = errnoName === 'EBADF' || errnoName === 'EINVAL' ? 'the target must be a cgroup v2 directory' : hintFor(errnoName);
-        fail(lib, BPF_PROG_QUERY, -result, { path: options.path, ...(hint === undefined ? {} : { hint }) });
+        fail(BPF_PROG_QUERY, -result, { path: options.path, ...(hint === undefined ? {} : { hint }) });
       }
       const progIds: number[] = [];
       for (let i = 0; i < Math.min(attached, count); i++) progIds.push(ids.view.getUint32(i * 4, true));
@@ -353,6 +346,6 @@ export function bpfProgGetFdById(progId: number, options: { path?: string } = {}
     const fd = bpf(lib, BPF_PROG_GET_FD_BY_ID, attr);
     if (fd >= 0) return fd;
     if (lib.errnoNames.get(-fd) === 'ENOENT') return undefined;
-    return fail(lib, BPF_PROG_GET_FD_BY_ID, -fd, { path: options.path, detail: `(program id ${progId})`, ...hintOf(lib.errnoNames.get(-fd) ?? '') });
+    return fail(BPF_PROG_GET_FD_BY_ID, -fd, { path: options.path, detail: `(program id ${progId})`, ...hintOf(lib.errnoNames.get(-fd) ?? '') });
   });
 }
