@@ -40,11 +40,11 @@ export interface InflateData {
  * self-contained) is passed in.
  *
  * gzip goes through ISA-L where libisal.so.2 loads and passes a check of its state layout.
- * Otherwise, and for zstd, the
- * zlib engine is driven synchronously (`_handle.writeSync`, what Node's own `gunzipSync` uses),
- * ring to ring: no thread-pool round trip, no buffer allocated per chunk, no copy. Should a Node
- * lack those internals, the engine is used as a stream instead. ISA-L's errors are reported as
- * zlib's (same messages and codes), so callers see one behaviour.
+ * Otherwise, and for zstd, the zlib engine is driven synchronously (`_handle.writeSync`, what
+ * Node's own `gunzipSync` uses), ring to ring: no thread-pool round trip, no buffer allocated
+ * per chunk, no copy. Should a Node lack those internals, the engine is used as a stream
+ * instead. ISA-L's errors are reported as zlib's (same messages and codes), so callers see one
+ * behaviour.
  */
 export function inflateMain(makeIsal: typeof isalEngine): void {
   const proc = process as unknown as { getBuiltinModule(id: string): unknown };

@@ -62,11 +62,14 @@ describe('httpFetch', () => {
     assert.equal(await res.text(), 'berth!');
   });
 
-  it('fails the stream when the connection ends before the body does', async () => {
-    const res = await httpFetch(`${base}/cut`, { [STREAM_BODY]: true } as RequestInit);
-    const body = streamedBody(res);
-    assert.ok(body);
-    await assert.rejects(read(body));
+  it('fails the stream when the connection ends before the body does, also when that was before reading began', async () => {
+    for (const delay of [0, 100]) {
+      const res = await httpFetch(`${base}/cut`, { [STREAM_BODY]: true } as RequestInit);
+      const body = streamedBody(res);
+      assert.ok(body);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await assert.rejects(read(body), (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET');
+    }
   });
 
   it('throws network errors as fetch does (a TypeError whose cause has the code)', async () => {
