@@ -19,7 +19,7 @@ struct plan_arg {
 struct plan_op {
 	uint16_t code;
 	uint8_t stage;
-	uint8_t argc;
+	uint32_t argc;
 	struct plan_arg *args;
 };
 
@@ -35,8 +35,7 @@ struct init_ctx {
 	int sync_fd;
 	const char *stage;     /* "parent" or "child", for error reports */
 	int root_fd;           /* O_PATH fd of the container root (after OP_ROOTFS) */
-	int host_proc_fd;      /* O_PATH fd of the host's /proc, kept across pivot_root */
-	int fifo_fd;           /* O_PATH fd of the exec fifo */
+	int start_fd;          /* listening start socket (OP_START_SOCKET), until OP_EXEC_WAIT */
 	int console_fd;        /* connected console socket */
 	int relay_fd;          /* parent's end of the console pair, or -1 */
 	int cgroup_fd;         /* O_PATH fd of the cgroup v2 dir to clone into, or -1 */
@@ -50,15 +49,24 @@ struct init_ctx {
 	int foreground;        /* parent waits for the container and passes its status */
 	char *state_json;      /* OCI state, from the last hooks acknowledgement */
 	char exec_path[4096];
+	char *home_env;        /* "HOME=…" for OP_EXEC (OP_HOME_ENV), or NULL */
+	char *deferred_cwd;    /* OP_CHDIR denied as root: tried again by OP_CHDIR_DEFERRED */
 	void *seccomp;         /* scmp_filter_ctx while a filter is being built */
 };
 
 extern struct init_ctx ctx;
 
+/* cleanup helpers (__attribute__((cleanup))) */
+void close_fdp(int *fd);
+void free_ptr(void *p);
+#define AUTO_FD __attribute__((cleanup(close_fdp))) int
+#define AUTO_FREE __attribute__((cleanup(free_ptr)))
+
 /* plan.c */
 int plan_read(int fd, struct plan *plan);
 uint64_t arg_u64(const struct plan_op *op, unsigned i);
 const char *arg_str(const struct plan_op *op, unsigned i);
+char **arg_list(const struct plan_op *op, unsigned *pos);
 const char *op_name(unsigned code);
 
 /* report.c: one error report, sent where the failing call is, then the process exits */
@@ -68,16 +76,66 @@ __attribute__((noreturn)) void fail_msg(const char *op, int err, const char *pat
 int sync_send(const char *json);
 char *sync_read_line(void);
 void json_escape(char *out, size_t outlen, const char *in);
+int write_all(int fd, const char *buf, size_t len);
+
+/* fds.c */
+void close_host_fds(unsigned first);
+void cloexec_from(unsigned first);
+
+/* fs.c: paths inside the container's root */
+int open_in_root(const char *path, int create_kind, int final_flags);
+int open_parent(const char *path, char *name, size_t namelen);
+void procfd_path(char *buf, size_t len, int fd);
+void op_mkdir(const struct plan_op *op);
+void op_mknod(const struct plan_op *op);
+void op_symlink(const struct plan_op *op);
+void op_bind_device(const struct plan_op *op);
+
+/* mount.c */
+void op_rootfs(const struct plan_op *op);
+void op_mount(const struct plan_op *op);
+void op_bind_tree(const struct plan_op *op);
+void op_pivot_root(void);
+void op_chroot(const struct plan_op *op);
+void op_mask(const struct plan_op *op);
+void op_readonly(const struct plan_op *op);
+void op_remount_root_ro(void);
+void op_remount(const struct plan_op *op);
+void op_detach(const struct plan_op *op);
+
+/* process.c: what turns this process into the container's program */
+void op_console(const struct plan_op *op);
+void op_chdir(const struct plan_op *op);
+void op_chdir_deferred(void);
+void op_setuid(const struct plan_op *op);
+void op_setgroups(const struct plan_op *op);
+void op_caps_bounding(const struct plan_op *op);
+void op_caps_set(const struct plan_op *op);
+void op_rlimit(const struct plan_op *op);
+void op_sched(const struct plan_op *op);
+void op_affinity(const struct plan_op *op);
+void op_resolve_exec(const struct plan_op *op);
+void op_reset_signals(void);
+void op_home_env(const struct plan_op *op);
+void op_exec(const struct plan_op *op);
+void write_file(const char *path, const char *content);
+int connect_unix(const char *path);
+void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
+
+/* hooks.c */
+void op_hooks(const struct plan_op *op);
+void op_run_hook(const struct plan_op *op);
+
+/* start.c: the start socket */
+void op_start_socket(const struct plan_op *op);
+void op_exec_wait(void);
 
 /* ops.c */
 void run_op(const struct plan_op *op);
-int open_in_root(const char *path, int create_kind, int final_flags);
 
 /* seccomp.c */
 void seccomp_op(const struct plan_op *op);
 void seccomp_notify_send(const struct plan_op *op);
-void op_idmap_tree(const struct plan_op *op);
-void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
 int check_syscalls(int argc, char **argv);
 
 /* oom.c */

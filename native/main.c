@@ -23,9 +23,10 @@
 #include <sys/wait.h>
 
 struct init_ctx ctx = {
-	.sync_fd = -1, .stage = "parent", .root_fd = -1, .host_proc_fd = -1,
-	.fifo_fd = -1, .console_fd = -1, .relay_fd = -1, .cgroup_fd = -1,
+	.sync_fd = -1, .stage = "parent", .root_fd = -1, .start_fd = -1,
+	.console_fd = -1, .relay_fd = -1, .cgroup_fd = -1,
 	.seccomp_listener_fd = -1, .seccomp_notify_fd = -1,
+	.go_pipe = { -1, -1 }, .ready_pipe = { -1, -1 },
 };
 
 extern char **environ;
@@ -158,12 +159,14 @@ int main(int argc, char **argv)
 	}
 	reexec_sealed(argv);
 	/* the caller's fds must not reach the container by accident */
-	fcntl(plan_fd, F_SETFD, FD_CLOEXEC);
-	fcntl(ctx.sync_fd, F_SETFD, FD_CLOEXEC);
+	if (fcntl(plan_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(ctx.sync_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		perror("berth-init: --plan-fd and --sync-fd must be open");
+		return BERTH_INIT_EXIT_SETUP_FAILED;
+	}
 	struct plan plan = { 0 };
 	int rc = plan_read(plan_fd, &plan);
 	close(plan_fd);
 	if (rc < 0)
-		fail_msg("plan", -rc, NULL, "cannot read the plan");
+		fail_msg("plan", -rc, NULL, rc == -EFBIG ? "the plan is too large" : "cannot read the plan");
 	return run_plan(&plan);
 }

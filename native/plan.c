@@ -1,9 +1,23 @@
-/* plan.c — read the plan TypeScript compiled (format in protocol.h). */
+/* plan.c — read the plan TypeScript compiled (format in protocol.h) and check every op against
+ * its signature and stages, so no op ever reads an argument that is not there. */
 #include "init.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct op_info {
+	const char *name, *stages, *signature;
+};
+
+static const struct op_info ops[OP_MAX] = {
+#define BERTH_OP_INFO(e, code, name, stages, sig) [e] = { name, stages, sig },
+	BERTH_OPS(BERTH_OP_INFO)
+#undef BERTH_OP_INFO
+};
+
+/* the plan is at most this big: a plan is made of a config.json, which no caller makes larger */
+#define PLAN_MAX_BYTES (256u << 20)
 
 static int read_all(int fd, char **out, size_t *outlen)
 {
@@ -13,6 +27,10 @@ static int read_all(int fd, char **out, size_t *outlen)
 		return -ENOMEM;
 	for (;;) {
 		if (len == cap) {
+			if (cap >= PLAN_MAX_BYTES) {
+				free(buf);
+				return -EFBIG;
+			}
 			char *next = realloc(buf, cap * 2);
 			if (!next) {
 				free(buf);
@@ -44,6 +62,67 @@ static uint32_t le32(const char *p)
 	return (uint32_t)u[0] | ((uint32_t)u[1] << 8) | ((uint32_t)u[2] << 16) | ((uint32_t)u[3] << 24);
 }
 
+static uint64_t le64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t v = 0;
+	for (int b = 7; b >= 0; b--)
+		v = (v << 8) | u[b];
+	return v;
+}
+
+static int is_str(const struct plan_arg *a)
+{
+	return a->len > 0 && a->data[a->len - 1] == '\0' && memchr(a->data, '\0', a->len) == a->data + a->len - 1;
+}
+
+static int is_int(const struct plan_arg *a)
+{
+	return a->len == 8;
+}
+
+/* Does the op's argument list follow its signature? */
+static int matches_signature(const struct plan_op *op)
+{
+	const char *sig = ops[op->code].signature;
+	uint32_t i = 0;
+	while (*sig) {
+		if (*sig == ' ') {
+			sig++;
+			continue;
+		}
+		size_t tok = strcspn(sig, " ");
+		int is_list = sig[tok - 1] == '*';
+		unsigned group = 1;
+		if (is_list && tok == 3)
+			group = (unsigned)(sig[1] - '0'); /* "u4*" */
+		char kind = sig[0];
+		if (!is_list) {
+			if (i >= op->argc || (kind == 's' ? !is_str(&op->args[i]) : !is_int(&op->args[i])))
+				return 0;
+			i++;
+		} else {
+			if (i >= op->argc || !is_int(&op->args[i]))
+				return 0;
+			uint64_t n = le64(op->args[i].data);
+			i++;
+			if (n > op->argc - i || n * group > op->argc - i)
+				return 0;
+			for (uint64_t k = 0; k < n * group; k++, i++)
+				if (kind == 's' ? !is_str(&op->args[i]) : !is_int(&op->args[i]))
+					return 0;
+		}
+		sig += tok;
+	}
+	return i == op->argc;
+}
+
+static int stage_allowed(const struct plan_op *op)
+{
+	static const char letters[] = { [STAGE_PARENT] = 'P', [STAGE_PARENT_AFTER] = 'A', [STAGE_CHILD] = 'C' };
+	return op->stage <= STAGE_CHILD && strchr(ops[op->code].stages, letters[op->stage]) != NULL;
+}
+
 int plan_read(int fd, struct plan *plan)
 {
 	char *buf = NULL;
@@ -55,16 +134,19 @@ int plan_read(int fd, struct plan *plan)
 		free(buf);
 		return -EPROTO;
 	}
-	/* first pass: count ops and check bounds; second pass: fill */
+	/* first pass: count ops and check bounds; second pass: fill and check each op */
 	for (int pass = 0; pass < 2; pass++) {
 		size_t pos = 8, n = 0;
 		while (pos < len) {
-			if (len - pos < 4)
+			if (len - pos < 8)
 				goto bad;
 			uint16_t code = (uint16_t)((unsigned char)buf[pos] | ((unsigned char)buf[pos + 1] << 8));
 			uint8_t stage = (uint8_t)buf[pos + 2];
-			uint8_t argc = (uint8_t)buf[pos + 3];
-			pos += 4;
+			uint32_t argc = le32(buf + pos + 4);
+			pos += 8;
+			/* every arg takes at least its 4-byte length: a bigger count is a lie */
+			if (argc > (len - pos) / 4)
+				goto bad;
 			struct plan_arg *args = NULL;
 			if (pass == 1) {
 				args = calloc(argc ? argc : 1, sizeof(*args));
@@ -72,7 +154,7 @@ int plan_read(int fd, struct plan *plan)
 					goto bad;
 				plan->ops[n] = (struct plan_op){ code, stage, argc, args };
 			}
-			for (unsigned i = 0; i < argc; i++) {
+			for (uint32_t i = 0; i < argc; i++) {
 				if (len - pos < 4)
 					goto bad;
 				uint32_t alen = le32(buf + pos);
@@ -82,6 +164,15 @@ int plan_read(int fd, struct plan *plan)
 				if (pass == 1)
 					args[i] = (struct plan_arg){ alen, buf + pos };
 				pos += alen;
+			}
+			if (pass == 1) {
+				const struct plan_op *op = &plan->ops[n];
+				if (code == 0 || code >= OP_MAX || !ops[code].name)
+					fail_msg("plan", EPROTO, NULL, "unknown op code in plan");
+				if (!stage_allowed(op))
+					fail_msg("plan", EPROTO, ops[code].name, "op not valid in its stage");
+				if (!matches_signature(op))
+					fail_msg("plan", EPROTO, ops[code].name, "op arguments do not follow its signature");
 			}
 			n++;
 		}
@@ -99,50 +190,37 @@ bad:
 	return -EPROTO;
 }
 
+/* The signature was checked when the plan was read: these only guard against a mistake in the
+ * op's own code. */
 uint64_t arg_u64(const struct plan_op *op, unsigned i)
 {
-	if (i >= op->argc || op->args[i].len != 8)
+	if (i >= op->argc || !is_int(&op->args[i]))
 		fail_msg("plan", EPROTO, op_name(op->code), "malformed integer argument in plan");
-	const unsigned char *u = (const unsigned char *)op->args[i].data;
-	uint64_t v = 0;
-	for (int b = 7; b >= 0; b--)
-		v = (v << 8) | u[b];
-	return v;
+	return le64(op->args[i].data);
 }
 
 const char *arg_str(const struct plan_op *op, unsigned i)
 {
-	if (i >= op->argc || op->args[i].len == 0 || op->args[i].data[op->args[i].len - 1] != '\0')
+	if (i >= op->argc || !is_str(&op->args[i]))
 		fail_msg("plan", EPROTO, op_name(op->code), "malformed string argument in plan");
 	return op->args[i].data;
 }
 
+/* a "s*" argument at *pos: a NULL-terminated array of its strings (pointing into the plan) */
+char **arg_list(const struct plan_op *op, unsigned *pos)
+{
+	uint64_t n = arg_u64(op, (*pos)++);
+	if (n > op->argc)
+		fail_msg("plan", EPROTO, op_name(op->code), "malformed list in plan");
+	char **list = calloc((size_t)n + 1, sizeof(char *));
+	if (!list)
+		fail(op_name(op->code), ENOMEM, NULL);
+	for (uint64_t i = 0; i < n; i++)
+		list[i] = (char *)arg_str(op, (*pos)++);
+	return list;
+}
+
 const char *op_name(unsigned code)
 {
-	static const char *const names[OP_MAX] = {
-		[OP_CGROUP_JOIN] = "cgroup-join", [OP_SETNS] = "setns", [OP_TIMENS] = "timens",
-		[OP_CLONE] = "clone", [OP_SETGROUPS_DENY] = "setgroups-deny", [OP_UID_MAP] = "uid_map",
-		[OP_GID_MAP] = "gid_map", [OP_BECOME_ROOT] = "become-root", [OP_SETSID] = "setsid",
-		[OP_PROPAGATION] = "propagation", [OP_ROOTFS] = "rootfs", [OP_MOUNT] = "mount",
-		[OP_MKDIR] = "mkdir", [OP_MKNOD] = "mknod", [OP_BIND_DEV] = "bind-device",
-		[OP_SYMLINK] = "symlink", [OP_HOOKS] = "hooks", [OP_RUN_HOOK] = "hook",
-		[OP_PIVOT_ROOT] = "pivot_root", [OP_CHROOT] = "chroot", [OP_MASK] = "mask",
-		[OP_READONLY] = "readonly", [OP_REMOUNT_ROOT_RO] = "remount-root-ro",
-		[OP_HOSTNAME] = "sethostname", [OP_DOMAINNAME] = "setdomainname", [OP_SYSCTL] = "sysctl",
-		[OP_OOM_SCORE_ADJ] = "oom_score_adj", [OP_RLIMIT] = "setrlimit",
-		[OP_CONSOLE_CONNECT] = "console-connect", [OP_CONSOLE] = "console",
-		[OP_EXEC_FIFO] = "exec-fifo", [OP_CHDIR] = "chdir", [OP_UMASK] = "umask",
-		[OP_PERSONALITY] = "personality", [OP_SETGROUPS] = "setgroups", [OP_SETGID] = "setgid",
-		[OP_SETUID] = "setuid", [OP_CAPS_BOUNDING] = "capbset", [OP_NO_NEW_PRIVS] = "no_new_privs",
-		[OP_SECCOMP_INIT] = "seccomp", [OP_SECCOMP_ARCH] = "seccomp-arch",
-		[OP_SECCOMP_RULE] = "seccomp-rule", [OP_SECCOMP_LOAD] = "seccomp-load",
-		[OP_RESOLVE_EXEC] = "exec", [OP_READY] = "ready", [OP_EXEC_WAIT] = "exec-wait",
-		[OP_EXEC] = "exec", [OP_CLOSE_FDS] = "close-fds", [OP_WRITE_FILE] = "write",
-		[OP_CAPS_SET] = "capset", [OP_MKFIFO] = "mkfifo", [OP_CONSOLE_PAIR] = "console-pair", [OP_DUMPABLE] = "dumpable",
-		[OP_CGROUP_OPEN] = "cgroup-open", [OP_UNSHARE] = "unshare",
-		[OP_SECCOMP_LISTENER] = "seccomp-listener", [OP_SECCOMP_NOTIFY_SEND] = "seccomp-notify",
-		[OP_IOPRIO] = "ioprio_set", [OP_SCHED] = "sched_setattr", [OP_AFFINITY] = "sched_setaffinity",
-		[OP_IDMAP_TREE] = "idmap-mount",
-	};
-	return code < OP_MAX && names[code] ? names[code] : "unknown-op";
+	return code < OP_MAX && ops[code].name ? ops[code].name : "unknown-op";
 }

@@ -1,13 +1,22 @@
 /*
  * protocol.h — the only contract between berth's TypeScript and berth-init.
- * Mirrored by src/native/protocol.ts: change both together.
+ * Mirrored by src/native/protocol.ts: change both together (src/native/protocol.test.ts reads
+ * this file and fails on any difference in op codes, names, stages or argument layouts).
  *
  * 1. The PLAN (TypeScript -> berth-init, read once from --plan-fd until EOF):
  *      header:  "BPLN" u32 version
- *      op:      u16 code, u8 stage, u8 argc, then argc args of (u32 len, len bytes)
- *    All integers are little-endian. Integer args are 8 bytes (u64/s64); string
- *    args carry their terminating NUL inside len. Stages say which process runs the
- *    op: the parent (before and after clone) or the child (the container's init).
+ *      op:      u16 code, u8 stage, u8 reserved (0), u32 argc, then argc args of
+ *               (u32 len, len bytes)
+ *    All integers are little-endian. Integer args are 8 bytes (u64/s64); string args carry
+ *    their terminating NUL inside len. argc is 32 bits: an exec with any number of arguments
+ *    and environment variables the kernel accepts fits. Stages say which process runs the op:
+ *    the parent (before and after clone) or the child (the container's process).
+ *    Every op's arguments follow its SIGNATURE below, checked when the plan is read:
+ *      s      one string
+ *      u      one integer
+ *      s*     an integer n, then n strings
+ *      u*     an integer n, then n integers
+ *      u4*    an integer n, then n groups of 4 integers
  *
  * 2. SYNC messages over --sync-fd (a unix stream socket), one per line:
  *      berth-init -> TS: JSON objects  {"type":"<name>", ...}
@@ -16,19 +25,25 @@
  *      MSG_PID            {"type":"pid","pid":N}            (no ack; the child's host pid)
  *      MSG_HOOKS_REQ      {"type":"hooks","name":"createRuntime"}
  *        -> ACK_HOOKS     "hooks-done <state json>\n"  or  "abort\n"
- *      MSG_READY          {"type":"ready"}                   (init waits on the exec fifo)
+ *      MSG_READY          {"type":"ready"}                   (init waits on the start socket)
  *      MSG_ERROR          {"type":"error","stage":s,"op":o,"errno":n,"errnoName":e,"path":p,"message":m}
+ *
+ * 3. START (berth-runtime start -> the created container's init): the init listens on the
+ *    unix socket OP_START_SOCKET made (one connection). `start` connects and sends
+ *    REQ_START "start\n"; the init goes on. From then on the connection is the init's sync
+ *    channel: an error before execve arrives on it as MSG_ERROR, and the connection closes
+ *    (close-on-exec) when the program is executed.
  */
 #ifndef BERTH_PROTOCOL_H
 #define BERTH_PROTOCOL_H
 
 #define BERTH_PLAN_MAGIC "BPLN"
-#define BERTH_PLAN_VERSION 1u
+#define BERTH_PLAN_VERSION 2u
 
 /* stages */
 #define STAGE_PARENT 0       /* berth-init before clone, in the caller's namespaces  */
 #define STAGE_PARENT_AFTER 1 /* berth-init after clone (id maps for the child)       */
-#define STAGE_CHILD 2        /* the container init, in its new namespaces            */
+#define STAGE_CHILD 2        /* the container's process, in its namespaces           */
 
 /* sync message names */
 #define MSG_PID "pid"
@@ -37,92 +52,182 @@
 #define ACK_ABORT "abort"
 #define MSG_READY "ready"
 #define MSG_ERROR "error"
+#define REQ_START "start"
 
-/* op codes: (args) */
+/*
+ * The ops: X(ENUM, code, "name", "stages", "signature")
+ *   stages: P parent (before clone), A parent after clone, C child
+ *   name: the same word in C and TypeScript (PlanStep.op); errors about the plan name it.
+ * What each op does, syscall by syscall, is in the comment beside it; `--explain` prints
+ * the same steps (src/runtime/explain.ts).
+ */
+#define BERTH_OPS(X)                                                                           \
+	/* (path) write "0": a v1 `tasks` file (moves this single-threaded process only,       \
+	   without the global lock a cgroup.procs write takes) or a cgroup.procs file */       \
+	X(OP_CGROUP_JOIN, 1, "cgroup-join", "P", "s")                                           \
+	/* (path, nstype) open(path); setns(fd, nstype) */                                       \
+	X(OP_SETNS, 2, "setns", "P", "s u")                                                      \
+	/* (offsets) unshare(CLONE_NEWTIME); write /proc/self/timens_offsets */                  \
+	X(OP_TIMENS, 3, "timens", "P", "s")                                                      \
+	/* (flags) clone(flags|SIGCHLD), or clone3(CLONE_INTO_CGROUP) after OP_CGROUP_OPEN */    \
+	X(OP_CLONE, 4, "clone", "P", "u")                                                        \
+	/* () write "deny" to /proc/<child>/setgroups */                                         \
+	X(OP_SETGROUPS_DENY, 5, "setgroups-deny", "A", "")                                       \
+	/* (map) write /proc/<child>/uid_map */                                                  \
+	X(OP_UID_MAP, 6, "uid-map", "A", "s")                                                    \
+	/* (map) write /proc/<child>/gid_map */                                                  \
+	X(OP_GID_MAP, 7, "gid-map", "A", "s")                                                    \
+	/* () setresgid(0,0,0); setresuid(0,0,0) in a new user namespace */                      \
+	X(OP_BECOME_ROOT, 8, "become-root", "C", "")                                             \
+	/* () setsid() */                                                                        \
+	X(OP_SETSID, 9, "setsid", "C", "")                                                       \
+	/* (path, flags) mount(NULL, path, NULL, flags) */                                       \
+	X(OP_PROPAGATION, 10, "propagation", "C", "s u")                                         \
+	/* (path, bind) mount(path, path, NULL, MS_BIND|MS_REC) when bind (a mount namespace of \
+	   its own); open(path, O_PATH) as the root */                                          \
+	X(OP_ROOTFS, 11, "rootfs", "C", "s u")                                                   \
+	/* (source, target-in-root, fstype, flags, data, propagation-flags, attr-set,           \
+	   attr-clr, kind, remount-flags) target opened with openat2(RESOLVE_IN_ROOT) (made     \
+	   when missing); mount(source, /proc/self/fd/N, fstype, flags, data); then remount     \
+	   MS_BIND|MS_REMOUNT|remount-flags, propagation, mount_setattr(AT_RECURSIVE).          \
+	   kind: bit 0 a file (else a dir), bit 1 copy the dir's content into the new mount     \
+	   (tmpcopyup), bit 2 the target must be a real directory (procfs, sysfs: never         \
+	   through a symlink), bits 8+: slot+1 of an OP_IDMAP_TREE moved into place             \
+	   (move_mount) instead of mount() */                                                    \
+	X(OP_MOUNT, 12, "mount", "C", "s s s u s u u u u u")                                     \
+	/* (path-in-root, mode) mkdir of every missing component, resolved in the root */        \
+	X(OP_MKDIR, 13, "mkdir", "C", "s u")                                                     \
+	/* (path-in-root, mode incl type, major, minor, uid, gid) mknodat; fchownat; chmod */    \
+	X(OP_MKNOD, 14, "mknod", "C", "s u u u u u")                                             \
+	/* (host path, path-in-root) mount(host, target, NULL, MS_BIND): a device (user ns) */   \
+	X(OP_BIND_DEVICE, 15, "bind-device", "C", "s s")                                         \
+	/* (target, path-in-root) symlinkat */                                                   \
+	X(OP_SYMLINK, 16, "symlink", "C", "s s")                                                 \
+	/* (name) ask TS to run the runtime's hooks of a phase, wait for the ack */              \
+	X(OP_HOOKS, 17, "hooks", "C", "s")                                                       \
+	/* (phase, path, timeout-s, cwd ("" unchanged), argv, env, inherit-env) fork; execve a  \
+	   hook with the state on stdin, stdout to /dev/null, stderr kept for the error; the   \
+	   runtime's environment when inherit-env (the hook has no env of its own) */          \
+	X(OP_RUN_HOOK, 18, "run-hook", "C", "s s u s s* s* u")                                   \
+	/* () fchdir(root); pivot_root(".", "."); mount(NULL, ".", NULL, MS_SLAVE|MS_REC);      \
+	   umount2(".", MNT_DETACH); chdir("/") */                                               \
+	X(OP_PIVOT_ROOT, 19, "pivot-root", "C", "")                                              \
+	/* (move) fchdir(root); mount(".", "/", NULL, MS_MOVE) when move; chroot("."); chdir("/") */\
+	X(OP_CHROOT, 20, "chroot", "C", "u")                                                     \
+	/* (path) /dev/null bound over a file, a read-only empty tmpfs over a directory */       \
+	X(OP_MASK, 21, "mask", "C", "s")                                                         \
+	/* (path) bind on itself (MS_REC), remount MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC */     \
+	X(OP_READONLY, 22, "readonly", "C", "s")                                                 \
+	/* () mount(NULL, "/", NULL, MS_BIND|MS_REMOUNT|MS_RDONLY) */                            \
+	X(OP_REMOUNT_ROOT_RO, 23, "remount-root-ro", "C", "")                                    \
+	/* (name) sethostname */                                                                 \
+	X(OP_HOSTNAME, 24, "hostname", "C", "s")                                                 \
+	/* (name) setdomainname */                                                               \
+	X(OP_DOMAINNAME, 25, "domainname", "C", "s")                                             \
+	/* (key as /proc/sys path, value) write */                                               \
+	X(OP_SYSCTL, 26, "sysctl", "C", "s s")                                                   \
+	/* (value) write /proc/self/oom_score_adj */                                             \
+	X(OP_OOM_SCORE_ADJ, 27, "oom-score-adj", "C", "u")                                       \
+	/* (resource, soft, hard, name for errors) setrlimit */                                  \
+	X(OP_RLIMIT, 28, "rlimit", "C", "u u u s")                                               \
+	/* (socket path) connect to the console socket (from the host side) */                  \
+	X(OP_CONSOLE_CONNECT, 29, "console-connect", "P", "s")                                   \
+	/* (rows, cols, uid) open /dev/ptmx; the master goes to the console socket or the       \
+	   relay (SCM_RIGHTS); the slave (owned by uid) becomes stdio, TIOCSCTTY */             \
+	X(OP_CONSOLE, 30, "console", "C", "u u u")                                               \
+	/* (first fd) close now every fd >= first but those berth-init holds for later steps    \
+	   (sync socket, start socket, console socket, seccomp listener, id-mapped trees):      \
+	   nothing of the host reaches the container's process */                               \
+	X(OP_CLOSE_FDS, 31, "close-fds", "C", "u")                                               \
+	/* (path, deferrable) chdir(path); getcwd() must be inside the root. deferrable: on     \
+	   EACCES/EPERM, try again at OP_CHDIR_DEFERRED (after the switch to the user) */       \
+	X(OP_CHDIR, 32, "chdir", "C", "s u")                                                     \
+	/* (mask) umask */                                                                       \
+	X(OP_UMASK, 33, "umask", "C", "u")                                                       \
+	/* (persona) personality */                                                              \
+	X(OP_PERSONALITY, 34, "personality", "C", "u")                                           \
+	/* (gids) setgroups */                                                                   \
+	X(OP_SETGROUPS, 35, "setgroups", "C", "u*")                                              \
+	/* (gid) setresgid(gid, gid, gid) */                                                     \
+	X(OP_SETGID, 36, "setgid", "C", "u")                                                     \
+	/* (uid) prctl(PR_SET_KEEPCAPS, 1); setresuid(uid, uid, uid); prctl(PR_SET_KEEPCAPS, 0) */\
+	X(OP_SETUID, 37, "setuid", "C", "u")                                                     \
+	/* (bounding) prctl(PR_CAPBSET_DROP) of every capability not in it */                    \
+	X(OP_CAPS_BOUNDING, 38, "caps-bounding", "C", "u")                                       \
+	/* () prctl(PR_SET_NO_NEW_PRIVS, 1) */                                                   \
+	X(OP_NO_NEW_PRIVS, 39, "no-new-privs", "C", "")                                          \
+	/* (default action, flags SECCOMP_FILTER_FLAG_*) seccomp_init */                         \
+	X(OP_SECCOMP_INIT, 40, "seccomp-init", "C", "u u")                                       \
+	/* (name e.g. "x86_64") seccomp_arch_add */                                              \
+	X(OP_SECCOMP_ARCH, 41, "seccomp-arch", "C", "s")                                         \
+	/* (action, name, conditions: index, op, value, value-two) seccomp_rule_add_array */     \
+	X(OP_SECCOMP_RULE, 42, "seccomp-rule", "C", "u s u4*")                                   \
+	/* () seccomp_load: seccomp(SECCOMP_SET_MODE_FILTER) */                                  \
+	X(OP_SECCOMP_LOAD, 43, "seccomp-load", "C", "")                                          \
+	/* (program, PATH) find the program as execvp would, inside the root, never through     \
+	   a /proc magic link (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) */                \
+	X(OP_RESOLVE_EXEC, 44, "resolve-exec", "C", "s s")                                       \
+	/* () tell TS: created */                                                                \
+	X(OP_READY, 45, "ready", "C", "")                                                        \
+	/* () accept(start socket); read "start": blocks until `start` */                        \
+	X(OP_EXEC_WAIT, 46, "exec-wait", "C", "")                                                \
+	/* (argv, env) execve of the resolved program */                                         \
+	X(OP_EXEC, 47, "exec", "C", "s* s*")                                                     \
+	/* (first fd) close_range(first, ~0, CLOSE_RANGE_CLOEXEC) (listing /proc/self/fd where  \
+	   a seccomp filter refuses close_range) */                                              \
+	X(OP_CLOEXEC_FDS, 48, "cloexec-fds", "C", "u")                                           \
+	/* (path, content) write, e.g. /proc/self/attr/apparmor/exec */                          \
+	X(OP_WRITE_FILE, 49, "write-file", "C", "s s")                                           \
+	/* (effective, permitted, inheritable, ambient) capset; PR_CAP_AMBIENT */                \
+	X(OP_CAPS_SET, 50, "caps-set", "C", "u u u u")                                           \
+	/* (path) socket(AF_UNIX); bind(path) 0600; listen: the init waits on it for `start` */  \
+	X(OP_START_SOCKET, 51, "start-socket", "P", "s")                                         \
+	/* () socketpair: the child sends the pty master on it and the foreground parent         \
+	   relays the pty to its own stdio */                                                    \
+	X(OP_CONSOLE_PAIR, 52, "console-pair", "P", "")                                          \
+	/* (0|1) prctl(PR_SET_DUMPABLE) */                                                       \
+	X(OP_DUMPABLE, 53, "dumpable", "C", "u")                                                 \
+	/* (dir) open(dir, O_PATH|O_DIRECTORY): the next OP_CLONE creates the child in this      \
+	   cgroup v2 (clone3 CLONE_INTO_CGROUP) */                                               \
+	X(OP_CGROUP_OPEN, 54, "cgroup-open", "P", "s")                                           \
+	/* (flags) unshare(), e.g. CLONE_NEWCGROUP in the child once it is in its cgroups */     \
+	X(OP_UNSHARE, 55, "unshare", "C", "u")                                                   \
+	/* (path) connect to linux.seccomp.listenerPath (from the host side) */                  \
+	X(OP_SECCOMP_LISTENER, 56, "seccomp-listener", "P", "s")                                 \
+	/* (a, b, c) after OP_SECCOMP_LOAD: send the notify fd (SCM_RIGHTS) with the container  \
+	   process state a + pid + b + pid + c (pid: this process, seen from the host) */       \
+	X(OP_SECCOMP_NOTIFY_SEND, 57, "seccomp-notify-send", "C", "s s s")                       \
+	/* (ioprio value) ioprio_set(IOPRIO_WHO_PROCESS, 0, value) */                            \
+	X(OP_IOPRIO, 58, "ioprio", "C", "u")                                                     \
+	/* (policy, flags, nice, priority, runtime, deadline, period) sched_setattr(0, …) */     \
+	X(OP_SCHED, 59, "sched", "C", "u u u u u u u")                                           \
+	/* (cpus) sched_setaffinity(0, …) */                                                     \
+	X(OP_AFFINITY, 60, "affinity", "PC", "u*")                                               \
+	/* (slot, source, recursive tree, idmap, recursive idmap, uid_map, gid_map)             \
+	   open_tree(source, OPEN_TREE_CLONE) from the host's namespaces; when idmap,           \
+	   mount_setattr(MOUNT_ATTR_IDMAP) through a user namespace with those maps; kept for   \
+	   OP_MOUNT, which moves it into place */                                                \
+	X(OP_BIND_TREE, 61, "bind-tree", "P", "u s u u u s s")                                  \
+	/* () if OP_CHDIR was denied as root: chdir again (as the user), getcwd check */         \
+	X(OP_CHDIR_DEFERRED, 62, "chdir-deferred", "C", "")                                      \
+	/* () every signal to SIG_DFL, none blocked (before the filter, which may refuse        \
+	   rt_sigaction) */                                                                      \
+	X(OP_RESET_SIGNALS, 63, "reset-signals", "C", "")                                        \
+	/* (path, flags) mount(NULL, path, NULL, MS_REMOUNT|MS_BIND|flags): a mount made         \
+	   earlier gets its final flags (a read-only /dev once its nodes are made) */            \
+	X(OP_REMOUNT, 64, "remount", "C", "s u")                                                  \
+	/* (path) a mount of the host taken out of the container's mount namespace:             \
+	   mount(NULL, path, NULL, MS_SLAVE|MS_REC); umount2(path, MNT_DETACH); a tmpfs over it  \
+	   where that is not permitted */                                                        \
+	X(OP_DETACH, 65, "detach", "C", "s")                                                     \
+	/* (uid) the env has no HOME: HOME=<home of uid in the container's /etc/passwd> (or /)   \
+	   is added at OP_EXEC */                                                                \
+	X(OP_HOME_ENV, 66, "home-env", "C", "u")
+
 enum berth_op {
-	OP_CGROUP_JOIN = 1,     /* (path)  write "0" to it: a v1 `tasks` file (moves this single-
-	                            threaded process only, without the global lock a cgroup.procs
-	                            write takes) or a cgroup.procs file                      */
-	OP_SETNS = 2,           /* (path, u64 nstype)                         setns()         */
-	OP_TIMENS = 3,          /* (str offsets)    unshare(CLONE_NEWTIME) + /proc/self/timens_offsets */
-	OP_CLONE = 4,           /* (u64 flags)  clone(); clone3(CLONE_INTO_CGROUP) after OP_CGROUP_OPEN */
-	OP_SETGROUPS_DENY = 5,  /* ()                    /proc/<child>/setgroups = deny       */
-	OP_UID_MAP = 6,         /* (str map)             /proc/<child>/uid_map                */
-	OP_GID_MAP = 7,         /* (str map)             /proc/<child>/gid_map                */
-	OP_BECOME_ROOT = 8,     /* ()                    setresuid/gid(0) in a new user ns    */
-	OP_SETSID = 9,          /* ()                                                          */
-	OP_PROPAGATION = 10,    /* (path, u64 flags)     mount(NULL, path, NULL, flags)       */
-	OP_ROOTFS = 11,         /* (path)                bind rootfs on itself, open as root  */
-	OP_MOUNT = 12,          /* (source, target-in-root, fstype, u64 flags, data,
-	                            u64 propagation-flags, u64 attr-set, u64 attr-clr,
-	                            u64 kind: bit 0 a file (else a dir), bit 1 copy the dir's
-	                            content into the new mount (tmpcopyup), bits 8+: slot+1 of
-	                            an OP_IDMAP_TREE moved into place instead of mount(),
-	                            u64 remount-flags)                                        */
-	OP_MKDIR = 13,          /* (path-in-root, u64 mode)                                    */
-	OP_MKNOD = 14,          /* (path-in-root, u64 mode incl type, u64 major, u64 minor,
-	                            u64 uid, u64 gid)                                          */
-	OP_BIND_DEV = 15,       /* (host path, path-in-root)   device by bind (user ns)        */
-	OP_SYMLINK = 16,        /* (target, path-in-root)                                      */
-	OP_HOOKS = 17,          /* (name)               ask TS to run hooks, wait for ack      */
-	OP_RUN_HOOK = 18,       /* (path, u64 timeout-s, u64 argc, args..., u64 envc, env...)  */
-	OP_PIVOT_ROOT = 19,     /* ()                   pivot_root(".", ".") + detach old root */
-	OP_CHROOT = 20,         /* ()                   MS_MOVE rootfs to / + chroot           */
-	OP_MASK = 21,           /* (path)               /dev/null over files, ro tmpfs on dirs */
-	OP_READONLY = 22,       /* (path)               bind on itself, remount read-only      */
-	OP_REMOUNT_ROOT_RO = 23,/* ()                                                          */
-	OP_HOSTNAME = 24,       /* (name)                                                      */
-	OP_DOMAINNAME = 25,     /* (name)                                                      */
-	OP_SYSCTL = 26,         /* (key as /proc/sys path, value)                              */
-	OP_OOM_SCORE_ADJ = 27,  /* (s64 value)                                                 */
-	OP_RLIMIT = 28,         /* (u64 resource, u64 soft, u64 hard, name for errors)         */
-	OP_CONSOLE_CONNECT = 29,/* (socket path)        connect to the console socket          */
-	OP_CONSOLE = 30,        /* (u64 rows, u64 cols, u64 uid) new pty, master to the socket,
-	                            slave (owned by uid) becomes stdio and controlling tty     */
-	OP_EXEC_FIFO = 31,      /* (path)               open O_PATH, kept for OP_EXEC_WAIT     */
-	OP_CHDIR = 32,          /* (path)                                                      */
-	OP_UMASK = 33,          /* (u64 mask)                                                  */
-	OP_PERSONALITY = 34,    /* (u64 persona)                                               */
-	OP_SETGROUPS = 35,      /* (u64 n, u64 gid...)                                         */
-	OP_SETGID = 36,         /* (u64 gid)                                                   */
-	OP_SETUID = 37,         /* (u64 uid)            keeps capabilities across the switch   */
-	OP_CAPS_BOUNDING = 38,  /* (u64 bounding)       drop what is not in it (before setuid) */
-	OP_NO_NEW_PRIVS = 39,   /* ()                                                          */
-	OP_SECCOMP_INIT = 40,   /* (u64 default action, u64 flags bitmask SECCOMP_FILTER_FLAG_*) */
-	OP_SECCOMP_ARCH = 41,   /* (name e.g. "x86_64")                                        */
-	OP_SECCOMP_RULE = 42,   /* (u64 action, name, u64 nargs, then per arg:
-	                            u64 index, u64 op, u64 value, u64 value-two)               */
-	OP_SECCOMP_LOAD = 43,   /* ()                                                          */
-	OP_RESOLVE_EXEC = 44,   /* (program, PATH)      find the program before waiting        */
-	OP_READY = 45,          /* ()                   tell TS the container is created       */
-	OP_EXEC_WAIT = 46,      /* ()                   block until `start` opens the fifo     */
-	OP_EXEC = 47,           /* (u64 argc, args..., u64 envc, env...)  execve of the resolved
-	                                                program                               */
-	OP_CLOSE_FDS = 48,      /* (u64 first fd to keep open after preserved ones)            */
-	OP_WRITE_FILE = 49,     /* (path, content)      e.g. /proc/self/oom_score_adj          */
-	OP_CAPS_SET = 50,       /* (u64 effective, permitted, inheritable, ambient) after setuid */
-	OP_MKFIFO = 51,         /* (path)               the exec fifo, made by the parent      */
-	OP_CONSOLE_PAIR = 52,   /* ()  parent: socketpair; the child sends the pty master on it
-	                            and the foreground parent relays the pty to its own stdio */
-	OP_DUMPABLE = 53,       /* (u64 0|1)  prctl(PR_SET_DUMPABLE): 0 keeps processes of the
-	                            container from ptracing berth-init's code before execve   */
-	OP_CGROUP_OPEN = 54,    /* (dir)  parent: open a cgroup v2 directory; the next OP_CLONE
-	                            creates the child in it (clone3 CLONE_INTO_CGROUP)        */
-	OP_UNSHARE = 55,        /* (u64 flags)  unshare(), e.g. CLONE_NEWCGROUP in the child once
-	                            it is in its cgroups                                      */
-	OP_SECCOMP_LISTENER = 56, /* (path)  connect to linux.seccomp.listenerPath while host paths
-	                            are reachable                                             */
-	OP_SECCOMP_NOTIFY_SEND = 57, /* (3 strings a, b, c)  after OP_SECCOMP_LOAD: send the notify
-	                            fd (SCM_RIGHTS) with the container process state
-	                            a + pid + b + pid + c (pid: this process, seen from the host) */
-	OP_IOPRIO = 58,         /* (u64 ioprio value)   ioprio_set(IOPRIO_WHO_PROCESS, 0, …)   */
-	OP_SCHED = 59,          /* (u64 policy, u64 flags, s64 nice, u64 priority, u64 runtime,
-	                            u64 deadline, u64 period)   sched_setattr(0, …)           */
-	OP_AFFINITY = 60,       /* (u64 n, u64 cpu...)  sched_setaffinity(0, …)                */
-	OP_IDMAP_TREE = 61,     /* (u64 slot, source, u64 recursive tree, u64 recursive idmap,
-	                            uid_map, gid_map)  parent: a detached copy of the source
-	                            (open_tree) id-mapped through a user namespace with those
-	                            maps (mount_setattr MOUNT_ATTR_IDMAP), kept for OP_MOUNT    */
+#define BERTH_OP_ENUM(e, code, name, stages, sig) e = code,
+	BERTH_OPS(BERTH_OP_ENUM)
+#undef BERTH_OP_ENUM
 	OP_MAX
 };
 
@@ -130,6 +235,11 @@ enum berth_op {
 #define BERTH_SECCOMP_FLAG_TSYNC 1u
 #define BERTH_SECCOMP_FLAG_LOG 2u
 #define BERTH_SECCOMP_FLAG_SPEC_ALLOW 4u
+
+/* OP_MOUNT kind bits */
+#define BERTH_MOUNT_FILE 1u
+#define BERTH_MOUNT_COPY_UP 2u
+#define BERTH_MOUNT_REAL_DIR 4u
 
 /* exit codes of berth-init itself (the container's own status passes through in
    foreground mode) */

@@ -24,9 +24,9 @@ void json_escape(char *out, size_t outlen, const char *in)
 	out[o] = '\0';
 }
 
-/* Returns 0 when everything was written. On sockets, MSG_NOSIGNAL: a caller that went
- * away (after `create`) must not kill the container with SIGPIPE. */
-static int write_all(int fd, const char *buf, size_t len)
+/* Returns 0 when everything was written (else -1 with errno). On sockets, MSG_NOSIGNAL: a
+ * caller that went away (after `create`) must not kill the container with SIGPIPE. */
+int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
@@ -34,6 +34,8 @@ static int write_all(int fd, const char *buf, size_t len)
 			n = write(fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			errno = EIO;
 		if (n <= 0)
 			return -1;
 		buf += n;
@@ -104,7 +106,8 @@ void report_error(const char *op, int err, const char *path, const char *message
 		char text[8192];
 		int n = snprintf(text, sizeof(text), "berth-init: %s: %s%s%s: %s\n", ctx.stage, op,
 				 path ? " " : "", path ? path : "", message ? message : strerror(err));
-		write_all(2, text, n > 0 ? (size_t)n : 0);
+		if (n > 0 && write_all(2, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1) < 0)
+			return; /* nowhere left to say it: the exit status tells */
 	}
 }
 

@@ -27,63 +27,44 @@ static void write_proc_child(const char *file, const char *content)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/%s", ctx.child, file);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail("open", errno, path);
-	size_t len = strlen(content);
-	if (write(fd, content, len) != (ssize_t)len)
-		fail("write", errno, path);
-	close(fd);
+	write_file(path, content);
 }
 
 static void parent_op(const struct plan_op *op)
 {
 	switch (op->code) {
-	case OP_CGROUP_JOIN: {
-		int fd = open(arg_str(op, 0), O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, "0", 1) != 1)
-			fail("cgroup-join", errno, arg_str(op, 0));
-		close(fd);
+	case OP_CGROUP_JOIN:
+		write_file(arg_str(op, 0), "0");
 		break;
-	}
 	case OP_CGROUP_OPEN:
 		ctx.cgroup_fd = open(arg_str(op, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (ctx.cgroup_fd < 0)
 			fail("open", errno, arg_str(op, 0));
 		break;
 	case OP_SETNS: {
-		int fd = open(arg_str(op, 0), O_RDONLY | O_CLOEXEC);
+		AUTO_FD fd = open(arg_str(op, 0), O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			fail("open", errno, arg_str(op, 0));
 		if (setns(fd, (int)arg_u64(op, 1)) < 0)
 			fail("setns", errno, arg_str(op, 0));
-		close(fd);
 		break;
 	}
 	case OP_TIMENS: {
 		if (unshare(CLONE_NEWTIME) < 0)
 			fail("unshare", errno, "CLONE_NEWTIME");
-		int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 		const char *offsets = arg_str(op, 0);
-		if (fd < 0 || (*offsets && write(fd, offsets, strlen(offsets)) < 0))
-			fail("write", errno, "/proc/self/timens_offsets");
-		close(fd);
+		if (*offsets)
+			write_file("/proc/self/timens_offsets", offsets);
 		break;
 	}
-	case OP_CONSOLE_CONNECT:
+	case OP_CONSOLE_CONNECT:   /* host paths, from the host's namespaces */
 	case OP_SECCOMP_LISTENER:
-	case OP_AFFINITY: /* exec: execCPUAffinity.initial, before entering the cgroups */
-	case OP_IDMAP_TREE: /* host paths and the host's user namespace */
-		run_op(op); /* exec: connect while host paths are still reachable */
+	case OP_AFFINITY:          /* exec: execCPUAffinity.initial, before entering the cgroups */
+	case OP_BIND_TREE:         /* host paths and the host's user namespace */
+		run_op(op);
 		break;
-	case OP_MKFIFO:
-		/* 0622 whatever the umask: the init may be another user by the time it opens it */
-		if (mkfifo(arg_str(op, 0), 0622) < 0 || chmod(arg_str(op, 0), 0622) < 0)
-			fail("mkfifo", errno, arg_str(op, 0));
-		/* opened here, where the state dir is reachable; the child inherits the fd */
-		ctx.fifo_fd = open(arg_str(op, 0), O_PATH | O_CLOEXEC);
-		if (ctx.fifo_fd < 0)
-			fail("open", errno, arg_str(op, 0));
+	case OP_START_SOCKET:
+		op_start_socket(op);
 		break;
 	case OP_CONSOLE_PAIR: {
 		int pair[2];
@@ -101,13 +82,20 @@ static void parent_op(const struct plan_op *op)
 	}
 }
 
+static void close_and_forget(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 static void child_main(struct plan *plan, size_t from)
 {
 	ctx.stage = "child";
-	if (ctx.relay_fd >= 0)
-		close(ctx.relay_fd);
-	close(ctx.go_pipe[1]);
-	close(ctx.ready_pipe[0]);
+	close_and_forget(&ctx.relay_fd);
+	close_and_forget(&ctx.go_pipe[1]);
+	close_and_forget(&ctx.ready_pipe[0]);
+	close_and_forget(&ctx.cgroup_fd); /* a directory of the host: never into the container */
 	/* "go" is the child's own pid as the parent sees it (for the seccomp listener's state) */
 	pid_t go;
 	ssize_t n;
@@ -117,7 +105,7 @@ static void child_main(struct plan *plan, size_t from)
 	if (n != (ssize_t)sizeof(go))
 		_exit(BERTH_INIT_EXIT_SETUP_FAILED); /* the parent failed and said why */
 	ctx.host_pid = go;
-	close(ctx.go_pipe[0]);
+	close_and_forget(&ctx.go_pipe[0]);
 	for (size_t i = from; i < plan->nops; i++) {
 		const struct plan_op *op = &plan->ops[i];
 		if (op->stage != STAGE_CHILD)
@@ -126,7 +114,7 @@ static void child_main(struct plan *plan, size_t from)
 			sync_send("{\"type\":\"" MSG_READY "\"}");
 			if (write(ctx.ready_pipe[1], "r", 1) != 1)
 				fail("write", errno, "ready pipe");
-			close(ctx.ready_pipe[1]);
+			close_and_forget(&ctx.ready_pipe[1]);
 			continue;
 		}
 		run_op(op);
@@ -195,18 +183,22 @@ int run_plan(struct plan *plan)
 		if (pid == 0)
 			child_main(plan, i + 1);
 		ctx.child = pid;
-		if (ctx.cgroup_fd >= 0)
-			close(ctx.cgroup_fd);
+		/* what the child took along is its own now */
+		close_and_forget(&ctx.cgroup_fd);
+		close_and_forget(&ctx.start_fd);
+		close_and_forget(&ctx.seccomp_listener_fd);
+		for (int s = 0; s < BERTH_MAX_IDMAP_TREES; s++)
+			if (ctx.idmap_trees[s] > 0) {
+				close(ctx.idmap_trees[s] - 1);
+				ctx.idmap_trees[s] = 0;
+			}
 		break;
 	}
 	if (ctx.child <= 0)
 		fail_msg("plan", EPROTO, NULL, "plan has no clone");
-	close(ctx.go_pipe[0]);
-	close(ctx.ready_pipe[1]);
-	if (ctx.relay_fd >= 0) {
-		close(ctx.console_fd);
-		ctx.console_fd = -1;
-	}
+	close_and_forget(&ctx.go_pipe[0]);
+	close_and_forget(&ctx.ready_pipe[1]);
+	close_and_forget(&ctx.console_fd); /* the child's (the pty master comes back on relay_fd) */
 	char msg[64];
 	snprintf(msg, sizeof(msg), "{\"type\":\"" MSG_PID "\",\"pid\":%d}", ctx.child);
 	sync_send(msg);
@@ -224,10 +216,16 @@ int run_plan(struct plan *plan)
 	while (n < 0 && errno == EINTR);
 	close(ctx.ready_pipe[0]);
 	if (n != 1) {
-		/* the child died during set-up; it reported why itself */
-		int status;
+		/* the child died during set-up: it reported why itself, unless it was killed */
+		int status = 0;
 		while (waitpid(ctx.child, &status, 0) < 0 && errno == EINTR)
 			;
+		if (WIFSIGNALED(status)) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "the container's process was killed by SIG%s during set-up",
+				 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+			report_error("killed", 0, NULL, msg);
+		}
 		return BERTH_INIT_EXIT_SETUP_FAILED;
 	}
 	if (!ctx.foreground)

@@ -1,77 +1,95 @@
+import { BerthError } from '../common/errors.ts';
+
 /**
  * Mirror of native/protocol.h: the plan berth-init carries out, and the sync messages.
  * Change both files together.
  */
 
 export const PLAN_MAGIC = 'BPLN';
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 
 export const STAGES = { parent: 0, 'parent-after': 1, child: 2 } as const;
 export type Stage = keyof typeof STAGES;
 
-export const OP_CODES = {
-  'cgroup-join': 1,
-  setns: 2,
-  timens: 3,
-  clone: 4,
-  'setgroups-deny': 5,
-  'uid-map': 6,
-  'gid-map': 7,
-  'become-root': 8,
-  setsid: 9,
-  propagation: 10,
-  rootfs: 11,
-  mount: 12,
-  mkdir: 13,
-  mknod: 14,
-  'bind-device': 15,
-  symlink: 16,
-  hooks: 17,
-  'run-hook': 18,
-  'pivot-root': 19,
-  chroot: 20,
-  mask: 21,
-  readonly: 22,
-  'remount-root-ro': 23,
-  hostname: 24,
-  domainname: 25,
-  sysctl: 26,
-  'oom-score-adj': 27,
-  rlimit: 28,
-  'console-connect': 29,
-  console: 30,
-  'exec-fifo': 31,
-  chdir: 32,
-  umask: 33,
-  personality: 34,
-  setgroups: 35,
-  setgid: 36,
-  setuid: 37,
-  'caps-bounding': 38,
-  'no-new-privs': 39,
-  'seccomp-init': 40,
-  'seccomp-arch': 41,
-  'seccomp-rule': 42,
-  'seccomp-load': 43,
-  'resolve-exec': 44,
-  ready: 45,
-  'exec-wait': 46,
-  exec: 47,
-  'close-fds': 48,
-  'write-file': 49,
-  'caps-set': 50,
-  mkfifo: 51,
-  'console-pair': 52,
-  dumpable: 53,
-  'cgroup-open': 54,
-  unshare: 55,
-  'seccomp-listener': 56,
-  'seccomp-notify-send': 57,
-  ioprio: 58,
-  sched: 59,
-  affinity: 60,
-  'idmap-tree': 61,
-} as const;
+/**
+ * Every op of the plan: its code, the stages that may run it (P parent before clone, A parent
+ * after clone, C child) and its argument signature (s string, u integer, s* / u* a counted list,
+ * u4* a counted list of 4-integer groups). The same table is BERTH_OPS in native/protocol.h,
+ * where each op's syscalls are spelled out; protocol.test.ts holds the two together.
+ */
+export const OPS = {
+  'cgroup-join': { code: 1, stages: 'P', signature: 's' },
+  setns: { code: 2, stages: 'P', signature: 's u' },
+  timens: { code: 3, stages: 'P', signature: 's' },
+  clone: { code: 4, stages: 'P', signature: 'u' },
+  'setgroups-deny': { code: 5, stages: 'A', signature: '' },
+  'uid-map': { code: 6, stages: 'A', signature: 's' },
+  'gid-map': { code: 7, stages: 'A', signature: 's' },
+  'become-root': { code: 8, stages: 'C', signature: '' },
+  setsid: { code: 9, stages: 'C', signature: '' },
+  propagation: { code: 10, stages: 'C', signature: 's u' },
+  rootfs: { code: 11, stages: 'C', signature: 's u' },
+  mount: { code: 12, stages: 'C', signature: 's s s u s u u u u u' },
+  mkdir: { code: 13, stages: 'C', signature: 's u' },
+  mknod: { code: 14, stages: 'C', signature: 's u u u u u' },
+  'bind-device': { code: 15, stages: 'C', signature: 's s' },
+  symlink: { code: 16, stages: 'C', signature: 's s' },
+  hooks: { code: 17, stages: 'C', signature: 's' },
+  'run-hook': { code: 18, stages: 'C', signature: 's s u s s* s* u' },
+  'pivot-root': { code: 19, stages: 'C', signature: '' },
+  chroot: { code: 20, stages: 'C', signature: 'u' },
+  mask: { code: 21, stages: 'C', signature: 's' },
+  readonly: { code: 22, stages: 'C', signature: 's' },
+  'remount-root-ro': { code: 23, stages: 'C', signature: '' },
+  hostname: { code: 24, stages: 'C', signature: 's' },
+  domainname: { code: 25, stages: 'C', signature: 's' },
+  sysctl: { code: 26, stages: 'C', signature: 's s' },
+  'oom-score-adj': { code: 27, stages: 'C', signature: 'u' },
+  rlimit: { code: 28, stages: 'C', signature: 'u u u s' },
+  'console-connect': { code: 29, stages: 'P', signature: 's' },
+  console: { code: 30, stages: 'C', signature: 'u u u' },
+  'close-fds': { code: 31, stages: 'C', signature: 'u' },
+  chdir: { code: 32, stages: 'C', signature: 's u' },
+  umask: { code: 33, stages: 'C', signature: 'u' },
+  personality: { code: 34, stages: 'C', signature: 'u' },
+  setgroups: { code: 35, stages: 'C', signature: 'u*' },
+  setgid: { code: 36, stages: 'C', signature: 'u' },
+  setuid: { code: 37, stages: 'C', signature: 'u' },
+  'caps-bounding': { code: 38, stages: 'C', signature: 'u' },
+  'no-new-privs': { code: 39, stages: 'C', signature: '' },
+  'seccomp-init': { code: 40, stages: 'C', signature: 'u u' },
+  'seccomp-arch': { code: 41, stages: 'C', signature: 's' },
+  'seccomp-rule': { code: 42, stages: 'C', signature: 'u s u4*' },
+  'seccomp-load': { code: 43, stages: 'C', signature: '' },
+  'resolve-exec': { code: 44, stages: 'C', signature: 's s' },
+  ready: { code: 45, stages: 'C', signature: '' },
+  'exec-wait': { code: 46, stages: 'C', signature: '' },
+  exec: { code: 47, stages: 'C', signature: 's* s*' },
+  'cloexec-fds': { code: 48, stages: 'C', signature: 'u' },
+  'write-file': { code: 49, stages: 'C', signature: 's s' },
+  'caps-set': { code: 50, stages: 'C', signature: 'u u u u' },
+  'start-socket': { code: 51, stages: 'P', signature: 's' },
+  'console-pair': { code: 52, stages: 'P', signature: '' },
+  dumpable: { code: 53, stages: 'C', signature: 'u' },
+  'cgroup-open': { code: 54, stages: 'P', signature: 's' },
+  unshare: { code: 55, stages: 'C', signature: 'u' },
+  'seccomp-listener': { code: 56, stages: 'P', signature: 's' },
+  'seccomp-notify-send': { code: 57, stages: 'C', signature: 's s s' },
+  ioprio: { code: 58, stages: 'C', signature: 'u' },
+  sched: { code: 59, stages: 'C', signature: 'u u u u u u u' },
+  affinity: { code: 60, stages: 'PC', signature: 'u*' },
+  'bind-tree': { code: 61, stages: 'P', signature: 'u s u u u s s' },
+  'chdir-deferred': { code: 62, stages: 'C', signature: '' },
+  'reset-signals': { code: 63, stages: 'C', signature: '' },
+  remount: { code: 64, stages: 'C', signature: 's u' },
+  detach: { code: 65, stages: 'C', signature: 's' },
+  'home-env': { code: 66, stages: 'C', signature: 'u' },
+} as const satisfies Record<string, { code: number; stages: string; signature: string }>;
+
+export type OpName = keyof typeof OPS;
+
+/** OP_MOUNT kind bits (BERTH_MOUNT_* in protocol.h). */
+export const MOUNT_KIND = { file: 1, copyUp: 2, realDir: 4 } as const;
 
 export const SECCOMP_FLAG_BITS = {
   SECCOMP_FILTER_FLAG_TSYNC: 1,
@@ -107,8 +125,9 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'gid-map'; map: string }
   | { op: 'become-root' }
   | { op: 'setsid' }
-  | { op: 'propagation'; path: string; flags: number; flagNames: string[] }
-  | { op: 'rootfs'; path: string }
+  | { op: 'propagation'; path: string; flags: number; flagNames: string[]; why: string }
+  /** bind: bound on itself in a mount namespace of its own (else used as it is). */
+  | { op: 'rootfs'; path: string; bind: boolean }
   | {
       op: 'mount';
       source: string;
@@ -124,18 +143,26 @@ export type PlanStep = { stage: Stage } & (
       remountFlags: number;
       /** tmpcopyup: the directory's content is copied into the new mount. */
       copyUp?: boolean;
-      /** An id-mapped mount: the tree prepared by the idmap-tree step of this slot is moved here. */
-      idmapSlot?: number;
+      /** procfs, sysfs: never mounted through a symlink at the destination. */
+      realDir?: boolean;
+      /** A tree the parent prepared from the host (bind-tree of this slot) is moved here. */
+      treeSlot?: number;
     }
-  | { op: 'idmap-tree'; slot: number; source: string; recursiveTree: boolean; recursiveIdmap: boolean; uidMap: string; gidMap: string }
+  | { op: 'bind-tree'; slot: number; source: string; recursiveTree: boolean; idmap: boolean; recursiveIdmap: boolean; uidMap: string; gidMap: string }
+  | { op: 'remount'; path: string; flags: number; flagNames: string[] }
+  | { op: 'detach'; path: string }
+  /** HOME from the container's /etc/passwd entry of uid (or /), for an env without HOME. */
+  | { op: 'home-env'; uid: number }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number; uid: number; gid: number; type: string }
   | { op: 'bind-device'; hostPath: string; path: string }
   | { op: 'symlink'; target: string; path: string }
   | { op: 'hooks'; name: string; count: number }
-  | { op: 'run-hook'; name: string; path: string; timeout: number; args: string[]; env: string[] }
+  /** inheritEnv: the hook has no env of its own and gets the runtime's environment. */
+  | { op: 'run-hook'; name: string; path: string; timeout: number; cwd: string; args: string[]; env: string[]; inheritEnv: boolean }
   | { op: 'pivot-root' }
-  | { op: 'chroot' }
+  /** move: MS_MOVE the root over / first (a mount namespace of its own). */
+  | { op: 'chroot'; move: boolean }
   | { op: 'mask'; path: string }
   | { op: 'readonly'; path: string }
   | { op: 'remount-root-ro' }
@@ -146,11 +173,13 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'rlimit'; type: string; resource: number; soft: bigint; hard: bigint }
   | { op: 'console-connect'; socketPath: string }
   | { op: 'console'; rows: number; cols: number; uid: number }
-  | { op: 'mkfifo'; path: string }
+  | { op: 'start-socket'; path: string }
   | { op: 'console-pair' }
   | { op: 'dumpable'; value: boolean; reason: string }
-  | { op: 'exec-fifo'; path: string }
-  | { op: 'chdir'; path: string }
+  | { op: 'close-fds'; from: number }
+  /** deferrable: denied as root (EACCES/EPERM), it is tried again at chdir-deferred. */
+  | { op: 'chdir'; path: string; deferrable: boolean }
+  | { op: 'chdir-deferred' }
   | { op: 'umask'; mask: number }
   | { op: 'personality'; persona: number; domain: string }
   | { op: 'ioprio'; value: number; className: string; priority: number }
@@ -178,6 +207,7 @@ export type PlanStep = { stage: Stage } & (
       inheritable: bigint;
       ambient: bigint;
       names: { effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] };
+      why?: string;
     }
   | { op: 'no-new-privs' }
   | { op: 'seccomp-init'; defaultAction: number; actionName: string; flags: number; flagNames: string[]; ruleCount: number }
@@ -187,8 +217,9 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'resolve-exec'; program: string; searchPath: string }
   | { op: 'ready' }
   | { op: 'exec-wait' }
+  | { op: 'reset-signals' }
   | { op: 'exec'; args: string[]; env: string[] }
-  | { op: 'close-fds'; from: number }
+  | { op: 'cloexec-fds'; from: number }
   | { op: 'write-file'; path: string; content: string }
 );
 
@@ -217,12 +248,13 @@ function argsOf(step: PlanStep): Arg[] {
     case 'become-root':
     case 'setsid':
     case 'pivot-root':
-    case 'chroot':
     case 'remount-root-ro':
     case 'no-new-privs':
     case 'seccomp-load':
     case 'ready':
     case 'exec-wait':
+    case 'chdir-deferred':
+    case 'reset-signals':
       return [];
     case 'uid-map':
     case 'gid-map':
@@ -230,7 +262,9 @@ function argsOf(step: PlanStep): Arg[] {
     case 'propagation':
       return [step.path, step.flags];
     case 'rootfs':
-      return [step.path];
+      return [step.path, step.bind];
+    case 'chroot':
+      return [step.move];
     case 'mount':
       return [
         step.source,
@@ -241,9 +275,14 @@ function argsOf(step: PlanStep): Arg[] {
         step.propagation,
         step.attrSet,
         step.attrClr,
-        (step.isFile ? 1 : 0) | (step.copyUp ? 2 : 0) | (step.idmapSlot !== undefined ? (step.idmapSlot + 1) << 8 : 0),
+        (step.isFile ? MOUNT_KIND.file : 0) |
+          (step.copyUp ? MOUNT_KIND.copyUp : 0) |
+          (step.realDir ? MOUNT_KIND.realDir : 0) |
+          (step.treeSlot !== undefined ? (step.treeSlot + 1) << 8 : 0),
         step.remountFlags,
       ];
+    case 'remount':
+      return [step.path, step.flags];
     case 'mkdir':
       return [step.path, step.mode];
     case 'mknod':
@@ -255,9 +294,10 @@ function argsOf(step: PlanStep): Arg[] {
     case 'hooks':
       return [step.name];
     case 'run-hook':
-      return [step.path, step.timeout, step.args.length, ...step.args, step.env.length, ...step.env];
+      return [step.name, step.path, step.timeout, step.cwd, step.args.length, ...step.args, step.env.length, ...step.env, step.inheritEnv];
     case 'mask':
     case 'readonly':
+    case 'detach':
       return [step.path];
     case 'hostname':
     case 'domainname':
@@ -265,15 +305,15 @@ function argsOf(step: PlanStep): Arg[] {
     case 'sysctl':
       return [`/proc/sys/${step.key.replaceAll('.', '/')}`, step.value];
     case 'oom-score-adj':
-      return [step.value];
+      return [BigInt.asUintN(64, BigInt(step.value))];
     case 'dumpable':
-      return [step.value ? 1 : 0];
+      return [step.value];
     case 'rlimit':
       return [step.resource, step.soft, step.hard, step.type];
     case 'ioprio':
       return [step.value];
-    case 'idmap-tree':
-      return [step.slot, step.source, step.recursiveTree, step.recursiveIdmap, step.uidMap, step.gidMap];
+    case 'bind-tree':
+      return [step.slot, step.source, step.recursiveTree, step.idmap, step.recursiveIdmap, step.uidMap, step.gidMap];
     case 'sched':
       return [step.policy, step.flags, BigInt.asUintN(64, BigInt(step.nice)), step.priority, step.runtime, step.deadline, step.period];
     case 'affinity':
@@ -282,10 +322,10 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.socketPath];
     case 'console':
       return [step.rows, step.cols, step.uid];
-    case 'mkfifo':
-    case 'exec-fifo':
-    case 'chdir':
+    case 'start-socket':
       return [step.path];
+    case 'chdir':
+      return [step.path, step.deferrable];
     case 'umask':
       return [step.mask];
     case 'personality':
@@ -295,6 +335,7 @@ function argsOf(step: PlanStep): Arg[] {
     case 'setgid':
       return [step.gid];
     case 'setuid':
+    case 'home-env':
       return [step.uid];
     case 'caps-bounding':
       return [step.mask];
@@ -311,14 +352,40 @@ function argsOf(step: PlanStep): Arg[] {
     case 'exec':
       return [step.args.length, ...step.args, step.env.length, ...step.env];
     case 'close-fds':
+    case 'cloexec-fds':
       return [step.from];
     case 'write-file':
       return [step.path, step.content];
   }
 }
 
-function encodeArg(arg: Arg): Buffer {
+/** Do the arguments follow the op's signature? (berth-init checks the same when it reads the
+ * plan; checking here too names the step while the error is still a TypeScript one.) */
+export function argsMatchSignature(signature: string, args: readonly Arg[]): boolean {
+  let i = 0;
+  const isInt = (a: Arg | undefined) => a !== undefined && typeof a !== 'string';
+  const isStr = (a: Arg | undefined) => typeof a === 'string';
+  for (const token of signature.split(' ').filter(Boolean)) {
+    const kind = token[0];
+    const check = kind === 's' ? isStr : isInt;
+    if (!token.endsWith('*')) {
+      if (!check(args[i])) return false;
+      i++;
+      continue;
+    }
+    const group = token.length === 3 ? Number(token[1]) : 1;
+    const n = args[i];
+    if (!isInt(n)) return false;
+    i++;
+    const count = Number(n) * group;
+    for (let k = 0; k < count; k++, i++) if (!check(args[i])) return false;
+  }
+  return i === args.length;
+}
+
+function encodeArg(arg: Arg, op: string): Buffer {
   if (typeof arg === 'string') {
+    if (arg.includes('\0')) throw new BerthError('INVALID_ARGUMENT', `${op}: a string of the config contains a NUL character: ${JSON.stringify(arg.slice(0, 80))}`);
     const body = Buffer.from(arg + '\0', 'utf8');
     const out = Buffer.allocUnsafe(4 + body.length);
     out.writeUInt32LE(body.length, 0);
@@ -332,6 +399,8 @@ function encodeArg(arg: Arg): Buffer {
   return out;
 }
 
+const STAGE_LETTER: Record<Stage, string> = { parent: 'P', 'parent-after': 'A', child: 'C' };
+
 /** The plan in the wire format of protocol.h. */
 export function encodePlan(steps: readonly PlanStep[]): Buffer {
   const parts: Buffer[] = [];
@@ -340,13 +409,16 @@ export function encodePlan(steps: readonly PlanStep[]): Buffer {
   header.writeUInt32LE(PLAN_VERSION, 4);
   parts.push(header);
   for (const step of steps) {
+    const info = OPS[step.op];
     const args = argsOf(step);
-    if (args.length > 255) throw new RangeError(`plan step ${step.op} has too many arguments (${args.length})`);
-    const head = Buffer.alloc(4);
-    head.writeUInt16LE(OP_CODES[step.op], 0);
+    if (!info.stages.includes(STAGE_LETTER[step.stage]) || !argsMatchSignature(info.signature, args)) {
+      throw new BerthError('INTERNAL', `plan step ${step.op} (${step.stage}) does not follow its signature or stages in protocol.h`);
+    }
+    const head = Buffer.alloc(8);
+    head.writeUInt16LE(info.code, 0);
     head.writeUInt8(STAGES[step.stage], 2);
-    head.writeUInt8(args.length, 3);
-    parts.push(head, ...args.map(encodeArg));
+    head.writeUInt32LE(args.length, 4);
+    parts.push(head, ...args.map((a) => encodeArg(a, step.op)));
   }
   return Buffer.concat(parts);
 }
@@ -360,3 +432,5 @@ export type InitMessage =
 
 export const ACK_HOOKS = 'hooks-done';
 export const ACK_ABORT = 'abort';
+/** What `start` sends on the start socket. */
+export const REQ_START = 'start';

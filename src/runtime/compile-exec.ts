@@ -43,7 +43,7 @@ function sameNamespace(a: string, b: string): boolean {
   }
 }
 
-export function compileExecPlan(config: RuntimeConfig, process: Process, opts: ExecCompileOptions): PlanStep[] {
+export function compileExecPlan(config: RuntimeConfig, process: Process, opts: ExecCompileOptions): { steps: PlanStep[]; warnings: string[] } {
   const types = new Set((config.linux?.namespaces ?? []).map((ns) => ns.type));
   const entry = cgroupEntrySteps(opts.cgroupEntry, types.has('cgroup'));
   const affinity = process.execCPUAffinity;
@@ -66,6 +66,9 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
     steps.push({ stage: 'parent', op: 'setns', path, nsType: CLONE_FLAGS[type], namespace: type });
   }
   steps.push({ stage: 'parent', op: 'clone', flags: 0, namespaces: [], intoCgroup: entry.intoCgroup });
+  // nothing of the host reaches the process: every fd it does not need is closed first (the
+  // cgroup dir opened for clone3 among them)
+  steps.push({ stage: 'child', op: 'close-fds', from: 3 + (opts.preserveFds ?? 0) });
   steps.push({ stage: 'child', op: 'setsid' });
   if (affinity?.final) {
     steps.push(affinityStep(affinity.final, 'child', 'execCPUAffinity.final: in the container\'s cgroups', 'process.execCPUAffinity.final'));
@@ -73,14 +76,13 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
   // in the container's pid namespace now: its processes must not ptrace this one (and take its
   // fds) before the execve
   steps.push({ stage: 'child', op: 'dumpable', value: false, reason: 'processes of the container cannot ptrace it before execve' });
-  steps.push(
-    ...processSteps(config, process, {
-      hasConsole,
-      preserveFds: opts.preserveFds,
-      waitForStart: false,
-      isRootless: globalThis.process.getuid?.() !== 0,
-      seccompState: opts.seccompState,
-    }),
-  );
-  return steps;
+  const plan = processSteps(config, process, {
+    hasConsole,
+    preserveFds: opts.preserveFds,
+    waitForStart: false,
+    isRootless: globalThis.process.getuid?.() !== 0,
+    seccompState: opts.seccompState,
+  });
+  steps.push(...plan.steps);
+  return { steps, warnings: plan.warnings };
 }

@@ -7,7 +7,8 @@ import { BerthError } from '../common/index.ts';
 import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
 import type { PlanStep, SeccompArgCondition } from '../native/protocol.ts';
 import { SECCOMP_FLAG_BITS } from '../native/protocol.ts';
-import { capabilityMask, parseCpuList, rlimitNumber, type Process, type RuntimeConfig } from '../oci/index.ts';
+import { readFileSync } from 'node:fs';
+import { LAST_CAPABILITY, capabilityMask, capabilityNumber, parseCpuList, rlimitNumber, type Process, type RuntimeConfig } from '../oci/index.ts';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -91,7 +92,12 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
   }
   const rules: PlanStep[] = [];
   (seccomp.syscalls ?? []).forEach((rule, i) => {
-    const action = seccompAction(rule.action, rule.errnoRet, `linux.seccomp.syscalls[${i}].action`);
+    const field = `linux.seccomp.syscalls[${i}]`;
+    const action = seccompAction(rule.action, rule.errnoRet, `${field}.action`);
+    if (rule.action === 'SCMP_ACT_NOTIFY' && rule.names.includes('write')) {
+      // the runtime writes to the listener and its sync socket itself (runc refuses it too)
+      throw new BerthError('INVALID_ARGUMENT', `${field}: SCMP_ACT_NOTIFY cannot apply to "write"`, { hint: 'use another action for write' });
+    }
     const args: SeccompArgCondition[] = (rule.args ?? []).map((a) => ({
       index: a.index,
       op: SECCOMP_OP_VALUES[a.op] ?? 0,
@@ -99,7 +105,14 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
       value: toBig(a.value),
       valueTwo: toBig(a.valueTwo),
     }));
-    for (const name of rule.names) rules.push({ stage: 'child', op: 'seccomp-rule', action, actionName: rule.action, syscall: name, args });
+    // libseccomp takes one condition per argument in a rule: several on one argument become a
+    // rule each (any of them matches), as runc does
+    const perIndex = new Map<number, number>();
+    for (const a of args) perIndex.set(a.index, (perIndex.get(a.index) ?? 0) + 1);
+    const groups = [...perIndex.values()].some((n) => n > 1) ? args.map((a) => [a]) : [args];
+    for (const name of rule.names) {
+      for (const group of groups) rules.push({ stage: 'child', op: 'seccomp-rule', action, actionName: rule.action, syscall: name, args: group });
+    }
   });
   const steps: PlanStep[] = [
     {
@@ -128,9 +141,9 @@ export interface ProcessStepOptions {
   /** A pty is made for the process (console socket or relay). */
   hasConsole: boolean;
   preserveFds?: number | undefined;
-  /** The init waits on the exec fifo for `start` (create); exec runs at once. */
+  /** The init waits on the start socket for `start` (create); exec runs at once. */
   waitForStart: boolean;
-  /** startContainer hooks, run after `start` and before the program. */
+  /** startContainer hooks, run after `start` and before the program (under the filter). */
   startHooks?: PlanStep[];
   /** The caller is not root: setgroups is denied in its user namespace. */
   isRootless?: boolean | undefined;
@@ -138,6 +151,13 @@ export interface ProcessStepOptions {
   seccompState?: SeccompListenerState | undefined;
   /** The host's security modules (default: this host's). */
   security?: HostSecurity | undefined;
+  /** The highest capability this kernel knows (default: /proc/sys/kernel/cap_last_cap). */
+  lastCapability?: number | undefined;
+}
+
+export interface ProcessPlan {
+  steps: PlanStep[];
+  warnings: string[];
 }
 
 const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
@@ -200,8 +220,40 @@ export function affinityStep(list: string, stage: 'parent' | 'child', when: stri
   return { stage, op: 'affinity', cpus, list, when };
 }
 
-export function processSteps(config: RuntimeConfig, process: Process, opts: ProcessStepOptions): PlanStep[] {
+let hostLastCap: number | undefined;
+
+/** The kernel's last capability number: names past it are unavailable here. */
+function kernelLastCapability(): number {
+  if (hostLastCap !== undefined) return hostLastCap;
+  try {
+    hostLastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  } catch {
+    hostLastCap = LAST_CAPABILITY;
+  }
+  return hostLastCap;
+}
+
+/** The capability sets without the names this kernel (or berth) does not know: skipped with a
+ * warning, as runc and crun do, so configs written for newer kernels still run. */
+function usableCapabilities(caps: NonNullable<Process['capabilities']>, lastCap: number, warnings: string[]): Required<NonNullable<Process['capabilities']>> {
+  const unknown = new Set<string>();
+  const keep = (names: string[] | undefined) =>
+    (names ?? []).filter((name) => {
+      const n = capabilityNumber(name);
+      if (n !== undefined && n <= lastCap) return true;
+      unknown.add(name);
+      return false;
+    });
+  const out = { bounding: keep(caps.bounding), effective: keep(caps.effective), permitted: keep(caps.permitted), inheritable: keep(caps.inheritable), ambient: keep(caps.ambient) };
+  if (unknown.size) warnings.push(`ignoring unknown or unavailable capabilities: ${[...unknown].join(', ')}`);
+  return out;
+}
+
+const CAP_SYS_ADMIN = 'CAP_SYS_ADMIN';
+
+export function processSteps(config: RuntimeConfig, process: Process, opts: ProcessStepOptions): ProcessPlan {
   const steps: PlanStep[] = [];
+  const warnings: string[] = [];
   const child = (step: PlanStep) => steps.push(step);
   const linux = config.linux ?? {};
   if (!process.args?.length) throw new BerthError('INVALID_ARGUMENT', 'process.args: a program to run is required');
@@ -218,14 +270,19 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
 
   const seccomp = seccompSteps(config, opts.seccompState);
   const nnp = process.noNewPrivileges === true;
-  // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities
-  if (!nnp) steps.push(...seccomp);
+  const caps = process.capabilities ? usableCapabilities(process.capabilities, opts.lastCapability ?? kernelLastCapability(), warnings) : undefined;
+  // The filter is loaded as the last step before execve (and the startContainer hooks), so
+  // that no syscall of berth-init's own runs under it. Without no_new_privs, loading needs
+  // CAP_SYS_ADMIN: it is kept in the effective set until the filter is loaded and dropped
+  // right after. Only a process with no capability sets at all (nothing to drop to) that is
+  // not root loads it before the switch to its user, while it still has the capability.
+  const early = seccomp.length > 0 && !nnp && !caps && process.user.uid !== 0;
+  if (early) steps.push(...seccomp);
 
-  const caps = process.capabilities;
-  if (caps) {
-    const bounding = caps.bounding ?? [];
-    child({ stage: 'child', op: 'caps-bounding', mask: capabilityMask(bounding), names: bounding });
-  }
+  if (caps) child({ stage: 'child', op: 'caps-bounding', mask: capabilityMask(caps.bounding), names: caps.bounding });
+  // as root, before the switch to the user: a cwd only root may enter still works; one only
+  // the user may enter is tried again after the switch
+  child({ stage: 'child', op: 'chdir', path: process.cwd, deferrable: true });
   const user = process.user;
   // rootless: setgroups(2) is denied in the user namespace; only "no extra groups" works
   if (opts.isRootless && user.additionalGids?.length) {
@@ -234,23 +291,13 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
   if (!opts.isRootless) child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
   child({ stage: 'child', op: 'setgid', gid: user.gid });
   child({ stage: 'child', op: 'setuid', uid: user.uid });
-  if (opts.waitForStart) {
-    // the uid change left the init non-dumpable, which hides /proc/self/fd (the exec fifo) from
-    // itself; execve sets dumpable again by its own rules
-    child({ stage: 'child', op: 'dumpable', value: true, reason: 'so the init can open the exec fifo through /proc/self/fd' });
-  }
+  child({ stage: 'child', op: 'chdir-deferred' });
+  let finalCaps: PlanStep | undefined;
   if (caps) {
     // the kernel raises an ambient capability only when it is permitted and inheritable;
     // runc ignores the others with a warning, so such configs (runc spec's own) must work here
-    const permitted = caps.permitted ?? [];
-    const inheritable = caps.inheritable ?? [];
-    const names = {
-      effective: caps.effective ?? [],
-      permitted,
-      inheritable,
-      ambient: (caps.ambient ?? []).filter((c) => permitted.includes(c) && inheritable.includes(c)),
-    };
-    child({
+    const names = { ...caps, ambient: caps.ambient.filter((c) => caps.permitted.includes(c) && caps.inheritable.includes(c)) };
+    finalCaps = {
       stage: 'child',
       op: 'caps-set',
       effective: capabilityMask(names.effective),
@@ -258,13 +305,30 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
       inheritable: capabilityMask(names.inheritable),
       ambient: capabilityMask(names.ambient),
       names,
-    });
+    };
+    const needsAdmin = seccomp.length > 0 && !nnp && !early && !names.effective.includes(CAP_SYS_ADMIN);
+    if (needsAdmin) {
+      const plus = (list: string[]) => [...list, CAP_SYS_ADMIN];
+      const interim = { ...names, effective: plus(names.effective), permitted: plus(names.permitted), ambient: [] };
+      child({
+        stage: 'child',
+        op: 'caps-set',
+        effective: capabilityMask(interim.effective),
+        permitted: capabilityMask(interim.permitted),
+        inheritable: capabilityMask(interim.inheritable),
+        ambient: 0n,
+        names: interim,
+        why: 'CAP_SYS_ADMIN kept until the seccomp filter is loaded (no no_new_privs)',
+      });
+    } else {
+      child(finalCaps);
+      finalCaps = undefined;
+    }
   }
   if (user.umask !== undefined) child({ stage: 'child', op: 'umask', mask: user.umask });
   if (linux.personality) {
     child({ stage: 'child', op: 'personality', persona: linux.personality.domain === 'LINUX32' ? 0x0008 : 0x0000, domain: linux.personality.domain });
   }
-  child({ stage: 'child', op: 'chdir', path: process.cwd });
   const security = opts.security ?? hostSecurity();
   checkLabels({ selinuxLabel: process.selinuxLabel, apparmorProfile: process.apparmorProfile }, security, 'process');
   if (process.apparmorProfile && security.appArmorExecAttr) {
@@ -274,13 +338,17 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
   if (nnp) child({ stage: 'child', op: 'no-new-privs' });
 
   const env = process.env ?? [];
+  // HOME from the user's entry in the container's /etc/passwd when the config sets none
+  if (!env.some((e) => e.startsWith('HOME='))) child({ stage: 'child', op: 'home-env', uid: user.uid });
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
   child({ stage: 'child', op: 'resolve-exec', program: process.args[0]!, searchPath: pathVar });
-  child({ stage: 'child', op: 'close-fds', from: 3 + (opts.preserveFds ?? 0) });
+  child({ stage: 'child', op: 'cloexec-fds', from: 3 + (opts.preserveFds ?? 0) });
   child({ stage: 'child', op: 'ready' });
   if (opts.waitForStart) child({ stage: 'child', op: 'exec-wait' });
+  child({ stage: 'child', op: 'reset-signals' });
+  if (!early) steps.push(...seccomp);
+  if (finalCaps) steps.push(finalCaps);
   steps.push(...(opts.startHooks ?? []));
-  if (nnp) steps.push(...seccomp);
   child({ stage: 'child', op: 'exec', args: process.args, env });
-  return steps;
+  return { steps, warnings };
 }

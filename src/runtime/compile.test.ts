@@ -8,7 +8,7 @@ import type { PlanStep } from '../native/protocol.ts';
 const opts: CompileOptions = {
   containerId: 'c1',
   bundleDir: '/bundle',
-  execFifoPath: '/run/x/c1/exec.fifo',
+  startSocketPath: '/run/x/c1/start.sock',
   cgroupEntry: { joinFiles: ['/sys/fs/cgroup/memory/berth/c1/tasks'] },
   cgroupHierarchies: [],
 };
@@ -23,7 +23,7 @@ function spec(mutate?: (c: RuntimeConfig) => void): RuntimeConfig {
 const ops = (steps: PlanStep[]) => steps.map((s) => s.op);
 
 describe('compilePlan', () => {
-  it('joins the cgroup before cloning and execs last, after pivot_root and the exec fifo', () => {
+  it('joins the cgroup before cloning and execs last, after pivot_root and the wait for start', () => {
     const list = ops(compilePlan(spec(), opts).steps);
     assert.ok(list.indexOf('cgroup-join') < list.indexOf('clone'));
     assert.ok(list.indexOf('clone') < list.indexOf('pivot-root'));
@@ -32,12 +32,23 @@ describe('compilePlan', () => {
     assert.equal(list.at(-1), 'exec');
   });
 
-  it('loads seccomp after no_new_privs when set, and before the capability drop when not', () => {
+  it('loads seccomp as the last step before the startContainer hooks and execve, with or without no_new_privs', () => {
     const seccomp = { defaultAction: 'SCMP_ACT_ALLOW' as const, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' as const }] };
-    const withNnp = ops(compilePlan(spec((c) => ((c.process!.noNewPrivileges = true), (c.linux!.seccomp = seccomp))), opts).steps);
+    const hooks = { startContainer: [{ path: '/bin/true' }] };
+    const withNnp = ops(compilePlan(spec((c) => ((c.process!.noNewPrivileges = true), (c.linux!.seccomp = seccomp), (c.hooks = hooks))), opts).steps);
     assert.ok(withNnp.indexOf('seccomp-load') > withNnp.indexOf('exec-wait'));
-    const without = ops(compilePlan(spec((c) => ((c.process!.noNewPrivileges = false), (c.linux!.seccomp = seccomp))), opts).steps);
-    assert.ok(without.indexOf('seccomp-load') < without.indexOf('caps-bounding'));
+    assert.ok(withNnp.indexOf('seccomp-load') > withNnp.indexOf('cloexec-fds'), 'close_range runs before the filter');
+    assert.ok(withNnp.indexOf('seccomp-load') < withNnp.indexOf('run-hook'), 'the startContainer hook runs under the filter');
+    assert.deepEqual(withNnp.slice(withNnp.indexOf('seccomp-load') + 1), ['run-hook', 'exec']);
+    // without no_new_privs CAP_SYS_ADMIN stays effective until the filter is loaded, then goes
+    const steps = compilePlan(spec((c) => ((c.process!.noNewPrivileges = false), (c.linux!.seccomp = seccomp))), opts).steps;
+    const without = ops(steps);
+    assert.ok(without.indexOf('seccomp-load') > without.indexOf('exec-wait'));
+    const capsets = steps.filter((s) => s.op === 'caps-set');
+    assert.equal(capsets.length, 2);
+    assert.ok(capsets[0]!.op === 'caps-set' && capsets[0]!.names.effective.includes('CAP_SYS_ADMIN'));
+    assert.ok(capsets[1]!.op === 'caps-set' && !capsets[1]!.names.permitted.includes('CAP_SYS_ADMIN'));
+    assert.deepEqual(without.slice(without.indexOf('seccomp-load') + 1), ['caps-set', 'exec']);
   });
 
   it('raises only ambient capabilities that are permitted and inheritable, as runc manages to', () => {
@@ -51,11 +62,26 @@ describe('compilePlan', () => {
     assert.equal(caps.ambient, 1n);
   });
 
-  it('refuses a config without a mount namespace, naming the field', () => {
-    assert.throws(
-      () => compilePlan(spec((c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount'))), opts),
-      /linux\.namespaces: a mount namespace is required/,
-    );
+  it('runs without a mount namespace in the host\'s, the rootfs as given, and refuses mounts there', () => {
+    const noMountNs = (c: RuntimeConfig) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount'));
+    assert.throws(() => compilePlan(spec(noMountNs), opts), /mounts: a container cannot have mounts when the container has no mount namespace/);
+    const steps = compilePlan(
+      spec((c) => {
+        noMountNs(c);
+        c.mounts = [];
+        c.linux!.maskedPaths = [];
+        c.linux!.readonlyPaths = [];
+        c.root!.readonly = false;
+      }),
+      opts,
+    ).steps;
+    const list = ops(steps);
+    assert.equal(list.includes('propagation'), false, 'the host\'s propagation is never changed');
+    assert.equal(list.includes('mknod'), false);
+    const root = steps.find((s) => s.op === 'rootfs');
+    assert.ok(root && root.op === 'rootfs' && root.bind === false);
+    const chroot = steps.find((s) => s.op === 'chroot');
+    assert.ok(chroot && chroot.op === 'chroot' && chroot.move === false);
   });
 
   it('clones into a v2 cgroup, and then makes the cgroup namespace in the child, once it is there', () => {
@@ -92,11 +118,11 @@ describe('compilePlan', () => {
     assert.deepEqual(joins, ['/sys/fs/cgroup/memory/berth/c1/tasks', '/sys/fs/cgroup/unified/berth/c1/cgroup.procs']);
     assert.ok(ops(created).indexOf('cgroup-join') < ops(created).indexOf('setns'));
     // exec into a container with a cgroup namespace: the same
-    const exec = compileExecPlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), { ...spec().process!, args: ['/bin/true'] }, { pid: process.pid, cgroupEntry });
+    const exec = compileExecPlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), { ...spec().process!, args: ['/bin/true'] }, { pid: process.pid, cgroupEntry }).steps;
     assert.equal(ops(exec).includes('cgroup-open'), false);
     assert.ok(exec.some((s) => s.op === 'cgroup-join' && s.procsPath.endsWith('/unified/berth/c1/cgroup.procs')));
     // and without one, exec clones into the v2 cgroup
-    const plain = compileExecPlan(spec(), { ...spec().process!, args: ['/bin/true'] }, { pid: process.pid, cgroupEntry });
+    const plain = compileExecPlan(spec(), { ...spec().process!, args: ['/bin/true'] }, { pid: process.pid, cgroupEntry }).steps;
     assert.ok(ops(plain).includes('cgroup-open'));
   });
 
@@ -120,7 +146,9 @@ describe('compilePlan', () => {
     assert.ok(m && m.op === 'mount');
     assert.equal(m.copyUp, true);
     assert.equal(m.flags & 1, 0, 'mounted writable for the copy');
-    assert.equal(m.remountFlags & 1, 1, 'then read-only');
+    const remount = steps.find((s) => s.op === 'remount' && s.path === '/data');
+    assert.ok(remount && remount.op === 'remount' && (remount.flags & 1) === 1 && (remount.flags & 2) === 2, 'then read-only, nosuid kept');
+    assert.ok(ops(steps).indexOf('remount') > ops(steps).indexOf('pivot-root'));
     assert.throws(
       () => compilePlan(spec((c) => c.mounts!.push({ destination: '/data', type: 'bind', source: '/tmp', options: ['rbind', 'tmpcopyup'] })), opts),
       /mounts\[\d+\]\.options: "tmpcopyup" applies to tmpfs mounts only, not to a bind mount/,
@@ -136,13 +164,13 @@ describe('compilePlan', () => {
       opts,
     ).steps;
     const list = ops(steps);
-    assert.ok(list.indexOf('cgroup-join') < list.indexOf('idmap-tree'));
-    assert.ok(list.indexOf('idmap-tree') < list.indexOf('setns'));
-    const tree = steps.find((s) => s.op === 'idmap-tree');
-    assert.ok(tree && tree.op === 'idmap-tree' && tree.stage === 'parent');
-    assert.deepEqual([tree.slot, tree.recursiveTree, tree.recursiveIdmap, tree.uidMap, tree.gidMap], [0, true, true, '0 1000 10', '0 2000 10']);
+    assert.ok(list.indexOf('cgroup-join') < list.indexOf('bind-tree'));
+    assert.ok(list.indexOf('bind-tree') < list.indexOf('setns'));
+    const tree = steps.find((s) => s.op === 'bind-tree');
+    assert.ok(tree && tree.op === 'bind-tree' && tree.stage === 'parent');
+    assert.deepEqual([tree.slot, tree.recursiveTree, tree.idmap, tree.recursiveIdmap, tree.uidMap, tree.gidMap], [0, true, true, true, '0 1000 10', '0 2000 10']);
     const mount = steps.find((s) => s.op === 'mount' && s.destination === '/a');
-    assert.ok(mount && mount.op === 'mount' && mount.idmapSlot === 0 && mount.stage === 'child');
+    assert.ok(mount && mount.op === 'mount' && mount.treeSlot === 0 && mount.stage === 'child');
     // no maps of its own and no user namespace: nothing to map with
     assert.throws(() => compilePlan(spec((c) => c.mounts!.push({ destination: '/b', type: 'bind', source: '/srv/b', options: ['bind', 'idmap'] })), opts), /an id-mapped mount needs uidMappings and gidMappings, or a user namespace with mappings/);
   });

@@ -2,28 +2,16 @@
  * compile: a validated OCI config becomes the plan berth-init carries out. Every decision
  * about how a container is made is taken here, in order; berth-init only executes.
  */
-import { statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { BerthError } from '../common/index.ts';
 import type { PlanStep } from '../native/protocol.ts';
-import {
-  parseMountOptions,
-  MS_BIND,
-  MS_REC,
-  MS_RDONLY,
-  MS_NOSUID,
-  MS_NODEV,
-  MS_NOEXEC,
-  MS_SLAVE,
-  parseRootfsPropagation,
-  type RuntimeConfig,
-  type Mount,
-  type NamespaceType,
-  type IdMapping,
-} from '../oci/index.ts';
+import { parseMountOptions, MS_SLAVE, MS_REC, MS_PRIVATE, parseRootfsPropagation, type RuntimeConfig, type NamespaceType } from '../oci/index.ts';
 import { mountFlagNames } from './flag-names.ts';
 import { processSteps, seccompListenerPath } from './compile-process.ts';
 import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
+import { deviceSteps, hostProcSysMounts, idMapText, mountSteps, type CgroupHierarchy, type MountContext } from './compile-mounts.ts';
+
+export { DEFAULT_DEVICES, type CgroupHierarchy } from './compile-mounts.ts';
 
 export const CLONE_FLAGS: Record<NamespaceType, number> = {
   mount: 0x0002_0000,
@@ -38,28 +26,6 @@ export const CLONE_FLAGS: Record<NamespaceType, number> = {
 
 /** Order in which namespaces given by path are joined: the user namespace first. */
 const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'network', 'pid', 'mount', 'time'];
-
-
-/** The devices every container gets unless the config brings its own /dev (OCI "default devices"). */
-export const DEFAULT_DEVICES = [
-  { path: '/dev/null', type: 'c', major: 1, minor: 3 },
-  { path: '/dev/zero', type: 'c', major: 1, minor: 5 },
-  { path: '/dev/full', type: 'c', major: 1, minor: 7 },
-  { path: '/dev/random', type: 'c', major: 1, minor: 8 },
-  { path: '/dev/urandom', type: 'c', major: 1, minor: 9 },
-  { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
-] as const;
-
-/** One cgroup hierarchy as the container should see it when the config mounts "cgroup". */
-export interface CgroupHierarchy {
-  /** Directory name under the cgroup mount ("memory", "cpu,cpuacct", "systemd"; "" for v2). */
-  name: string;
-  /** Mount data for a fresh mount in a cgroup namespace ("memory", "none,name=systemd"). */
-  data: string;
-  /** The container's own cgroup directory on the host, bound when there is no cgroup namespace. */
-  hostDir: string;
-  isV2: boolean;
-}
 
 /**
  * How the container's first process gets into its cgroups without ever running outside them.
@@ -94,7 +60,8 @@ export function cgroupEntrySteps(entry: CgroupEntry, joinsCgroupNs: boolean): { 
 export interface CompileOptions {
   containerId: string;
   bundleDir: string;
-  execFifoPath: string;
+  /** The unix socket the created container's init waits on for `start`. */
+  startSocketPath: string;
   cgroupEntry: CgroupEntry;
   cgroupHierarchies: CgroupHierarchy[];
   consoleSocket?: string | undefined;
@@ -109,165 +76,49 @@ export interface CompileOptions {
   isRootRamfs?: boolean | undefined;
   /** The host's security modules (default: this host's). */
   security?: HostSecurity | undefined;
+  /** The host's mount points whose procfs/sysfs --no-pivot takes away (default: this host's). */
+  hostProcSysMounts?: string[] | undefined;
 }
 
 export interface CompiledPlan {
   steps: PlanStep[];
   /** Hook phases the runtime itself runs, in the order berth-init will ask for them. */
   runtimeHookPhases: string[];
+  /** What the container gets differently from its config, said to the caller (runc warns too). */
+  warnings: string[];
 }
-
 
 /** Namespaces the config creates anew (no path). */
 export function newNamespaces(config: RuntimeConfig): Set<NamespaceType> {
   return new Set((config.linux?.namespaces ?? []).filter((ns) => !ns.path).map((ns) => ns.type));
 }
 
-interface MountContext {
-  isUserNs: boolean;
-  hasCgroupNs: boolean;
-  hierarchies: CgroupHierarchy[];
-  idmapSlots: { next: number };
-}
-
-function mountSteps(mount: Mount, index: number, opts: CompileOptions & { userNsMappings?: { uid?: IdMapping[] | undefined; gid?: IdMapping[] | undefined } }, ctx: MountContext): PlanStep[] {
-  const field = `mounts[${index}]`;
-  const parsed = parseMountOptions(mount.options ?? []);
-  const type = mount.type ?? (parsed.isBind ? 'bind' : '');
-  const destination = mount.destination;
-  const propagation = parsed.propagation.reduce((a, b) => a | b, 0);
-  const base = {
-    stage: 'child' as const,
-    op: 'mount' as const,
-    propagation,
-    attrSet: parsed.recAttrSet,
-    attrClr: parsed.recAttrClr,
-  };
-
-  if (parsed.isTmpCopyUp && (parsed.isBind || type !== 'tmpfs')) {
-    throw new BerthError('INVALID_ARGUMENT', `${field}.options: "tmpcopyup" applies to tmpfs mounts only, not to ${parsed.isBind ? 'a bind mount' : JSON.stringify(type)}`);
-  }
-  if (type === 'cgroup' || type === 'cgroup2') return cgroupMountSteps(mount, parsed.flags, ctx);
-
-  if (parsed.isBind) {
-    const rawSource = mount.source ?? '';
-    if (!rawSource) throw new BerthError('INVALID_ARGUMENT', `${field}.source: a bind mount needs a source`);
-    const source = isAbsolute(rawSource) ? rawSource : resolve(opts.bundleDir, rawSource);
-    let isFile = false;
-    try {
-      isFile = !statSync(source).isDirectory();
-    } catch {
-      // a missing source is reported by berth-init at the mount itself, with its errno
-    }
-    const extra = parsed.flags & ~(MS_BIND | MS_REC);
-    if (parsed.idmap || mount.uidMappings) {
-      // id-mapped: the parent makes the mapped copy (host paths, host user namespace); the
-      // child moves it into place. Without maps of its own, the container's are used.
-      const uidMappings = mount.uidMappings ?? (ctx.isUserNs ? opts.userNsMappings?.uid : undefined);
-      const gidMappings = mount.gidMappings ?? (ctx.isUserNs ? opts.userNsMappings?.gid : undefined);
-      if (!uidMappings?.length || !gidMappings?.length) {
-        throw new BerthError('INVALID_ARGUMENT', `${field}: an id-mapped mount needs uidMappings and gidMappings, or a user namespace with mappings`);
-      }
-      const slot = ctx.idmapSlots.next++;
-      return [
-        { stage: 'parent', op: 'idmap-tree', slot, source, recursiveTree: (parsed.flags & MS_REC) !== 0, recursiveIdmap: parsed.idmap?.recursive === true, uidMap: idMapText(uidMappings), gidMap: idMapText(gidMappings) },
-        { ...base, source, destination, fstype: '', flags: parsed.flags & (MS_BIND | MS_REC), flagNames: mountFlagNames(parsed.flags), data: '', isFile, remountFlags: extra, idmapSlot: slot },
-      ];
-    }
-    return [
-      {
-        ...base,
-        source,
-        destination,
-        fstype: '',
-        flags: parsed.flags & (MS_BIND | MS_REC),
-        flagNames: mountFlagNames(parsed.flags),
-        data: '',
-        isFile,
-        remountFlags: extra,
-      },
-    ];
-  }
-  return [
-    {
-      ...base,
-      source: mount.source ?? type,
-      destination,
-      fstype: type,
-      // tmpcopyup into a read-only tmpfs: written first, made read-only after
-      flags: parsed.isTmpCopyUp ? parsed.flags & ~MS_RDONLY : parsed.flags,
-      flagNames: mountFlagNames(parsed.isTmpCopyUp ? parsed.flags & ~MS_RDONLY : parsed.flags),
-      data: parsed.data,
-      isFile: false,
-      remountFlags: parsed.isTmpCopyUp && parsed.flags & MS_RDONLY ? parsed.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) : 0,
-      ...(parsed.isTmpCopyUp ? { copyUp: true } : {}),
-    },
-  ];
-}
-
-/** A "cgroup" mount shows the container its own cgroups: a fresh cgroup mount inside a cgroup
- * namespace, otherwise its own directories bound from the host. */
-function cgroupMountSteps(mount: Mount, flags: number, ctx: { hasCgroupNs: boolean; hierarchies: CgroupHierarchy[] }): PlanStep[] {
-  const roFlags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  const names = mountFlagNames(roFlags);
-  const common = { stage: 'child' as const, op: 'mount' as const, propagation: 0, attrSet: 0, attrClr: 0, isFile: false };
-  const v2 = ctx.hierarchies.find((h) => h.isV2);
-  if (v2) {
-    return [
-      ctx.hasCgroupNs
-        ? { ...common, source: 'cgroup2', destination: mount.destination, fstype: 'cgroup2', flags: roFlags, flagNames: names, data: '', remountFlags: 0 }
-        : { ...common, source: v2.hostDir, destination: mount.destination, fstype: '', flags: MS_BIND | MS_REC, flagNames: ['MS_BIND', 'MS_REC'], data: '', remountFlags: roFlags },
-    ];
-  }
-  const steps: PlanStep[] = [
-    { ...common, source: 'tmpfs', destination: mount.destination, fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, flagNames: mountFlagNames(MS_NOSUID | MS_NODEV | MS_NOEXEC), data: 'mode=755', remountFlags: 0 },
-  ];
-  for (const h of ctx.hierarchies) {
-    const destination = join(mount.destination, h.name);
-    steps.push(
-      ctx.hasCgroupNs
-        ? { ...common, source: 'cgroup', destination, fstype: 'cgroup', flags: roFlags, flagNames: names, data: h.data, remountFlags: 0 }
-        : { ...common, source: h.hostDir, destination, fstype: '', flags: MS_BIND | MS_REC, flagNames: ['MS_BIND', 'MS_REC'], data: '', remountFlags: roFlags },
-    );
-  }
-  if (roFlags & MS_RDONLY) steps.push({ stage: 'child', op: 'readonly', path: mount.destination });
-  return steps;
-}
-
-function deviceSteps(config: RuntimeConfig, isUserNs: boolean): PlanStep[] {
-  const steps: PlanStep[] = [];
-  const devices = [...(config.linux?.devices ?? [])];
-  const given = new Set(devices.map((d) => d.path));
-  const all = [
-    ...DEFAULT_DEVICES.filter((d) => !given.has(d.path)).map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 })),
-    ...devices.map((d) => ({ path: d.path, type: d.type, major: Number(d.major ?? 0), minor: Number(d.minor ?? 0), fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 })),
-  ];
-  for (const dev of all) {
-    if (isUserNs) {
-      // mknod is not allowed in a user namespace: bind the host's node instead, as runc does
-      steps.push({ stage: 'child', op: 'bind-device', hostPath: dev.path, path: dev.path });
-      continue;
-    }
-    const typeBits = dev.type === 'b' ? 0o060000 : dev.type === 'p' ? 0o010000 : 0o020000;
-    steps.push({ stage: 'child', op: 'mknod', path: dev.path, mode: typeBits | (dev.fileMode & 0o7777), major: dev.major, minor: dev.minor, uid: dev.uid, gid: dev.gid, type: dev.type });
-  }
-  return steps;
-}
-
-function hookRunSteps(config: RuntimeConfig, name: 'createContainer' | 'startContainer'): PlanStep[] {
+function hookRunSteps(config: RuntimeConfig, name: 'createContainer' | 'startContainer', cwd: string): PlanStep[] {
   return (config.hooks?.[name] ?? []).map((hook) => ({
     stage: 'child' as const,
     op: 'run-hook' as const,
     name,
     path: hook.path,
     timeout: hook.timeout ?? 0,
+    cwd,
     args: hook.args ?? [hook.path],
     env: hook.env ?? [],
+    // a hook without env of its own gets the runtime's environment, as runc and crun give it
+    inheritEnv: hook.env === undefined,
   }));
 }
 
-function idMapText(maps: { containerID: number; hostID: number; size: number }[]): string {
-  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
+/** Without a mount namespace the container shares the host's mounts: anything it would mount
+ * there would land on the host, so such a config may not ask for mounts. */
+function checkNoMountNamespace(config: RuntimeConfig): void {
+  const linux = config.linux ?? {};
+  const why = 'the container has no mount namespace of its own (they would be made in the host\'s)';
+  const hint = 'add {"type": "mount"} to linux.namespaces, or drop these fields';
+  if (config.mounts?.length) throw new BerthError('INVALID_ARGUMENT', `mounts: a container cannot have mounts when ${why}`, { hint });
+  if (linux.maskedPaths?.length) throw new BerthError('INVALID_ARGUMENT', `linux.maskedPaths: cannot be masked when ${why}`, { hint });
+  if (linux.readonlyPaths?.length) throw new BerthError('INVALID_ARGUMENT', `linux.readonlyPaths: cannot be made read-only when ${why}`, { hint });
+  if (config.root?.readonly) throw new BerthError('INVALID_ARGUMENT', `root.readonly: the root cannot be made read-only when ${why}`, { hint });
+  if (linux.rootfsPropagation) throw new BerthError('INVALID_ARGUMENT', `linux.rootfsPropagation: cannot apply when ${why}`, { hint });
 }
 
 export function compilePlan(config: RuntimeConfig, opts: CompileOptions): CompiledPlan {
@@ -281,62 +132,81 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   if (!config.root?.path) throw new BerthError('INVALID_ARGUMENT', 'root.path: is required');
   const namespaces = linux.namespaces ?? [];
   const created = newNamespaces(config);
-  if (!namespaces.some((ns) => ns.type === 'mount')) {
-    throw new BerthError('INVALID_ARGUMENT', 'linux.namespaces: a mount namespace is required to enter the root filesystem', {
-      hint: 'add {"type": "mount"} to linux.namespaces',
-    });
-  }
+  const hasMountNs = namespaces.some((ns) => ns.type === 'mount');
+  if (!hasMountNs) checkNoMountNamespace(config);
   const isUserNs = namespaces.some((ns) => ns.type === 'user');
   const rootfsDir = isAbsolute(config.root.path) ? config.root.path : resolve(opts.bundleDir, config.root.path);
   const steps: PlanStep[] = [];
   const runtimeHookPhases: string[] = [];
+  const warnings: string[] = [];
+  const parent = (step: PlanStep) => steps.push(step);
+  const child = (step: PlanStep) => steps.push(step);
 
   // --- parent: cgroups first, so nothing of the container ever runs outside them
   const joined = namespaces.filter((ns) => ns.path).sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   const entry = cgroupEntrySteps(opts.cgroupEntry, joined.some((ns) => ns.type === 'cgroup'));
   steps.push(...entry.steps);
-  for (const ns of joined) steps.push({ stage: 'parent', op: 'setns', path: ns.path!, nsType: CLONE_FLAGS[ns.type], namespace: ns.type });
+  // host paths are reached from the host's namespaces, before any is joined or made: the
+  // console socket and the seccomp listener are connected here, bind sources opened here
+  if (process.terminal && opts.consoleSocket) parent({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
+  const listenerPath = seccompListenerPath(config);
+  if (listenerPath) parent({ stage: 'parent', op: 'seccomp-listener', path: listenerPath });
+  const mounts = hasMountNs ? (config.mounts ?? []) : [];
+  const finalRemounts: PlanStep[] = [];
+  const mountCtx: MountContext = {
+    bundleDir: opts.bundleDir,
+    isUserNs,
+    isRootless: opts.isRootless === true,
+    hasCgroupNs: created.has('cgroup'),
+    hierarchies: opts.cgroupHierarchies,
+    userNsMappings: { uid: linux.uidMappings, gid: linux.gidMappings },
+    treeSlots: { next: 0 },
+    finalRemounts,
+  };
+  const mountPlan = mounts.flatMap((m, i) => mountSteps(m, i, mountCtx));
+  steps.push(...mountPlan.filter((s) => s.stage === 'parent'));
+  parent({ stage: 'parent', op: 'start-socket', path: opts.startSocketPath });
+  for (const ns of joined) parent({ stage: 'parent', op: 'setns', path: ns.path!, nsType: CLONE_FLAGS[ns.type], namespace: ns.type });
   if (created.has('time')) {
     const offsets = Object.entries(linux.timeOffsets ?? {})
       .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`)
       .join('\n');
-    steps.push({ stage: 'parent', op: 'timens', offsets });
+    parent({ stage: 'parent', op: 'timens', offsets });
   }
-  steps.push({ stage: 'parent', op: 'mkfifo', path: opts.execFifoPath });
   const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
-  if (process.terminal && !opts.consoleSocket && opts.relayConsole) steps.push({ stage: 'parent', op: 'console-pair' });
+  if (process.terminal && !opts.consoleSocket && opts.relayConsole) parent({ stage: 'parent', op: 'console-pair' });
   // a cgroup namespace is rooted at the cgroups of whoever creates it: when the child is cloned
   // into its v2 cgroup, berth-init is not there, so the child makes it itself (as runc does)
   const intoCgroup = entry.intoCgroup;
   const cgroupNsInChild = intoCgroup && created.has('cgroup');
   const cloneTypes = [...created].filter((t) => t !== 'time' && !(t === 'cgroup' && cgroupNsInChild));
-  steps.push({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes, intoCgroup });
+  parent({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes, intoCgroup });
   if (created.has('user')) {
     if (opts.isRootless) steps.push({ stage: 'parent-after', op: 'setgroups-deny' });
     if (linux.uidMappings?.length) steps.push({ stage: 'parent-after', op: 'uid-map', map: idMapText(linux.uidMappings) });
     if (linux.gidMappings?.length) steps.push({ stage: 'parent-after', op: 'gid-map', map: idMapText(linux.gidMappings) });
   }
 
-  // --- child: the container's init, in its new namespaces
-  const child = (step: PlanStep) => steps.push(step);
+  // --- child: the container's init, in its new namespaces. Nothing of the host that it does
+  // not need goes further: every other fd is closed before anything of the container is resolved
+  child({ stage: 'child', op: 'close-fds', from: 3 + (opts.preserveFds ?? 0) });
+  child({ stage: 'child', op: 'dumpable', value: false, reason: 'processes joining the container cannot ptrace its init before execve' });
   child({ stage: 'child', op: 'setsid' });
   if (cgroupNsInChild) child({ stage: 'child', op: 'unshare', flags: CLONE_FLAGS.cgroup, namespaces: ['cgroup'] });
   if (created.has('user')) child({ stage: 'child', op: 'become-root' });
-  if (created.has('mount')) {
-    const flags = linux.rootfsPropagation ? parseRootfsPropagation(linux.rootfsPropagation) : MS_SLAVE | MS_REC;
-    child({ stage: 'child', op: 'propagation', path: '/', flags, flagNames: mountFlagNames(flags) });
-  }
-  if (process.terminal && opts.consoleSocket) child({ stage: 'child', op: 'console-connect', socketPath: opts.consoleSocket });
-  const listenerPath = seccompListenerPath(config);
-  if (listenerPath) child({ stage: 'child', op: 'seccomp-listener', path: listenerPath });
-  child({ stage: 'child', op: 'rootfs', path: rootfsDir });
 
-  const mounts = config.mounts ?? [];
-  const ctx: MountContext = { isUserNs, hasCgroupNs: created.has('cgroup'), hierarchies: opts.cgroupHierarchies, idmapSlots: { next: 0 } };
-  const mountOpts = { ...opts, userNsMappings: { uid: linux.uidMappings, gid: linux.gidMappings } };
-  mounts.forEach((m, i) => steps.push(...mountSteps(m, i, mountOpts, ctx)));
+  // the rootfs propagation asked for is applied after pivot_root, which refuses a shared root
+  const asked = linux.rootfsPropagation ? parseRootfsPropagation(linux.rootfsPropagation) : undefined;
+  const isolating = asked !== undefined && (asked & (MS_PRIVATE | MS_SLAVE)) !== 0;
+  if (created.has('mount')) {
+    const flags = isolating ? asked : MS_SLAVE | MS_REC;
+    child({ stage: 'child', op: 'propagation', path: '/', flags, flagNames: mountFlagNames(flags), why: 'keep the container\'s mounts off the host' });
+  }
+  child({ stage: 'child', op: 'rootfs', path: rootfsDir, bind: hasMountNs });
+
+  steps.push(...mountPlan.filter((s) => s.stage === 'child'));
   const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);
-  if (!devBound) {
+  if (hasMountNs && !devBound) {
     steps.push(...deviceSteps(config, isUserNs));
     const hasPts = mounts.some((m) => m.destination === '/dev/pts');
     const links: [string, string][] = [
@@ -355,39 +225,40 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     child({ stage: 'child', op: 'hooks', name: 'createRuntime', count: hookCount });
     runtimeHookPhases.push('createRuntime');
   }
-  steps.push(...hookRunSteps(config, 'createContainer'));
+  // createContainer hooks run in the container's namespaces, in its root (the spec's cwd)
+  steps.push(...hookRunSteps(config, 'createContainer', rootfsDir));
+  // a missing cwd is made (as runc and crun do), resolved inside the root, before it may
+  // become read-only; it never resolves through a /proc magic link
+  if (hasMountNs && process.cwd !== '/') child({ stage: 'child', op: 'mkdir', path: process.cwd, mode: 0o755 });
 
-  if (opts.noPivot || opts.isRootRamfs) child({ stage: 'child', op: 'chroot' });
-  else child({ stage: 'child', op: 'pivot-root' });
+  if (!hasMountNs) child({ stage: 'child', op: 'chroot', move: false });
+  else if (opts.noPivot || opts.isRootRamfs) {
+    for (const path of opts.hostProcSysMounts ?? hostProcSysMounts(rootfsDir)) child({ stage: 'child', op: 'detach', path });
+    child({ stage: 'child', op: 'chroot', move: true });
+  } else child({ stage: 'child', op: 'pivot-root' });
+  if (asked !== undefined && !isolating) {
+    child({ stage: 'child', op: 'propagation', path: '/', flags: asked, flagNames: mountFlagNames(asked), why: `linux.rootfsPropagation "${linux.rootfsPropagation}"` });
+  }
 
   // as runc: hostname and sysctls while /proc/sys is still writable, then readonly and masked
-  // paths, then the read-only root
+  // paths, then the read-only mounts and root
   if (config.hostname !== undefined && created.has('uts')) child({ stage: 'child', op: 'hostname', name: config.hostname });
   if (config.domainname !== undefined && created.has('uts')) child({ stage: 'child', op: 'domainname', name: config.domainname });
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) child({ stage: 'child', op: 'sysctl', key, value });
   for (const path of linux.readonlyPaths ?? []) child({ stage: 'child', op: 'readonly', path });
   for (const path of linux.maskedPaths ?? []) child({ stage: 'child', op: 'mask', path });
+  steps.push(...finalRemounts);
   if (config.root.readonly) child({ stage: 'child', op: 'remount-root-ro' });
-  steps.push(
-    ...processSteps(config, process, {
-      hasConsole,
-      preserveFds: opts.preserveFds,
-      waitForStart: true,
-      startHooks: hookRunSteps(config, 'startContainer'),
-      isRootless: opts.isRootless,
-      seccompState: { id: opts.containerId, status: 'creating', bundle: opts.bundleDir, annotations: config.annotations },
-      security: opts.security,
-    }),
-  );
-  // id-mapped trees are made by the parent before it clones, and before any setns: from the
-  // host's mount and user namespaces
-  const trees = steps.filter((s) => s.op === 'idmap-tree');
-  if (trees.length) {
-    const rest: PlanStep[] = steps.filter((s) => s.op !== 'idmap-tree');
-    const at = rest.reduce((last, s, i) => (s.op === 'cgroup-join' || s.op === 'cgroup-open' ? i + 1 : last), 0);
-    rest.splice(at, 0, ...trees);
-    return { steps: rest, runtimeHookPhases };
-  }
-  return { steps, runtimeHookPhases };
+  const processPlan = processSteps(config, process, {
+    hasConsole,
+    preserveFds: opts.preserveFds,
+    waitForStart: true,
+    startHooks: hookRunSteps(config, 'startContainer', ''),
+    isRootless: opts.isRootless,
+    seccompState: { id: opts.containerId, status: 'creating', bundle: opts.bundleDir, annotations: config.annotations },
+    security: opts.security,
+  });
+  steps.push(...processPlan.steps);
+  warnings.push(...processPlan.warnings);
+  return { steps, runtimeHookPhases, warnings };
 }
-

@@ -25,6 +25,9 @@ export interface CreateOptions {
   pidFile?: string | undefined;
   noPivot?: boolean | undefined;
   preserveFds?: number | undefined;
+  /** Library callers: the fds that become the container's 3, 4, … (preserveFds defaults to
+   * their count). Without them, this process's own 3 … 3+preserveFds-1 are passed, as runc does. */
+  extraFds?: readonly number[] | undefined;
   /** berth-init stays the container's parent and exits with its status (used by `run`). */
   foreground?: boolean | undefined;
   /** fds the container gets as stdin/stdout/stderr (library callers; the CLI passes its own). */
@@ -107,13 +110,13 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
   const plan = compilePlan(config, {
     containerId: id,
     bundleDir,
-    execFifoPath: ctx.store.execFifoPath(id),
+    startSocketPath: ctx.store.startSocketPath(id),
     cgroupEntry: preview.entry,
     cgroupHierarchies: preview.hierarchies,
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     noPivot: opts.noPivot,
     relayConsole: opts.foreground === true && !opts.consoleSocket,
-    preserveFds: opts.preserveFds,
+    preserveFds: opts.preserveFds ?? opts.extraFds?.length,
     isRootless,
     isRootRamfs: isRootRamfs(),
   });
@@ -164,11 +167,12 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   try {
     // the devices every container needs stay usable after the config's own rules (as runc does)
     const resources = { ...config.linux?.resources, devices: [...(config.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1)] };
-    const warnings = cgroupPath ? await ctx.cgroups.create(cgroupPath, resources as Resources) : ['no cgroup: rootless, and no cgroup is delegated to this user'];
+    const warnings = [...(cgroupPath ? await ctx.cgroups.create(cgroupPath, resources as Resources) : ['no cgroup: rootless, and no cgroup is delegated to this user']), ...plan.warnings];
     init = spawnInit({
       plan: encodePlan(plan.steps),
       foreground: opts.foreground === true,
-      preserveFds: opts.preserveFds ?? 0,
+      preserveFds: opts.preserveFds ?? opts.extraFds?.length ?? 0,
+      extraFds: opts.extraFds,
       stdio: opts.stdio,
       launcher: ctx.launcher,
       handlers: {
@@ -179,7 +183,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
         },
         onHooks: async () => {
           const oci = ctx.store.ociState(state, 'creating');
-          for (const phase of ['prestart', 'createRuntime'] as HookName[]) await runHooks(phase, config.hooks?.[phase], oci);
+          for (const phase of ['prestart', 'createRuntime'] as HookName[]) await runHooks(phase, config.hooks?.[phase], oci, bundleDir);
           return JSON.stringify(ctx.store.ociState(state, 'creating'));
         },
       },
@@ -197,9 +201,22 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     }
     return { pid: state.pid, init, warnings };
   } catch (err) {
+    const why = await explainSetupDeath(ctx, state, err);
     await undoCreate(ctx, state, init);
-    throw err;
+    throw why;
   }
+}
+
+/** A process killed during set-up says nothing itself: when the OOM killer did it, say so. */
+async function explainSetupDeath(ctx: RuntimeContext, state: StoredState, err: unknown): Promise<unknown> {
+  if (!(err instanceof BerthError) || err.code !== 'UNAVAILABLE' || !/killed by SIGKILL/.test(err.message) || !state.cgroupPath) return err;
+  const kills = await ctx.cgroups.oomKillCount(state.cgroupPath).catch(() => 0);
+  if (kills === 0) return err;
+  const limit = state.config.linux?.resources?.memory?.limit;
+  return new BerthError('FAILED_PRECONDITION', `the container's process was killed by the OOM killer during set-up${limit !== undefined ? ` (memory limit ${limit} bytes)` : ''}`, {
+    hint: 'raise linux.resources.memory.limit',
+    cause: err,
+  });
 }
 
 async function undoCreate(ctx: RuntimeContext, state: StoredState, init: InitProcess | undefined): Promise<void> {

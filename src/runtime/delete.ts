@@ -22,6 +22,6 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
   if (state.cgroupPath) await ctx.cgroups.destroy(state.cgroupPath);
   await ctx.store.remove(id);
   if (!state.bundle) return { warnings: [] };
-  const warnings = await runHooksCollectingWarnings('poststop', state.config.hooks?.poststop, ctx.store.ociState(state, 'stopped'));
+  const warnings = await runHooksCollectingWarnings('poststop', state.config.hooks?.poststop, ctx.store.ociState(state, 'stopped'), state.bundle);
   return { warnings };
 }

@@ -22,11 +22,16 @@ export interface ExecOptions {
   pidFile?: string | undefined;
   detach?: boolean | undefined;
   preserveFds?: number | undefined;
+  /** Library callers: the fds that become the container's 3, 4, … (preserveFds defaults to
+   * their count). Without them, this process's own 3 … 3+preserveFds-1 are passed, as runc does. */
+  extraFds?: readonly number[] | undefined;
   stdio?: ContainerStdio | undefined;
 }
 
 export interface ExecResult {
   pid: number;
+  /** What the process gets differently from what was asked (e.g. unknown capabilities skipped). */
+  warnings: string[];
   /** The process's exit status; undefined when detached. */
   exitCode?: number;
 }
@@ -56,15 +61,15 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
     throw new BerthError('INVALID_ARGUMENT', 'a detached exec with a terminal needs --console-socket');
   }
   const { entry } = state.cgroupPath ? await ctx.cgroups.preview(state.cgroupPath) : { entry: { joinFiles: [] } };
-  const steps = compileExecPlan(state.config, process, {
+  const { steps, warnings } = compileExecPlan(state.config, process, {
     pid: state.pid,
     cgroupEntry: entry,
     seccompState: { id, status: 'running', bundle: state.bundle, annotations: state.annotations },
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     relayConsole: !opts.detach && !opts.consoleSocket,
-    preserveFds: opts.preserveFds,
+    preserveFds: opts.preserveFds ?? opts.extraFds?.length,
   });
-  return { steps };
+  return { steps, warnings };
 }
 
 export async function explainExec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<string> {
@@ -73,12 +78,13 @@ export async function explainExec(ctx: RuntimeContext, id: string, opts: ExecOpt
 }
 
 export async function execInContainer(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<ExecResult> {
-  const { steps } = await prepare(ctx, id, opts);
+  const { steps, warnings } = await prepare(ctx, id, opts);
   let pid = 0;
   const init = spawnInit({
     plan: encodePlan(steps),
     foreground: !opts.detach,
-    preserveFds: opts.preserveFds ?? 0,
+    preserveFds: opts.preserveFds ?? opts.extraFds?.length ?? 0,
+    extraFds: opts.extraFds,
     stdio: opts.stdio,
     launcher: ctx.launcher,
     handlers: {
@@ -100,9 +106,9 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
   const status = await init.exited;
   if (opts.detach) {
     if (status !== 0) throw new BerthError('INTERNAL', `berth-init exited with status ${status} after the process started`);
-    return { pid };
+    return { pid, warnings };
   }
   const late = init.lateError();
   if (late) throw late;
-  return { pid, exitCode: status };
+  return { pid, exitCode: status, warnings };
 }

@@ -42,9 +42,11 @@ function describeStep(step: PlanStep): string {
     case 'setsid':
       return 'setsid()  new session';
     case 'propagation':
-      return `mount(NULL, ${q(step.path)}, NULL, ${list(step.flagNames)})  keep the container's mounts off the host`;
+      return `mount(NULL, ${q(step.path)}, NULL, ${list(step.flagNames)})  ${step.why}`;
     case 'rootfs':
-      return `mount(${q(step.path)}, ${q(step.path)}, NULL, MS_BIND|MS_REC)  root filesystem`;
+      return step.bind
+        ? `mount(${q(step.path)}, ${q(step.path)}, NULL, MS_BIND|MS_REC); open(O_PATH): the root filesystem, every later path resolved inside it`
+        : `open(${q(step.path)}, O_PATH): the root filesystem as it is (no mount namespace: nothing is mounted)`;
     case 'mount': {
       const extra = [
         step.data ? `data ${q(step.data)}` : '',
@@ -52,7 +54,8 @@ function describeStep(step: PlanStep): string {
         step.propagation ? `propagation ${step.propagation}` : '',
         step.attrSet || step.attrClr ? `mount_setattr(AT_RECURSIVE, set 0x${step.attrSet.toString(16)}, clear 0x${step.attrClr.toString(16)})` : '',
         step.copyUp ? 'then copy what the directory held into it (tmpcopyup: owners, modes, times, symlinks, devices)' : '',
-        step.idmapSlot !== undefined ? `move_mount of the id-mapped tree of slot ${step.idmapSlot} instead` : '',
+        step.treeSlot !== undefined ? `move_mount of the tree prepared from the host in slot ${step.treeSlot} instead` : '',
+        step.realDir ? 'refused when the destination is a symlink (only on a real directory)' : '',
       ].filter(Boolean);
       return `mount(${q(step.source)}, <root>${step.destination}, ${q(step.fstype || 'none')}, ${list(step.flagNames)})${extra.length ? '  ' + extra.join(', ') : ''}  target resolved with openat2(RESOLVE_IN_ROOT)`;
     }
@@ -67,11 +70,15 @@ function describeStep(step: PlanStep): string {
     case 'hooks':
       return `pause: the runtime runs ${step.count} prestart/createRuntime hook(s) with the state on stdin`;
     case 'run-hook':
-      return `${step.name} hook: exec ${q(step.path)} ${step.args.slice(1).map(q).join(' ')}${step.timeout ? ` (timeout ${step.timeout}s)` : ''}`;
+      return `${step.name} hook: fork; ${step.cwd ? `chdir(${q(step.cwd)}); ` : ''}execve(${q(step.path)}${step.args.slice(1).map((a) => ', ' + q(a)).join('')})  state on stdin, ${step.inheritEnv ? "the runtime's environment" : `env: ${step.env.length} variable(s)`}${step.timeout ? `, timeout ${step.timeout}s` : ''}`;
     case 'pivot-root':
-      return 'pivot_root(".", ".") in the root; umount2(old root, MNT_DETACH); chdir("/")';
+      return 'fchdir(root); pivot_root(".", "."); mount(NULL, ".", NULL, MS_SLAVE|MS_REC) so the old root\'s unmount stays off the host; umount2(".", MNT_DETACH); chdir("/")';
     case 'chroot':
-      return 'mount(root, "/", NULL, MS_MOVE); chroot("."); chdir("/")  (no pivot_root)';
+      return step.move ? 'fchdir(root); mount(".", "/", NULL, MS_MOVE); chroot("."); chdir("/")  (no pivot_root)' : 'fchdir(root); chroot("."); chdir("/")  (no mount namespace)';
+    case 'detach':
+      return `mount(NULL, ${q(step.path)}, NULL, MS_SLAVE|MS_REC); umount2(${q(step.path)}, MNT_DETACH)  the host's ${step.path} must not stay in the container's mount namespace (a tmpfs over it where not permitted)`;
+    case 'remount':
+      return `mount(NULL, <root>${step.path}, NULL, MS_BIND|MS_REMOUNT|${list(step.flagNames)})  its final flags, once everything under it is made`;
     case 'mask':
       return `mask ${step.path}: /dev/null bound over a file, read-only empty tmpfs over a directory`;
     case 'readonly':
@@ -96,16 +103,22 @@ function describeStep(step: PlanStep): string {
       return `prctl(PR_SET_DUMPABLE, ${step.value ? 1 : 0})  ${step.reason}`;
     case 'console-pair':
       return 'socketpair(AF_UNIX): the child sends the pty master here; this process relays it to its own stdio';
-    case 'mkfifo':
-      return `mkfifo(${q(step.path)}, 0622)  the exec fifo, kept open (O_PATH) for the init: start opens it`;
-    case 'exec-fifo':
-      return `open(${q(step.path)}, O_PATH)  exec fifo, opened for writing when waiting for start`;
+    case 'start-socket':
+      return `socket(AF_UNIX); bind(${q(step.path)}); chmod 0600; listen  the init waits on it for \`start\``;
     case 'chdir':
-      return `chdir(${q(step.path)})`;
+      return `chdir(${q(step.path)}); getcwd() must be inside the root${step.deferrable ? '  (as root; if that is denied, again as the user)' : ''}`;
+    case 'chdir-deferred':
+      return 'chdir again as the user, if it was denied as root; getcwd() must be inside the root';
+    case 'close-fds':
+      return `close_range(${step.from}, ~0) but the fds berth-init still needs (sync socket, start socket, console socket, seccomp listener, prepared mounts)  nothing of the host reaches the container`;
+    case 'home-env':
+      return `HOME from the entry of uid ${step.uid} in the container's /etc/passwd (or /): the config sets no HOME`;
+    case 'reset-signals':
+      return 'every signal to SIG_DFL, none blocked';
     case 'umask':
       return `umask(${octal(step.mask)})`;
-    case 'idmap-tree':
-      return `open_tree(${q(step.source)}, OPEN_TREE_CLONE${step.recursiveTree ? '|AT_RECURSIVE' : ''}); mount_setattr(MOUNT_ATTR_IDMAP${step.recursiveIdmap ? ', AT_RECURSIVE' : ''}) through a user namespace with uid_map ${step.uidMap.replaceAll('\n', '; ')} and gid_map ${step.gidMap.replaceAll('\n', '; ')}  (slot ${step.slot}, moved into place in the container)`;
+    case 'bind-tree':
+      return `open_tree(${q(step.source)}, OPEN_TREE_CLONE${step.recursiveTree ? '|AT_RECURSIVE' : ''}) from the host's namespaces${step.idmap ? `; mount_setattr(MOUNT_ATTR_IDMAP${step.recursiveIdmap ? ', AT_RECURSIVE' : ''}) through a user namespace with uid_map ${step.uidMap.replaceAll('\n', '; ')} and gid_map ${step.gidMap.replaceAll('\n', '; ')}` : ''}  (slot ${step.slot}, moved into place in the container)`;
     case 'ioprio':
       return `ioprio_set(IOPRIO_WHO_PROCESS, 0, ${step.className} priority ${step.priority})`;
     case 'sched':
@@ -123,7 +136,7 @@ function describeStep(step: PlanStep): string {
     case 'caps-bounding':
       return `prctl(PR_CAPBSET_DROP) for every capability but: ${step.names.join(', ') || '(none)'}`;
     case 'caps-set':
-      return [
+      return (step.why ? `${step.why}: ` : '') + [
         `capset(effective: ${step.names.effective.join(', ') || '(none)'};`,
         `permitted: ${step.names.permitted.join(', ') || '(none)'};`,
         `inheritable: ${step.names.inheritable.join(', ') || '(none)'}); ambient: ${step.names.ambient.join(', ') || '(none)'}`,
@@ -139,13 +152,13 @@ function describeStep(step: PlanStep): string {
     case 'seccomp-load':
       return 'seccomp(SECCOMP_SET_MODE_FILTER)  load the filter';
     case 'resolve-exec':
-      return `find ${q(step.program)} in PATH ${q(step.searchPath)}`;
-    case 'close-fds':
-      return `close_range(${step.from}, ~0, CLOSE_RANGE_CLOEXEC)  only stdio${step.from > 3 ? ' and preserved fds' : ''} reach the program`;
+      return `find ${q(step.program)}${step.program.includes('/') ? '' : ` in PATH ${q(step.searchPath)}`}: openat2(RESOLVE_NO_MAGICLINKS), a regular file, faccessat2(X_OK)`;
+    case 'cloexec-fds':
+      return `close_range(${step.from}, ~0, CLOSE_RANGE_CLOEXEC)  only stdio${step.from > 3 ? ' and preserved fds' : ''} reach the program (listing /proc/self/fd where a filter refuses close_range)`;
     case 'ready':
       return 'tell the runtime: created';
     case 'exec-wait':
-      return 'open the exec fifo for writing: blocks until `start`';
+      return 'accept4(start socket); read "start": blocks until `start`, whose connection then carries any error and closes at execve';
     case 'exec':
       return `execve(${step.args.map(q).join(', ')})  env: ${step.env.length} variable(s)`;
     case 'write-file':

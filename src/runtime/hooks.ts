@@ -1,9 +1,13 @@
 /**
  * Hooks the runtime runs itself, in the runtime's namespaces: prestart, createRuntime,
  * poststart, poststop. (createContainer and startContainer run inside the container: they
- * are plan steps.) Each gets the OCI state on stdin, its own args and env, and a timeout.
+ * are plan steps, and berth-init runs them with the same behaviour: native/hooks.c.) Each gets
+ * the OCI state on stdin, its own args, its own env or else the runtime's environment (as runc
+ * and crun give it), the bundle as its working directory, and a timeout; its stdout is dropped
+ * and its stderr (up to 4 KiB) goes into the error.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { BerthError } from '../common/index.ts';
 import type { Hook, HookName, State } from '../oci/index.ts';
 
@@ -16,13 +20,14 @@ function envObject(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
-export function runHook(name: HookName, hook: Hook, state: State): Promise<void> {
+export function runHook(name: HookName, hook: Hook, state: State, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const args = hook.args ?? [hook.path];
     const child = spawn(hook.path, args.slice(1), {
       argv0: args[0] ?? hook.path,
-      env: envObject(hook.env),
+      env: hook.env === undefined ? process.env : envObject(hook.env),
       stdio: ['pipe', 'ignore', 'pipe'],
+      ...(cwd && existsSync(cwd) ? { cwd } : {}),
     });
     let stderr = '';
     let timedOut = false;
@@ -43,23 +48,23 @@ export function runHook(name: HookName, hook: Hook, state: State): Promise<void>
       clearTimeout(timer);
       if (code === 0) return resolve();
       const why = timedOut ? `timed out after ${hook.timeout}s` : signal ? `killed by ${signal}` : `exit status ${code}`;
-      const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
+      const detail = stderr.trimEnd() ? `: ${stderr.trimEnd()}` : '';
       reject(new BerthError('FAILED_PRECONDITION', `${name} hook ${hook.path} failed: ${why}${detail}`));
     });
   });
 }
 
 /** Runs every hook of one phase in order; the first failure stops the phase. */
-export async function runHooks(name: HookName, hooks: Hook[] | undefined, state: State): Promise<void> {
-  for (const hook of hooks ?? []) await runHook(name, hook, state);
+export async function runHooks(name: HookName, hooks: Hook[] | undefined, state: State, cwd?: string): Promise<void> {
+  for (const hook of hooks ?? []) await runHook(name, hook, state, cwd);
 }
 
 /** For poststart/poststop: failures are warnings, and the remaining hooks still run. */
-export async function runHooksCollectingWarnings(name: HookName, hooks: Hook[] | undefined, state: State): Promise<string[]> {
+export async function runHooksCollectingWarnings(name: HookName, hooks: Hook[] | undefined, state: State, cwd?: string): Promise<string[]> {
   const warnings: string[] = [];
   for (const hook of hooks ?? []) {
     try {
-      await runHook(name, hook, state);
+      await runHook(name, hook, state, cwd);
     } catch (err) {
       warnings.push((err as Error).message);
     }

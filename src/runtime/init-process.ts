@@ -26,7 +26,7 @@ export interface InitProcess {
   /** Whether berth-init ended (and was reaped). */
   hasExited(): boolean;
   kill(signal: NodeJS.Signals): void;
-  /** Resolves when the container is created (waiting on the exec fifo). */
+  /** Resolves when the container is created (its init waits on the start socket). */
   ready: Promise<void>;
   /** Resolves with berth-init's exit status (the container's, in foreground mode). */
   exited: Promise<number>;
@@ -38,6 +38,9 @@ export interface SpawnInitOptions {
   plan: Buffer;
   foreground: boolean;
   preserveFds: number;
+  /** The caller's fds that become the container's 3 … 3+preserveFds-1 (default: this
+   * process's own 3 … 3+preserveFds-1, as runc passes its own). */
+  extraFds?: readonly number[] | undefined;
   handlers: InitHandlers;
   /** fds for the container's stdin, stdout and stderr (default: this process's own). */
   stdio?: ContainerStdio | undefined;
@@ -61,10 +64,16 @@ export interface ContainerStdio {
   stderr?: StdioSpec | undefined;
 }
 
-function syscallErrorOf(msg: Extract<InitMessage, { type: 'error' }>): SyscallError {
+/** berth-init's error report as a typed error: a hook's own sentence, or the failing syscall. */
+export function initErrorOf(msg: Extract<InitMessage, { type: 'error' }>): Error {
+  if (msg.op === 'hook' && msg.message) return new BerthError('FAILED_PRECONDITION', msg.message);
+  if (msg.op === 'killed' && msg.message) return new BerthError('UNAVAILABLE', msg.message);
   let hint: string | undefined;
   if (msg.op === 'exec' && msg.errnoName === 'ENOENT') hint = 'check process.args[0] and PATH in config.json';
   if (msg.op === 'mount' && msg.errnoName === 'ENOENT') hint = 'create the mount source or drop the mount from config.json';
+  if (msg.errnoName === 'ELOOP' && /^\/proc\//.test(msg.path)) {
+    hint = 'the path goes through a /proc magic link (such as /proc/self/fd/N): paths of the container must stay inside its root';
+  }
   const what = msg.path ? ` ${JSON.stringify(msg.path)}` : '';
   const message = msg.message
     ? `${msg.stage}: ${msg.op}${what}: ${msg.message}${msg.errnoName ? ` (${msg.errnoName})` : ''}`
@@ -134,7 +143,8 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
   const args = ['create', '--plan-fd', String(planFd), '--sync-fd', String(syncFd)];
   if (opts.foreground) args.push('--foreground');
   const std = [opts.stdio?.stdin, opts.stdio?.stdout, opts.stdio?.stderr];
-  const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+  const preserved = opts.extraFds ? [...opts.extraFds] : Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+  if (preserved.length !== opts.preserveFds) throw new BerthError('INVALID_ARGUMENT', `${opts.preserveFds} fds to preserve, but ${preserved.length} given`);
   const launcher = opts.launcher === 'auto' ? (canPosixSpawn() ? 'posix' : 'node') : opts.launcher;
   const launched =
     launcher === 'posix'
@@ -190,7 +200,7 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
           resolveReady();
           break;
         case 'error':
-          reported ??= syscallErrorOf(msg);
+          reported ??= initErrorOf(msg);
           if (!isReady) rejectReady(reported);
           break;
       }

@@ -1,6 +1,7 @@
 /**
  * Runtime state on disk, one directory per container under the runtime root
- * (default /run/berth-runtime/<id>/): state.json (atomic rename) and exec.fifo.
+ * (default /run/berth-runtime/<id>/): state.json (atomic rename) and start.sock, the socket
+ * a created container's init waits on for `start`.
  * The pid is stored with its start time so a reused pid is never taken for the container.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -65,8 +66,8 @@ export class StateStore {
     return join(this.containerDir(id), 'state.json');
   }
 
-  execFifoPath(id: string): string {
-    return join(this.containerDir(id), 'exec.fifo');
+  startSocketPath(id: string): string {
+    return join(this.containerDir(id), 'start.sock');
   }
 
   /** Claims the id: the directory is made exclusively, so two creates of one id cannot both win. */
@@ -122,7 +123,7 @@ export class StateStore {
     const dir = this.containerDir(id);
     // what a container leaves is known: two unlinks and an rmdir cost less than a recursive
     // walk; anything else (a temp file of a killed writer) falls back to one
-    for (const name of ['state.json', 'exec.fifo']) {
+    for (const name of ['state.json', 'start.sock']) {
       try {
         unlinkSync(join(dir, name));
       } catch {

@@ -1,0 +1,88 @@
+/* start.c — a created container's init waits for `start` on a unix socket it listens on.
+ *
+ * The parent binds it while the runtime's state dir is reachable; the init inherits the
+ * listening fd (a socket, never a directory: it gives no way out of the root). `start` connects
+ * and sends "start"; the init goes on, and the connection becomes its sync channel: an error
+ * before execve goes back to `start`, and the close-on-exec connection ends at the execve, which
+ * is how `start` knows the program runs. Nothing is polled. */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+void op_start_socket(const struct plan_op *op)
+{
+	const char *path = arg_str(op, 0);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	AUTO_FD dir = -1;
+	char copy[4096];
+	if (strlen(path) >= sizeof(copy))
+		fail("bind", ENAMETOOLONG, path);
+	if (strlen(path) < sizeof(addr.sun_path)) {
+		strcpy(addr.sun_path, path);
+	} else {
+		/* longer than sun_path: bound through the directory's fd */
+		snprintf(copy, sizeof(copy), "%s", path);
+		dir = open(dirname(copy), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			fail("open", errno, path);
+		snprintf(copy, sizeof(copy), "%s", path);
+		int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir, basename(copy));
+		if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+			fail("bind", ENAMETOOLONG, path);
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail("socket", errno, path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		fail("bind", errno, path);
+	/* only the runtime's user may start the container */
+	if (chmod(addr.sun_path, 0600) < 0)
+		fail("chmod", errno, path);
+	if (listen(fd, 1) < 0)
+		fail("listen", errno, path);
+	ctx.start_fd = fd;
+}
+
+void op_exec_wait(void)
+{
+	if (ctx.start_fd < 0)
+		fail_msg("exec-wait", EBADF, NULL, "no start socket");
+	for (;;) {
+		int conn = accept4(ctx.start_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			fail("accept", errno, "start socket");
+		}
+		char buf[16];
+		size_t used = 0;
+		while (used < sizeof(buf)) {
+			ssize_t n = read(conn, buf + used, sizeof(buf) - used);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			used += (size_t)n;
+			if (memchr(buf, '\n', used))
+				break;
+		}
+		if (used == strlen(REQ_START) + 1 && memcmp(buf, REQ_START "\n", used) == 0) {
+			close(ctx.start_fd);
+			ctx.start_fd = -1;
+			/* errors from here on go to `start`; the old sync socket's reader is gone */
+			if (ctx.sync_fd >= 0)
+				close(ctx.sync_fd);
+			ctx.sync_fd = conn;
+			return;
+		}
+		close(conn); /* not a start request: keep waiting */
+	}
+}

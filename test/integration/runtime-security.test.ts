@@ -1,0 +1,159 @@
+/**
+ * The ways out of a container that a runtime itself can open, each as a class:
+ * - a host fd held while the container's paths are resolved (CVE-2024-21626: a cwd or a program
+ *   reached through /proc/self/fd/N lands on the host);
+ * - ids that setresuid(2) reads as "unchanged" (4294967295 would keep root).
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { harness, sh, skipUnlessRoot, waitFor } from './helpers.ts';
+import { uniqueId } from '../fixtures/bundle.ts';
+
+/** The fds a process holds, as the host sees them: number → what it points at. */
+function fdsOf(pid: number): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.set(Number(name), readlinkSync(`/proc/${pid}/fd/${name}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+/** Directories among a process's fds (a directory fd is a way to a cwd outside the root). */
+function directoryFds(pid: number): string[] {
+  const dirs: string[] = [];
+  for (const [fd, target] of fdsOf(pid)) {
+    try {
+      if (statSync(`/proc/${pid}/fd/${fd}`).isDirectory()) dirs.push(`${fd} -> ${target}`);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return dirs;
+}
+
+function isInside(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
+
+describe('berth-runtime: no host fd reaches the container (CVE-2024-21626 class)', { skip: skipUnlessRoot }, () => {
+  const h = harness();
+  after(() => h.cleanup());
+
+  it('fails create+start with a clear error, or lands inside the root, for every cwd /proc/self/fd/3 … 64', async () => {
+    for (let n = 3; n <= 64; n++) {
+      const b = h.bundle((c) => {
+        c.process!.args = ['/bin/sleep', '60'];
+        c.process!.cwd = `/proc/self/fd/${n}`;
+      });
+      const id = uniqueId();
+      try {
+        const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir });
+        await h.runtime.start(id);
+        const cwd = realpathSync(`/proc/${pid}/cwd`);
+        assert.ok(isInside(cwd, realpathSync(b.rootfsDir)), `cwd /proc/self/fd/${n} put the process at ${cwd}, outside its root`);
+      } catch (err) {
+        assert.match(String((err as Error).message), /proc\/self\/fd\/\d+/, `fd ${n}: the error names the path`);
+        assert.doesNotMatch(String((err as Error).message), /undefined|without saying why/);
+      } finally {
+        await h.runtime.delete(id, { force: true }).catch(() => {});
+      }
+    }
+  });
+
+  it('fails exec with a clear error, or lands inside the root, for every --cwd /proc/self/fd/3 … 64', async () => {
+    const b = h.bundle((c) => (c.process!.args = ['/bin/sleep', '60']));
+    const id = uniqueId();
+    await h.runtime.create(id, { bundleDir: b.bundleDir });
+    await h.runtime.start(id);
+    const root = realpathSync(b.rootfsDir);
+    const devNull = openSync('/dev/null', 'r+');
+    try {
+      for (let n = 3; n <= 64; n++) {
+        try {
+          const r = await h.runtime.exec(id, { process: { args: ['/bin/sleep', '60'], cwd: `/proc/self/fd/${n}` }, detach: true, stdio: { stdin: devNull, stdout: devNull, stderr: devNull } });
+          const cwd = realpathSync(`/proc/${r.pid}/cwd`);
+          process.kill(r.pid, 'SIGKILL');
+          assert.ok(isInside(cwd, root), `exec --cwd /proc/self/fd/${n} put the process at ${cwd}`);
+        } catch (err) {
+          assert.match(String((err as Error).message), /chdir "\/proc\/self\/fd\/\d+"/, `fd ${n}: the error names the cwd`);
+        }
+      }
+    } finally {
+      closeSync(devNull);
+      await h.runtime.delete(id, { force: true });
+    }
+  });
+
+  it('refuses a working directory outside the root even through an fd the caller passes on purpose', async () => {
+    const b = h.bundle((c) => (c.process!.args = ['/bin/sleep', '60']));
+    const id = uniqueId();
+    await h.runtime.create(id, { bundleDir: b.bundleDir });
+    await h.runtime.start(id);
+    // fd 3 of the exec'd process: a directory of the host, passed with --preserve-fds 1
+    const hostDir = openSync('/etc', 'r');
+    const devNull = openSync('/dev/null', 'r+');
+    try {
+      await assert.rejects(
+        h.runtime.exec(id, { process: { args: ['/bin/true'], cwd: '/proc/self/fd/3' }, preserveFds: 1, stdio: { stdin: devNull, stdout: devNull, stderr: devNull }, extraFds: [hostDir] }),
+        /the working directory is outside the container's root/,
+      );
+    } finally {
+      closeSync(hostDir);
+      closeSync(devNull);
+      await h.runtime.delete(id, { force: true });
+    }
+  });
+
+  it('never runs a program reached through a /proc magic link', async () => {
+    await assert.rejects(h.run((c) => (c.process!.args = ['/proc/self/root/bin/true'])), /reached through a \/proc magic link/);
+    await assert.rejects(h.run((c) => (c.process!.args = ['/proc/1/cwd/bin/true'])), /reached through a \/proc magic link/);
+  });
+
+  it('holds only stdio and sockets before start, and only what the config asks for after exec', async () => {
+    const b = h.bundle((c) => (c.process!.args = ['/bin/sleep', '60']));
+    const id = uniqueId();
+    const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir });
+    // created: the init waits on its start socket; no directory of the host is open in it
+    assert.deepEqual(directoryFds(pid), []);
+    for (const [fd, target] of fdsOf(pid)) {
+      if (fd > 2) assert.match(target, /^socket:/, `fd ${fd} of the created init is ${target}`);
+    }
+    await h.runtime.start(id);
+    await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('/busybox'), 'the program to run');
+    assert.deepEqual([...fdsOf(pid).keys()].sort((a, b) => a - b), [0, 1, 2]);
+    // an exec'd process holds its stdio only too
+    const devNull = openSync('/dev/null', 'r+');
+    try {
+      const r = await h.runtime.exec(id, { process: { args: ['/bin/sleep', '60'] }, detach: true, stdio: { stdin: devNull, stdout: devNull, stderr: devNull } });
+      await waitFor(() => readlinkSync(`/proc/${r.pid}/exe`).endsWith('/busybox'), 'the exec to run');
+      assert.deepEqual([...fdsOf(r.pid).keys()].sort((a, b) => a - b), [0, 1, 2]);
+      process.kill(r.pid, 'SIGKILL');
+    } finally {
+      closeSync(devNull);
+      await h.runtime.delete(id, { force: true });
+    }
+  });
+
+  it('passes exactly the preserved fds, and nothing else', async () => {
+    const b = h.bundle(sh('ls /proc/self/fd | sort -n | tr "\\n" " "; sleep 60'));
+    const id = uniqueId();
+    const a = openSync('/dev/null', 'r');
+    const c = openSync('/dev/zero', 'r');
+    try {
+      const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir, preserveFds: 2, extraFds: [a, c] });
+      await h.runtime.start(id);
+      await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('/busybox'), 'the program to run');
+      assert.deepEqual([...fdsOf(pid).keys()].sort((x, y) => x - y), [0, 1, 2, 3, 4]);
+      assert.equal(fdsOf(pid).get(4), '/dev/zero');
+    } finally {
+      closeSync(a);
+      closeSync(c);
+      await h.runtime.delete(id, { force: true });
+    }
+  });
+});
