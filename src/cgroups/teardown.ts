@@ -14,12 +14,9 @@ export async function collectPids(dirs: readonly string[]): Promise<number[]> {
   return [...pids];
 }
 
-/**
- * SIGKILL every process of the cgroups. Refuses when the calling process (or pid 1 of its
- * namespace) is among them: that is a wrong path, not a container.
- */
-export async function killAll(dirs: readonly string[]): Promise<number[]> {
-  const pids = await collectPids(dirs);
+/** Refuses when the calling process (or pid 1 of its namespace) is among `pids`: the cgroup is a
+ * wrong path, not a container's (the same check guards cgroup.kill). */
+export function refuseForeign(dirs: readonly string[], pids: readonly number[]): void {
   for (const pid of pids) {
     if (pid === process.pid || pid === 1) {
       throw new BerthError('FAILED_PRECONDITION', `refusing to kill pid ${pid}: it is in cgroup ${dirs[0] ?? ''}, which must hold only the container`, {
@@ -27,6 +24,15 @@ export async function killAll(dirs: readonly string[]): Promise<number[]> {
       });
     }
   }
+}
+
+/**
+ * SIGKILL every process of the cgroups. Refuses when the calling process (or pid 1 of its
+ * namespace) is among them: that is a wrong path, not a container.
+ */
+export async function killAll(dirs: readonly string[]): Promise<number[]> {
+  const pids = await collectPids(dirs);
+  refuseForeign(dirs, pids);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');

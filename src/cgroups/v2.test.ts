@@ -31,6 +31,18 @@ async function fakeLeaf(root: string, name: string, controllers = 'cpu io memory
 }
 
 describe('V2Driver', () => {
+  it('never writes cgroup.kill of a cgroup that holds the caller or pid 1', async (t) => {
+    const root = await fakeV2(t);
+    const dir = await fakeLeaf(root, 'c1');
+    await writeFile(join(dir, 'cgroup.kill'), '');
+    const driver = new V2Driver({ root });
+    for (const pid of [process.pid, 1]) {
+      await writeFile(join(dir, 'cgroup.procs'), `${pid}\n`);
+      await assert.rejects(driver.destroy('/berth/c1'), new RegExp(`refusing to kill pid ${pid}: it is in cgroup`));
+      assert.equal(await readFile(join(dir, 'cgroup.kill'), 'utf8'), '', 'cgroup.kill untouched');
+    }
+  });
+
   it('writes the v2 files with v2 values when creating a cgroup', async (t) => {
     const root = await fakeV2(t);
     const dir = await fakeLeaf(root, 'c1');

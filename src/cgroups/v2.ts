@@ -12,7 +12,7 @@ import type { V2Probe } from './resources-v2.ts';
 import { sectionsOf } from './resources.ts';
 import type { CgroupResources } from './resources.ts';
 import { readV2Stats } from './stats.ts';
-import { killAll, removeDirs, waitUntilEmpty } from './teardown.ts';
+import { killAll, refuseForeign, removeDirs, waitUntilEmpty } from './teardown.ts';
 import { runWrites } from './writes.ts';
 import { attachDeviceFilter, type DeviceFilterSyscalls } from './ebpf-devices.ts';
 import type { ApplyResult, CgroupDriver, CgroupHandle, CgroupStats, WatchOomOptions } from './driver.ts';
@@ -185,8 +185,9 @@ export class V2Driver implements CgroupDriver {
     const dir = this.#dir(path);
     const dirs = await listSubtree(dir);
     if (dirs.length === 0) return;
-    const hasProcesses = async () => (await Promise.all(dirs.map(readProcs))).some((pids) => pids.length > 0);
-    if (await hasProcesses()) {
+    const pids = (await Promise.all(dirs.map(readProcs))).flat();
+    if (pids.length > 0) {
+      refuseForeign(dirs, pids);
       if (await pathExists(join(dir, 'cgroup.kill'))) {
         await writeControl(join(dir, 'cgroup.kill'), '1');
       } else {

@@ -103,6 +103,11 @@ export function integer(min: number, max: number, kind: string): Check<number> {
 export const uint16 = integer(0, 0xffff, 'an integer (uint16)');
 export const uint32 = integer(0, 0xffff_ffff, 'a non-negative integer (uint32)');
 export const int32 = integer(-0x8000_0000, 0x7fff_ffff, 'an integer (int32)');
+/** The highest user or group id berth accepts (as runc): 4294967295 is (uid_t)-1, which
+ * setresuid(2) reads as "leave unchanged", so an id near it would keep the process root. */
+export const MAX_ID = 0x7fff_ffff;
+/** A user or group id. */
+export const userId = integer(0, MAX_ID, 'a user or group id');
 
 function wideInteger(min: bigint, max: bigint, kind: string): Check<Int64> {
   return (value, path) => {

@@ -1,19 +1,20 @@
-import { arrayOf, fail, item, object, required, uint32 } from './field-checks.ts';
+import { arrayOf, fail, item, object, required, uint32, userId } from './field-checks.ts';
 import type { IdMapping } from './types.ts';
 
 /** Most lines a uid_map/gid_map may hold (Linux 4.15+). */
 export const MAX_ID_MAPPINGS = 340;
 
-const ID_SPACE = 2 ** 32;
+/** The kernel never maps (uid_t)-1: a range may reach 4294967294 at most. */
+const ID_SPACE = 2 ** 32 - 1;
 
 function idMapping(value: unknown, path: string): IdMapping {
   const obj = object(value, path);
-  const containerID = required(obj, 'containerID', path, uint32);
-  const hostID = required(obj, 'hostID', path, uint32);
+  const containerID = required(obj, 'containerID', path, userId);
+  const hostID = required(obj, 'hostID', path, userId);
   const size = required(obj, 'size', path, uint32);
   if (size === 0) fail(`${path}.size`, 'must be at least 1 (a mapping of 0 ids maps nothing)');
-  if (containerID + size > ID_SPACE) fail(path, `container range ${range(containerID, size)} runs past id 4294967295`);
-  if (hostID + size > ID_SPACE) fail(path, `host range ${range(hostID, size)} runs past id 4294967295`);
+  if (containerID + size > ID_SPACE) fail(path, `container range ${range(containerID, size)} runs past id 4294967294`);
+  if (hostID + size > ID_SPACE) fail(path, `host range ${range(hostID, size)} runs past id 4294967294`);
   return obj as unknown as IdMapping;
 }
 

@@ -70,7 +70,10 @@ describe('validateRuntimeConfig linux', () => {
     assertRejected(maps([{ containerID: 0.5, hostID: 1000, size: 1 }]), 'linux.uidMappings[0].containerID', 'got a number 0.5');
     assertRejected(maps([{ containerID: 0, hostID: '1000', size: 1 }]), 'linux.uidMappings[0].hostID', 'got a string "1000"');
     assertRejected(maps([{ containerID: 0, size: 1 }]), 'linux.uidMappings[0].hostID', 'is required');
-    assertRejected(maps([{ containerID: 4294967295, hostID: 0, size: 2 }]), 'linux.uidMappings[0]', 'runs past id 4294967295');
+    assertRejected(maps([{ containerID: 2147483647, hostID: 0, size: 2147483649 }]), 'linux.uidMappings[0]', 'runs past id 4294967294');
+    // ids above 2^31-1 are refused wherever they enter (4294967295 is setresuid's "unchanged")
+    assertRejected(maps([{ containerID: 4294967295, hostID: 0, size: 1 }]), 'linux.uidMappings[0].containerID', 'between 0 and 2147483647, got 4294967295');
+    assertRejected(maps([{ containerID: 0, hostID: 2147483648, size: 1 }]), 'linux.uidMappings[0].hostID', 'between 0 and 2147483647, got 2147483648');
     const tooMany = Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: 100000 + i, size: 1 }));
     assertRejected(maps(tooMany), 'linux.uidMappings', 'has 341 entries; the kernel accepts at most 340');
   });

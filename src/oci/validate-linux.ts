@@ -16,6 +16,7 @@ import {
   stringArray,
   stringMap,
   uint32,
+  userId,
   type Json,
 } from './field-checks.ts';
 import { ROOTFS_PROPAGATIONS } from './mount-options.ts';
@@ -134,8 +135,8 @@ function device(value: unknown, path: string): Device {
     else required(dev, key, path, int64, 'character and block devices need major and minor numbers');
   }
   optional(dev, 'fileMode', path, uint32);
-  optional(dev, 'uid', path, uint32);
-  optional(dev, 'gid', path, uint32);
+  optional(dev, 'uid', path, userId);
+  optional(dev, 'gid', path, userId);
   return dev as unknown as Device;
 }
 

@@ -16,6 +16,7 @@ import {
   stringArray,
   uint32,
   uint64,
+  userId,
   type Check,
   type Json,
 } from './field-checks.ts';
@@ -80,10 +81,10 @@ function consoleSize(value: unknown, path: string): Json {
 
 function user(value: unknown, path: string): Json {
   const u = object(value, path);
-  u['uid'] = optional(u, 'uid', path, uint32) ?? 0;
-  u['gid'] = optional(u, 'gid', path, uint32) ?? 0;
+  u['uid'] = optional(u, 'uid', path, userId) ?? 0;
+  u['gid'] = optional(u, 'gid', path, userId) ?? 0;
   optional(u, 'umask', path, integer(0, 0o7777, 'a file mode (0 to 4095, i.e. 0o7777)'));
-  optional(u, 'additionalGids', path, arrayOf(uint32));
+  optional(u, 'additionalGids', path, arrayOf(userId));
   optional(u, 'username', path, string);
   return u;
 }
@@ -96,9 +97,12 @@ function envEntry(value: unknown, path: string): string {
   return s;
 }
 
+/** A capability name. One berth does not know but written as one (CAP_…) is accepted: a config
+ * made for a newer kernel still runs, the name skipped with a warning (as runc and crun do).
+ * Anything else is a mistake worth naming. */
 function capabilityName(value: unknown, path: string): string {
   const name = string(value, path);
-  if (!isKnownCapability(name)) {
+  if (!isKnownCapability(name) && !/^CAP_[A-Z0-9_]+$/.test(name)) {
     fail(
       path,
       `unknown capability ${JSON.stringify(name)} (expected a CAP_* name from CAP_CHOWN to CAP_CHECKPOINT_RESTORE, see capabilities(7))`,

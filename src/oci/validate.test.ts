@@ -98,7 +98,11 @@ describe('validateRuntimeConfig', () => {
     assertRejected(variant((c) => (c['process']['args'] = 'sh')), 'process.args', 'expected an array, got a string "sh"');
     assertRejected(variant((c) => (c['process']['args'] = ['sh', 5])), 'process.args[1]', 'expected a string, got a number 5');
     assertRejected(variant((c) => (c['process']['user']['uid'] = '0')), 'process.user.uid', 'got a string "0"');
-    assertRejected(variant((c) => (c['process']['user']['uid'] = -1)), 'process.user.uid', 'between 0 and 4294967295, got -1');
+    assertRejected(variant((c) => (c['process']['user']['uid'] = -1)), 'process.user.uid', 'between 0 and 2147483647, got -1');
+    // 4294967295 is (uid_t)-1: setresuid would leave the process root. Nothing above 2^31-1 enters.
+    assertRejected(variant((c) => (c['process']['user']['uid'] = 4294967295)), 'process.user.uid', 'between 0 and 2147483647, got 4294967295');
+    assertRejected(variant((c) => (c['process']['user']['gid'] = 2147483648)), 'process.user.gid', 'between 0 and 2147483647, got 2147483648');
+    assertRejected(variant((c) => (c['process']['user']['additionalGids'] = [1, 4294967295])), 'process.user.additionalGids[1]', 'between 0 and 2147483647, got 4294967295');
     assertRejected(variant((c) => (c['process']['user']['gid'] = 1.5)), 'process.user.gid', 'got a number 1.5');
     assertRejected(variant((c) => (c['process']['user']['additionalGids'] = [1, -2])), 'process.user.additionalGids[1]', 'got -2');
     assertRejected(variant((c) => (c['process']['terminal'] = 1)), 'process.terminal', 'expected true or false');
@@ -132,12 +136,8 @@ describe('validateRuntimeConfig', () => {
     assertRejected(variant((c) => (c['process']['env'] = ['=x'])), 'process.env[0]', 'empty variable name');
   });
 
-  it('rejects an unknown capability and accepts the newest ones', () => {
-    assertRejected(
-      variant((c) => (c['process']['capabilities'] = { bounding: ['CAP_CHOWN', 'CAP_FLY'] })),
-      'process.capabilities.bounding[1]',
-      'unknown capability "CAP_FLY"',
-    );
+  it('rejects a name that is no capability, and accepts unknown CAP_ names (skipped later, with a warning)', () => {
+    assert.doesNotThrow(() => validateRuntimeConfig(variant((c) => (c['process']['capabilities'] = { bounding: ['CAP_CHOWN', 'CAP_FLY'] }))));
     const err = assertRejected(variant((c) => (c['process']['capabilities'] = { ambient: ['NET_ADMIN'] })), 'process.capabilities.ambient[0]', 'unknown capability "NET_ADMIN"');
     assert.equal(err.hint, 'did you mean "CAP_NET_ADMIN"?');
     const ok = variant((c) => (c['process']['capabilities'] = { effective: ['CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'] }));

@@ -10,8 +10,15 @@ export interface RuntimeCgroups {
   canManage(path: string): Promise<boolean>;
   /** Where the container's cgroup would be, without creating anything. */
   preview(path: string): Promise<{ entry: CgroupEntry; hierarchies: CgroupHierarchy[] }>;
-  /** Creates the cgroup and applies the limits; returns warnings for what the host cannot enforce. */
-  create(path: string, resources: Resources | undefined): Promise<string[]>;
+  /**
+   * Creates the cgroup (or takes an existing one; one that holds processes already is not the
+   * container's own: `owned` false) and applies the limits; warnings say what the host cannot
+   * enforce.
+   */
+  create(path: string, resources: Resources | undefined): Promise<{ warnings: string[]; owned: boolean }>;
+  /** What is in the cgroup before create: whether it exists, is frozen, and its processes. */
+  inspect(path: string): Promise<{ exists: boolean; frozen: boolean; pids: number[] }>;
+  /** Kills what is left in a cgroup the container owns and removes it (cgroup.kill on v2). */
   destroy(path: string): Promise<void>;
   isFrozen(path: string): Promise<boolean>;
   freeze(path: string): Promise<void>;

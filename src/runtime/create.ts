@@ -13,11 +13,13 @@ import { encodePlan, type PlanStep } from '../native/protocol.ts';
 import { checkSyscallNames } from '../native/syscalls.ts';
 import { compilePlan, type CompiledPlan } from './compile.ts';
 import { runHooks } from './hooks.ts';
-import { spawnInit, type InitProcess, type ContainerStdio } from './init-process.ts';
+import { checkPreserveFds, spawnInit, type InitProcess, type ContainerStdio } from './init-process.ts';
 import { readProcessInfo } from './process-info.ts';
-import { STATE_VERSION, type StoredState } from './state-store.ts';
+import { STATE_VERSION, validateContainerId, type StoredState } from './state-store.ts';
 import type { RuntimeContext } from './context.ts';
 import { killAndWait } from './kill.ts';
+import { containerStatus } from './status.ts';
+import { normalizeCgroupPath } from '../cgroups/index.ts';
 
 export interface CreateOptions {
   bundleDir: string;
@@ -125,6 +127,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
 
 /** Compiles the plan for a bundle without running anything (for --explain). */
 export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
+  validateContainerId(id);
   const bundleDir = resolve(opts.bundleDir);
   const config = await loadBundleConfig(bundleDir);
   const { plan } = await prepare(ctx, id, opts, config, bundleDir);
@@ -132,6 +135,9 @@ export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptio
 }
 
 export async function createContainer(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<CreateResult> {
+  // the id names directories: it is checked before anything is derived from it
+  validateContainerId(id);
+  checkPreserveFds(opts.preserveFds, opts.extraFds);
   const bundleDir = await realpath(resolve(opts.bundleDir)).catch((err: unknown) => {
     if (isErrno(err, 'ENOENT')) throw new BerthError('NOT_FOUND', `bundle directory ${opts.bundleDir} does not exist`);
     throw err;
@@ -159,6 +165,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     phase: 'creating',
     created: new Date().toISOString(),
     cgroupPath,
+    // not the container's until it made it (a failed create never destroys a cgroup it found)
+    cgroupOwned: false,
     annotations: config.annotations ?? {},
     config,
   };
@@ -167,7 +175,20 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   try {
     // the devices every container needs stay usable after the config's own rules (as runc does)
     const resources = { ...config.linux?.resources, devices: [...(config.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1)] };
-    const warnings = [...(cgroupPath ? await ctx.cgroups.create(cgroupPath, resources as Resources) : ['no cgroup: rootless, and no cgroup is delegated to this user']), ...plan.warnings];
+    const warnings = [...plan.warnings];
+    if (cgroupPath) {
+      const found = await checkCgroupFree(ctx, id, cgroupPath);
+      warnings.push(...found.warnings);
+      // recorded before it is made: a runtime killed right after the mkdir leaves a cgroup
+      // that delete --force removes
+      if (found.owned) {
+        state.cgroupOwned = true;
+        await ctx.store.write(state);
+      }
+      warnings.push(...(await ctx.cgroups.create(cgroupPath, resources as Resources)).warnings);
+    } else {
+      warnings.push('no cgroup: rootless, and no cgroup is delegated to this user');
+    }
     init = spawnInit({
       plan: encodePlan(plan.steps),
       foreground: opts.foreground === true,
@@ -223,8 +244,38 @@ async function undoCreate(ctx: RuntimeContext, state: StoredState, init: InitPro
   if (init && !init.hasExited()) init.kill('SIGKILL');
   if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime).catch(() => {});
   if (init) await init.exited;
-  await ctx.cgroups.destroy(state.cgroupPath).catch(() => {});
+  if (state.cgroupPath && state.cgroupOwned !== false) await ctx.cgroups.destroy(state.cgroupPath).catch(() => {});
   await ctx.store.remove(state.id);
+}
+
+/**
+ * A cgroup that already holds processes is not this container's: another container's is refused
+ * (its limits would change, and its delete would take this one along), one of anything else is
+ * used with a warning, as runc does. A frozen one would freeze the container's set-up forever.
+ */
+async function checkCgroupFree(ctx: RuntimeContext, id: string, cgroupPath: string): Promise<{ warnings: string[]; owned: boolean }> {
+  const found = await ctx.cgroups.inspect(cgroupPath);
+  if (!found.exists) return { warnings: [], owned: true };
+  if (found.frozen) {
+    throw new BerthError('FAILED_PRECONDITION', `linux.cgroupsPath: cgroup ${cgroupPath} is frozen; a container made in it could never start`, {
+      hint: 'thaw it first (berth-runtime resume, or write THAWED / 0 to its freezer file)',
+    });
+  }
+  if (found.pids.length === 0) return { warnings: [], owned: true };
+  const normalized = normalizeCgroupPath(cgroupPath);
+  for (const other of await ctx.store.list()) {
+    if (other === id) continue;
+    const state = await ctx.store.read(other).catch(() => undefined);
+    if (!state?.cgroupPath || normalizeCgroupPath(state.cgroupPath) !== normalized) continue;
+    if ((await containerStatus(ctx, state)) === 'stopped') continue;
+    throw new BerthError('CONFLICT', `linux.cgroupsPath: cgroup ${cgroupPath} is the cgroup of container "${other}"`, {
+      hint: 'give each container a cgroup of its own (or leave cgroupsPath out: berth uses /berth/<id>)',
+    });
+  }
+  return {
+    warnings: [`cgroup ${cgroupPath} already holds processes (${found.pids.slice(0, 5).join(', ')}${found.pids.length > 5 ? ', …' : ''}): they share the container's limits; berth will not kill them, nor remove the cgroup`],
+    owned: false,
+  };
 }
 
 export type { PlanStep };

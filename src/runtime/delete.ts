@@ -1,7 +1,7 @@
 import { BerthError } from '../common/index.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
-import { killAndWait } from './kill.ts';
+import { containerPids, killAndWait } from './kill.ts';
 import { runHooksCollectingWarnings } from './hooks.ts';
 
 /**
@@ -10,7 +10,14 @@ import { runHooksCollectingWarnings } from './hooks.ts';
  * Works on half-made containers too (a runtime killed mid-create).
  */
 export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { force?: boolean } = {}): Promise<{ warnings: string[] }> {
-  const state = await ctx.store.read(id);
+  let state;
+  try {
+    state = await ctx.store.read(id);
+  } catch (err) {
+    // gone already: what --force asks for is done (runc exits 0 too)
+    if (opts.force && err instanceof BerthError && err.code === 'NOT_FOUND') return { warnings: [] };
+    throw err;
+  }
   const status = await containerStatus(ctx, state);
   if ((status === 'running' || status === 'paused' || status === 'creating') && !opts.force) {
     throw new BerthError('FAILED_PRECONDITION', `container "${id}" is ${status}`, {
@@ -18,8 +25,18 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
     });
   }
   if (status === 'paused') await ctx.cgroups.thaw(state.cgroupPath).catch(() => {});
+  if (state.cgroupOwned === false) {
+    // a cgroup it found holding others: only this container's processes go, the cgroup stays
+    for (const pid of await containerPids(ctx, state)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
   if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime);
-  if (state.cgroupPath) await ctx.cgroups.destroy(state.cgroupPath);
+  if (state.cgroupPath && state.cgroupOwned !== false) await ctx.cgroups.destroy(state.cgroupPath);
   await ctx.store.remove(id);
   if (!state.bundle) return { warnings: [] };
   const warnings = await runHooksCollectingWarnings('poststop', state.config.hooks?.poststop, ctx.store.ociState(state, 'stopped'), state.bundle);

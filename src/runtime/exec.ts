@@ -10,7 +10,7 @@ import { encodePlan } from '../native/protocol.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
 import { compileExecPlan } from './compile-exec.ts';
-import { spawnInit, type ContainerStdio } from './init-process.ts';
+import { checkPreserveFds, spawnInit, type ContainerStdio } from './init-process.ts';
 import { explainPlan } from './explain.ts';
 
 export interface ExecOptions {
@@ -37,6 +37,7 @@ export interface ExecResult {
 }
 
 async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
+  checkPreserveFds(opts.preserveFds, opts.extraFds);
   const state = await ctx.store.read(id);
   const status = await containerStatus(ctx, state);
   if (status !== 'running' && status !== 'created') {

@@ -141,9 +141,17 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       const { layout, driver } = await get();
       return { entry: cgroupEntry(layout, driver.procsFilesOf(path)), hierarchies: hierarchies(layout, path) };
     },
+    async inspect(path) {
+      needPath(path);
+      const { driver } = await get();
+      if (!(await driver.exists(path))) return { exists: false, frozen: false, pids: [] };
+      return { exists: true, frozen: await driver.isFrozen(path).catch(() => false), pids: await driver.pids(path, true).catch(() => []) };
+    },
     async create(path, resources: Resources | undefined) {
       needPath(path);
       const { driver } = await get();
+      // one that holds processes already is somebody else's; an empty one (a leftover) is taken
+      const owned = !(await driver.exists(path)) || (await driver.pids(path, true).catch(() => [0])).length === 0;
       // another container's delete may remove the shared /berth parent at the same moment
       let handle;
       for (let attempt = 0; ; attempt++) {
@@ -155,7 +163,7 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
         }
       }
       // never silent: what the host cannot enforce is said to the caller
-      return notEnforced(handle.unenforced);
+      return { warnings: notEnforced(handle.unenforced), owned };
     },
     async destroy(path) {
       needPath(path);

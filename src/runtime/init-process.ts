@@ -3,7 +3,7 @@
  * requests, and turns its error report into a typed SyscallError.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { canPosixSpawn, memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
 import { BerthError, SyscallError } from '../common/index.ts';
@@ -137,6 +137,33 @@ function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer):
   }
 }
 
+/** Most fds a container may be given: the kernel's nr_open default (runc has no lower bound). */
+const MAX_PRESERVE_FDS = 1 << 20;
+
+/**
+ * --preserve-fds N passes this process's fds 3 … 3+N-1: N must be a count, and each of them
+ * open (a wrong N is a mistake to name, not an error from deep in the set-up).
+ */
+export function checkPreserveFds(count: number | undefined, extraFds: readonly number[] | undefined): void {
+  if (count === undefined) return;
+  if (!Number.isInteger(count) || count < 0 || count > MAX_PRESERVE_FDS) {
+    throw new BerthError('INVALID_ARGUMENT', `--preserve-fds: expected a number of fds from 0 to ${MAX_PRESERVE_FDS}, got ${count}`);
+  }
+  if (extraFds) {
+    if (extraFds.length !== count) throw new BerthError('INVALID_ARGUMENT', `--preserve-fds ${count}: ${extraFds.length} fds were given`);
+    return;
+  }
+  for (let fd = 3; fd < 3 + count; fd++) {
+    try {
+      fstatSync(fd);
+    } catch {
+      throw new BerthError('INVALID_ARGUMENT', `--preserve-fds ${count}: fd ${fd} is not open in the caller`, {
+        hint: `the caller must pass fds 3 to ${2 + count} open (it passes ${fd - 3} of them)`,
+      });
+    }
+  }
+}
+
 export function spawnInit(opts: SpawnInitOptions): InitProcess {
   const planFd = 3 + opts.preserveFds;
   const syncFd = planFd + 1;
@@ -224,7 +251,9 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
             if (!isReady) {
               rejectReady(
                 reported ??
-                  new BerthError('INTERNAL', `berth-init ended during set-up (${signal ? `signal ${signal}` : `exit status ${code}`}) without saying why`),
+                  (signal
+                    ? new BerthError('UNAVAILABLE', `berth-init was killed by ${signal} during set-up`)
+                    : new BerthError('INTERNAL', `berth-init ended during set-up (exit status ${code}) without saying why`)),
               );
             }
             // nothing more to hear once berth-init is gone and the container is created

@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { BerthError } from '../common/index.ts';
 import { isSameLiveProcess } from './process-info.ts';
+import type { StoredState } from './state-store.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
 
@@ -44,6 +46,52 @@ export async function killAndWait(pid: number, startTime: string, timeoutMs = 10
   }
 }
 
+function pidNamespace(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid and its descendants, from the parent links in /proc/<pid>/stat. */
+function descendantsOf(root: number): Set<number> {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = new Set<number>([root]);
+  for (const pid of out) for (const child of children.get(pid) ?? []) out.add(child);
+  return out;
+}
+
+/**
+ * The processes of this container. In a cgroup the container made, all of its processes; in one
+ * it found holding others (`cgroupOwned` false), only those in the container's pid namespace,
+ * or, sharing the host's, the init and its descendants: never a stranger of the same cgroup.
+ */
+export async function containerPids(ctx: RuntimeContext, state: StoredState): Promise<number[]> {
+  const alive = isSameLiveProcess(state.pid, state.pidStartTime);
+  if (!state.cgroupPath) return alive ? [state.pid] : [];
+  const pids = await ctx.cgroups.pids(state.cgroupPath).catch(() => [] as number[]);
+  if (state.cgroupOwned !== false) return pids;
+  if (!alive) return [];
+  const hasPidNs = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid');
+  if (hasPidNs) {
+    const ns = pidNamespace(state.pid);
+    return pids.filter((pid) => ns !== undefined && pidNamespace(pid) === ns);
+  }
+  const tree = descendantsOf(state.pid);
+  return pids.filter((pid) => tree.has(pid));
+}
+
 export async function killContainer(ctx: RuntimeContext, id: string, signal: string | number = 'TERM', opts: { all?: boolean } = {}): Promise<void> {
   const sig = typeof signal === 'number' ? signal : parseSignal(signal);
   const state = await ctx.store.read(id);
@@ -52,7 +100,7 @@ export async function killContainer(ctx: RuntimeContext, id: string, signal: str
     throw new BerthError('FAILED_PRECONDITION', `container "${id}" is not running`);
   }
   // without a cgroup (rootless) --all reaches the init only; its pid namespace ends with it
-  const pids = opts.all && state.cgroupPath ? await ctx.cgroups.pids(state.cgroupPath) : [state.pid];
+  const pids = opts.all ? await containerPids(ctx, state) : [state.pid];
   for (const pid of pids) {
     try {
       process.kill(pid, sig);

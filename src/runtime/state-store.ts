@@ -35,17 +35,26 @@ export interface StoredState {
   created: string;
   /** Absolute cgroup path from the hierarchy root, recorded before the cgroup is made. */
   cgroupPath: string;
+  /** Whether this container made its cgroup (absent in state of older versions: it did). A cgroup
+   * it found is never killed through cgroup.kill, and never removed. */
+  cgroupOwned?: boolean;
   annotations: Record<string, string>;
   /** The config the container was made from (hooks and resources are needed after create). */
   config: RuntimeConfig;
   owner?: string;
 }
 
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
+/** An id names a directory (the state dir, the cgroup /berth/<id>): one path component, at
+ * most NAME_MAX (255) bytes, so the rule and the filesystem's limit are the same. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$/;
+export const MAX_ID_LENGTH = 255;
 
 export function validateContainerId(id: string): void {
+  if (id.length > MAX_ID_LENGTH && /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(id)) {
+    throw new BerthError('INVALID_ARGUMENT', `invalid container id: ${id.length} characters (at most ${MAX_ID_LENGTH})`, { hint: 'use a shorter id' });
+  }
   if (!ID_RE.test(id)) {
-    throw new BerthError('INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`, {
+    throw new BerthError('INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id.length > 80 ? id.slice(0, 80) + '…' : id)}`, {
       hint: 'use letters, digits and _ . + - (starting with a letter or digit)',
     });
   }

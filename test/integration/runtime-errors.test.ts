@@ -44,8 +44,8 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
   it('refuses a relative mount destination', () =>
     refused((c) => c.mounts!.push({ destination: 'data', type: 'tmpfs', source: 'tmpfs' }), /mounts\[\d+\]\.destination/));
 
-  it('refuses an unknown capability', () =>
-    refused((c) => (c.process!.capabilities!.bounding = ['CAP_FLY']), /process\.capabilities\.bounding\[0\]: unknown capability "CAP_FLY"/));
+  it('refuses a name that is no capability', () =>
+    refused((c) => (c.process!.capabilities!.bounding = ['FLY']), /process\.capabilities\.bounding\[0\]: unknown capability "FLY"/));
 
   it('refuses an unknown seccomp syscall name', () =>
     refused(
@@ -174,5 +174,59 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
       assert.equal(r.status, 0);
       assert.match(r.stdout, new RegExp(`Usage: berth-runtime ${cmd}`));
     }
+  });
+
+  describe('errors a user can act on', () => {
+    const cases: { what: string; mutate?: Parameters<typeof h.bundle>[0]; prepare?: (rootfsDir: string) => void; id?: string; preserveFds?: number; pattern: RegExp }[] = [
+      { what: 'an id with a path in it', id: 'a/../../etc', pattern: /invalid container id "a\/\.\.\/\.\.\/etc"/ },
+      { what: 'an id longer than a file name may be', id: 'a'.repeat(256), pattern: /invalid container id: 256 characters \(at most 255\)/ },
+      { what: '--preserve-fds below 0', preserveFds: -5, pattern: /--preserve-fds: expected a number of fds from 0 to \d+, got -5/ },
+      { what: '--preserve-fds past the fds the caller has', preserveFds: 99999, pattern: /--preserve-fds 99999: fd \d+ is not open in the caller/ },
+      {
+        what: 'a /proc that is a symlink in the image',
+        prepare: (rootfsDir) => {
+          rmSync(join(rootfsDir, 'proc'), { recursive: true });
+          symlinkSync('tmp', join(rootfsDir, 'proc'));
+        },
+        pattern: /mount "\/proc": the mount destination is a symlink in the root filesystem/,
+      },
+      {
+        what: 'a memory limit too low for the set-up itself (the OOM killer)',
+        mutate: (c) => (c.linux!.resources = { ...c.linux!.resources, memory: { limit: 256 * 1024, swap: 256 * 1024 } }),
+        pattern: /killed by the OOM killer during set-up \(memory limit 262144 bytes\)/,
+      },
+    ];
+    for (const c of cases) {
+      it(`refuses ${c.what}, saying so, and leaves nothing`, async () => {
+        const b = h.bundle(c.mutate);
+        c.prepare?.(b.rootfsDir);
+        const id = c.id ?? uniqueId();
+        await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir, ...(c.preserveFds !== undefined ? { preserveFds: c.preserveFds } : {}) }), (err: Error) => {
+          assert.match(err.message, c.pattern);
+          assert.doesNotMatch(err.message, /undefined|without saying why|is not a function|Cannot read/);
+          return true;
+        });
+        assert.deepEqual(readdirSync(h.rootDir), [], 'state left behind');
+        if (!c.id) assert.equal(cgroupLeft(id), false, 'cgroup left behind');
+        assert.equal(existsSync(join(b.rootfsDir, 'tmp/self')), false, 'procfs was mounted elsewhere');
+      });
+    }
+
+    it('exits 0 from delete --force of a container that does not exist, and 1 without --force (CLI)', () => {
+      let r = spawnSync(cli, ['--root', h.rootDir, 'delete', '--force', 'never-was'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      r = spawnSync(cli, ['--root', h.rootDir, 'delete', 'never-was'], { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /container "never-was" does not exist/);
+    });
+
+    it('names --preserve-fds problems at the command line too (CLI)', () => {
+      const b = h.bundle(sh('true'));
+      for (const [value, pattern] of [['-5', /got -5/], ['99999', /fd \d+ is not open/], ['x', /needs a whole number/]] as const) {
+        const r = spawnSync(cli, ['--root', h.rootDir, 'run', '--preserve-fds', value, '--bundle', b.bundleDir, uniqueId()], { encoding: 'utf8' });
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, pattern);
+      }
+    });
   });
 });

@@ -6,7 +6,10 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { RuntimeConfig } from '../../src/oci/index.ts';
 import { harness, sh, skipUnlessRoot, waitFor } from './helpers.ts';
 import { uniqueId } from '../fixtures/bundle.ts';
 
@@ -153,6 +156,43 @@ describe('berth-runtime: no host fd reaches the container (CVE-2024-21626 class)
     } finally {
       closeSync(a);
       closeSync(c);
+      await h.runtime.delete(id, { force: true });
+    }
+  });
+});
+
+describe('berth-runtime: no id is read as "unchanged" (uid/gid 4294967295 would keep root)', { skip: skipUnlessRoot }, () => {
+  const h = harness();
+  after(() => h.cleanup());
+  const cli = join(import.meta.dirname, '../../bin/berth-runtime');
+
+  it('refuses ids above 2^31-1 in the config, naming the field, and creates nothing', async () => {
+    for (const [mutate, field] of [
+      [(c: RuntimeConfig) => (c.process!.user = { uid: 4294967295, gid: 0 }), 'process.user.uid'],
+      [(c: RuntimeConfig) => (c.process!.user = { uid: 0, gid: 4294967295 }), 'process.user.gid'],
+      [(c: RuntimeConfig) => (c.process!.user = { uid: 0, gid: 0, additionalGids: [4294967295] }), 'process.user.additionalGids[0]'],
+    ] as const) {
+      const b = h.bundle(mutate);
+      const id = uniqueId();
+      await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir }), new RegExp(`${field.replace(/[.[\]]/g, '\\$&')}: expected a user or group id between 0 and 2147483647, got 4294967295`));
+      assert.deepEqual(await h.runtime.list(), []);
+    }
+  });
+
+  it('refuses exec --user 4294967295:4294967295 and runs nothing', async () => {
+    const b = h.bundle((c) => (c.process!.args = ['/bin/sleep', '60']));
+    const id = uniqueId();
+    await h.runtime.create(id, { bundleDir: b.bundleDir });
+    await h.runtime.start(id);
+    try {
+      const r = spawnSync(cli, ['--root', h.rootDir, 'exec', '--user', '4294967295:4294967295', id, '/bin/sh', '-c', 'id -u > /tmp/ran'], { encoding: 'utf8' });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /user\.uid: expected a user or group id between 0 and 2147483647, got 4294967295/);
+      assert.equal(existsSync(join(b.rootfsDir, 'tmp/ran')), false, 'nothing ran');
+      const g = spawnSync(cli, ['--root', h.rootDir, 'exec', '--user', '0:0', '--additional-gids', '4294967295', id, '/bin/true'], { encoding: 'utf8' });
+      assert.notEqual(g.status, 0);
+      assert.match(g.stderr, /additionalGids\[0\]: expected a user or group id/);
+    } finally {
       await h.runtime.delete(id, { force: true });
     }
   });
