@@ -3,7 +3,7 @@
 // Usage (as root, from the repo): node_modules/node/bin/node bench/runtime.mjs [--runs N]
 // Leaves nothing behind: temp bundle and --root dirs are named berth-bench-* and removed at the end.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +84,24 @@ function buildBundle(dir) {
   const config = JSON.parse(readFileSync(configPath, 'utf8'));
   config.process.terminal = false;
   config.process.args = ['/bin/true'];
+  // an absolute cgroup of the bench's own for every runtime: runc and crun given none nest
+  // theirs under the caller's cgroup (a cgroup of this machine's, never to be touched). The runs
+  // are one at a time, and each runtime removes the cgroup when its run ends.
+  config.linux.cgroupsPath = BENCH_CGROUP;
   writeFileSync(configPath, JSON.stringify(config, null, 2));
+}
+
+const BENCH_CGROUP = `/berth-bench-${process.pid}`;
+
+/** The bench's cgroup, should a killed run have left it, in every hierarchy. */
+function removeBenchCgroup() {
+  for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
+    try {
+      rmdirSync(join('/sys/fs/cgroup', hierarchy, BENCH_CGROUP));
+    } catch {
+      // not there
+    }
+  }
 }
 
 function fmt(x, digits = 1) {
@@ -241,6 +258,7 @@ async function main() {
       for (const id of started.api) spawnSync(BERTH_CLI, ['--root', roots.api, 'delete', '-f', id], { stdio: 'ignore' });
     }
     for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+    removeBenchCgroup();
     const left = leftoverCgroups();
     if (left.length) console.error(`warning: cgroups left behind (remove with rmdir):\n  ${left.join('\n  ')}`);
   }

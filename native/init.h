@@ -64,6 +64,7 @@ void free_ptr(void *p);
 
 /* plan.c */
 int plan_read(int fd, struct plan *plan);
+void plan_free(struct plan *plan);
 uint64_t arg_u64(const struct plan_op *op, unsigned i);
 const char *arg_str(const struct plan_op *op, unsigned i);
 char **arg_list(const struct plan_op *op, unsigned *pos);

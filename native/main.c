@@ -126,10 +126,27 @@ static int parse_fd(const char *s)
 	return (s && *s && !*end && v >= 0 && v < 65536) ? (int)v : -1;
 }
 
+/* `berth-init check-plan < plan`: read and check a plan as `create` would, print its ops */
+static int check_plan(void)
+{
+	struct plan plan = { 0 };
+	int rc = plan_read(0, &plan);
+	if (rc < 0) {
+		fprintf(stderr, "berth-init: check-plan: %s\n", strerror(-rc));
+		return 1;
+	}
+	for (size_t i = 0; i < plan.nops; i++)
+		printf("%s %u %u\n", op_name(plan.ops[i].code), plan.ops[i].stage, plan.ops[i].argc);
+	plan_free(&plan);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "check-syscalls") == 0)
 		return check_syscalls(argc - 2, argv + 2);
+	if (argc == 2 && strcmp(argv[1], "check-plan") == 0)
+		return check_plan();
 	if (argc == 3 && strcmp(argv[1], "oom-watch") == 0)
 		return oom_watch(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "reap") == 0) {
@@ -139,6 +156,7 @@ int main(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "create") != 0) {
 		fprintf(stderr, "usage: berth-init create --plan-fd N --sync-fd M [--foreground]\n"
 				"       berth-init check-syscalls NAME...\n"
+				"       berth-init check-plan < PLAN\n"
 				"       berth-init reap -- COMMAND [ARG...]\n"
 				"       berth-init oom-watch CGROUP_DIR\n"
 				"berth-init is berth's helper: run containers with berth or berth-runtime.\n");
@@ -168,5 +186,8 @@ int main(int argc, char **argv)
 	close(plan_fd);
 	if (rc < 0)
 		fail_msg("plan", -rc, NULL, rc == -EFBIG ? "the plan is too large" : "cannot read the plan");
-	return run_plan(&plan);
+	rc = run_plan(&plan);
+	plan_free(&plan);
+	free(ctx.state_json);
+	return rc;
 }

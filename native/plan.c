@@ -224,3 +224,14 @@ const char *op_name(unsigned code)
 {
 	return code < OP_MAX && ops[code].name ? ops[code].name : "unknown-op";
 }
+
+void plan_free(struct plan *plan)
+{
+	for (size_t i = 0; i < plan->nops; i++)
+		free(plan->ops[i].args);
+	free(plan->ops);
+	free(plan->buf);
+	plan->ops = NULL;
+	plan->buf = NULL;
+	plan->nops = 0;
+}

@@ -169,7 +169,7 @@
 	X(OP_RESOLVE_EXEC, 44, "resolve-exec", "C", "s s")                                       \
 	/* () tell TS: created */                                                                \
 	X(OP_READY, 45, "ready", "C", "")                                                        \
-	/* () accept(start socket); read "start": blocks until `start` */                        \
+	/* () accept4(start socket); read "start": blocks until `start` */                       \
 	X(OP_EXEC_WAIT, 46, "exec-wait", "C", "")                                                \
 	/* (argv, env) execve of the resolved program */                                         \
 	X(OP_EXEC, 47, "exec", "C", "s* s*")                                                     \

@@ -67,7 +67,10 @@ int relay_console(void)
 	if (is_tty) {
 		struct termios raw = saved;
 		cfmakeraw(&raw);
-		tcsetattr(0, TCSANOW, &raw);
+		/* a terminal that will not go raw is relayed as it is (cooked) */
+		is_tty = tcsetattr(0, TCSANOW, &raw) == 0;
+	}
+	if (is_tty) {
 		copy_winsize(0);
 		struct sigaction sa = { .sa_handler = copy_winsize, .sa_flags = SA_RESTART };
 		sigemptyset(&sa.sa_mask);
@@ -89,8 +92,11 @@ int relay_console(void)
 				fds[1].fd = -1; /* our stdin ended: keep showing the output */
 		}
 	}
-	if (is_tty)
-		tcsetattr(0, TCSANOW, &saved);
+	if (is_tty && tcsetattr(0, TCSANOW, &saved) < 0) {
+		static const char msg[] = "berth-init: cannot restore the terminal's settings (run `stty sane`)\n";
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			return 0;
+	}
 	close(master_fd);
 	master_fd = -1;
 	return 0;

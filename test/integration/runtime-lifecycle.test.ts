@@ -213,4 +213,17 @@ sys.stdout.write("name=" + msg.decode() + "\\n" + out.decode(errors="replace"))
     writeFileSync(join(tmpdir(), 'berth-test-unused'), '');
     rmSync(join(tmpdir(), 'berth-test-unused'));
   });
+
+  it('runs a process with 5,000 environment variables, 1,000 arguments and 1,000 additional groups', async () => {
+    const env = Array.from({ length: 5000 }, (_, i) => `V_${i}=value-${i}`);
+    const args = Array.from({ length: 1000 }, (_, i) => `arg-${i}`);
+    const gids = Array.from({ length: 1000 }, (_, i) => 10000 + i);
+    const r = await h.run((c) => {
+      c.process!.args = ['/bin/sh', '-c', 'echo $#; env | grep -c "^V_"; echo $V_4999; id -G | wc -w; shift 999; echo "$1"', 'sh', ...args];
+      c.process!.env = [...c.process!.env!, ...env];
+      c.process!.user = { uid: 0, gid: 0, additionalGids: gids };
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['1000', '5000', 'value-4999', '1001', 'arg-999']);
+  });
 });

@@ -39,6 +39,15 @@ function directoryFds(pid: number): string[] {
   return dirs;
 }
 
+/** Waits until the process runs its program, then for its fds to be `expected` (the kernel closes
+ * close-on-exec fds a moment after /proc/<pid>/exe changes), and fails if they never are. */
+async function runsWithFds(pid: number, expected: number[]): Promise<void> {
+  await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('/busybox'), 'the program to run');
+  const sorted = () => [...fdsOf(pid).keys()].sort((a, b) => a - b);
+  await waitFor(() => JSON.stringify(sorted()) === JSON.stringify(expected), `fds ${expected.join(',')}`, 2000).catch(() => {});
+  assert.deepEqual(sorted(), expected);
+}
+
 function isInside(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root}/`);
 }
@@ -127,14 +136,12 @@ describe('berth-runtime: no host fd reaches the container (CVE-2024-21626 class)
       if (fd > 2) assert.match(target, /^socket:/, `fd ${fd} of the created init is ${target}`);
     }
     await h.runtime.start(id);
-    await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('/busybox'), 'the program to run');
-    assert.deepEqual([...fdsOf(pid).keys()].sort((a, b) => a - b), [0, 1, 2]);
+    await runsWithFds(pid, [0, 1, 2]);
     // an exec'd process holds its stdio only too
     const devNull = openSync('/dev/null', 'r+');
     try {
       const r = await h.runtime.exec(id, { process: { args: ['/bin/sleep', '60'] }, detach: true, stdio: { stdin: devNull, stdout: devNull, stderr: devNull } });
-      await waitFor(() => readlinkSync(`/proc/${r.pid}/exe`).endsWith('/busybox'), 'the exec to run');
-      assert.deepEqual([...fdsOf(r.pid).keys()].sort((a, b) => a - b), [0, 1, 2]);
+      await runsWithFds(r.pid, [0, 1, 2]);
       process.kill(r.pid, 'SIGKILL');
     } finally {
       closeSync(devNull);
@@ -150,8 +157,7 @@ describe('berth-runtime: no host fd reaches the container (CVE-2024-21626 class)
     try {
       const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir, preserveFds: 2, extraFds: [a, c] });
       await h.runtime.start(id);
-      await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('/busybox'), 'the program to run');
-      assert.deepEqual([...fdsOf(pid).keys()].sort((x, y) => x - y), [0, 1, 2, 3, 4]);
+      await runsWithFds(pid, [0, 1, 2, 3, 4]);
       assert.equal(fdsOf(pid).get(4), '/dev/zero');
     } finally {
       closeSync(a);
