@@ -37,6 +37,7 @@ function findTests(dir) {
 const RUNTIME_TESTS = [
   'test/integration/cgroups.test.ts',
   'test/integration/runtime-cgroup-ownership.test.ts',
+  'test/integration/runtime-conformance.test.ts',
   'test/integration/runtime-errors.test.ts',
   'test/integration/runtime-exec.test.ts',
   'test/integration/runtime-isolation.test.ts',

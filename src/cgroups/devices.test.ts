@@ -61,6 +61,11 @@ describe('compileDeviceRules', () => {
       (err: unknown) => err instanceof BerthError && err.code === 'INVALID_ARGUMENT' && err.message.startsWith('linux.resources.devices[0].access'),
     );
   });
+
+  it('accepts "rwa" (configs write it; runc and crun take it) as "rw"', () => {
+    const compiled = compileDeviceRules([{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwa' }]);
+    assert.deepEqual(compiled.rules.map(formatDeviceRule), ['c 1:3 rw']);
+  });
 });
 
 describe('deviceRuleWritesV1', () => {

@@ -63,7 +63,8 @@ export function normalizeDeviceRule(rule: DeviceRule, index: number): DeviceRule
   const type = rule.type ?? 'a';
   if (type !== 'a' && type !== 'c' && type !== 'b') throw invalid(`${field}.type`, `must be "a", "c" or "b" (got ${JSON.stringify(type)})`);
   const access = rule.access ?? 'rwm';
-  if (typeof access !== 'string' || access === '' || !/^[rwm]+$/.test(access) || new Set(access).size !== access.length) {
+  // "a" is accepted and means nothing more (configs write "rwa"; runc and crun take them)
+  if (typeof access !== 'string' || access === '' || !/^[rwma]+$/.test(access) || new Set(access).size !== access.length) {
     throw invalid(`${field}.access`, `must be some of "rwm" (got ${JSON.stringify(access)})`);
   }
   const number = (value: unknown, name: string): number => {

@@ -83,9 +83,9 @@ describe('compileV1', () => {
     ]);
   });
 
-  it('writes "max" for pids -1 and 0 as a real limit', () => {
+  it('writes "max" for pids -1, and nothing for 0 ("not set", as runc reads it: no limit)', () => {
     assert.deepEqual(lines({ pids: { limit: -1 } }), ['pids.max=max']);
-    assert.deepEqual(lines({ pids: { limit: 0 } }), ['pids.max=0']);
+    assert.deepEqual(lines({ pids: { limit: 0 } }), []);
     assert.deepEqual(lines({ pids: { limit: 20 } }), ['pids.max=20']);
   });
 

@@ -43,7 +43,8 @@ export function compileV1(resources: CgroupResources, probe: V1Probe, sections?:
   if (isWanted('cpuset')) writes.push(...cpusetWrites(resources));
   if (isWanted('pids') && resources.pids && resources.pids.limit != null) {
     const limit = toInt(resources.pids.limit, 'linux.resources.pids.limit', { min: -1n });
-    writes.push(w('pids', 'pids.max', limit < 0n ? 'max' : String(limit), 'linux.resources.pids.limit'));
+    // 0 is "not set", as runc reads it (a new cgroup has no limit); below 0 is "max"
+    if (limit !== 0n) writes.push(w('pids', 'pids.max', limit < 0n ? 'max' : String(limit), 'linux.resources.pids.limit'));
   }
   if (isWanted('io')) writes.push(...blkioWrites(resources, probe));
   if (isWanted('hugetlb')) {

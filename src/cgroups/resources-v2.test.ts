@@ -97,8 +97,9 @@ describe('compileV2', () => {
     assert.throws(() => lines({ cpu: { realtimeRuntime: 950000 } }), invalidField('linux.resources.cpu.realtimeRuntime'));
   });
 
-  it('writes pids.max "max" for -1', () => {
+  it('writes pids.max "max" for -1, and nothing for 0 (runc: not set, no limit)', () => {
     assert.deepEqual(lines({ pids: { limit: -1 } }), ['pids.max=max']);
+    assert.deepEqual(lines({ pids: { limit: 0 } }), []);
     assert.deepEqual(lines({ pids: { limit: 20 } }), ['pids.max=20']);
   });
 

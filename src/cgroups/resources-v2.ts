@@ -117,7 +117,8 @@ export function compileV2(resources: CgroupResources, probe: V2Probe, sections?:
   }
   if (isWanted('pids') && resources.pids && resources.pids.limit != null) {
     const limit = toInt(resources.pids.limit, 'linux.resources.pids.limit', { min: -1n });
-    writes.push(w('pids', 'pids.max', v2Int(limit), 'linux.resources.pids.limit'));
+    // 0 is "not set", as runc reads it (a new cgroup has no limit); below 0 is "max"
+    if (limit !== 0n) writes.push(w('pids', 'pids.max', v2Int(limit), 'linux.resources.pids.limit'));
   }
   if (isWanted('io')) writes.push(...ioWrites(resources, probe));
   if (isWanted('hugetlb')) {

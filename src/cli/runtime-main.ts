@@ -2,7 +2,7 @@
  * berth-runtime: runc's command line over src/runtime. Handlers return data; this file
  * prints it, and prints errors once, here at the boundary.
  */
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { BerthError, SyscallError } from '../common/index.ts';
 import { parseCommandArgs, formatHelp, type CommandSpec, type ParsedArgs } from './args.ts';
@@ -17,11 +17,13 @@ const noPivotFlag = { name: 'no-pivot', type: 'boolean', description: 'use MS_MO
 const explainFlag = { name: 'explain', type: 'boolean', description: 'print the plan of syscalls that makes the container, and run nothing' } as const;
 const preserveFlag = { name: 'preserve-fds', type: 'number', value: 'N', description: 'pass N extra fds (from 3) to the container' } as const;
 const keyringFlag = { name: 'no-new-keyring', type: 'boolean', description: 'keep the caller\'s session keyring (berth never makes a new one)' } as const;
+const configFlag = { name: 'config', type: 'string', value: 'FILE', description: 'the container\'s config (default: BUNDLE/config.json), as crun takes it' } as const;
+const ignorePausedFlag = { name: 'ignore-paused', type: 'boolean', description: 'allow it even when the container is paused' } as const;
 
 const COMMANDS: CommandSpec[] = [
-  { name: 'create', usage: 'create [OPTIONS] ID', summary: 'Create a container from a bundle; its process waits until `start`.', positionals: [1, 1], flags: [bundleFlag, pidFileFlag, consoleFlag, noPivotFlag, keyringFlag, preserveFlag, explainFlag] },
+  { name: 'create', usage: 'create [OPTIONS] ID', summary: 'Create a container from a bundle; its process waits until `start`.', positionals: [1, 1], flags: [bundleFlag, configFlag, pidFileFlag, consoleFlag, noPivotFlag, keyringFlag, preserveFlag, explainFlag] },
   { name: 'start', usage: 'start ID', summary: 'Start the process of a created container.', positionals: [1, 1], flags: [] },
-  { name: 'run', usage: 'run [OPTIONS] ID', summary: 'Create and start a container, wait for it and pass its exit status through.', positionals: [1, 1], flags: [bundleFlag, pidFileFlag, consoleFlag, noPivotFlag, keyringFlag, preserveFlag, explainFlag, { name: 'detach', short: 'd', type: 'boolean', description: 'do not wait for the container' }, { name: 'keep', type: 'boolean', description: 'keep the stopped container (do not delete it)' }] },
+  { name: 'run', usage: 'run [OPTIONS] ID', summary: 'Create and start a container, wait for it and pass its exit status through.', positionals: [1, 1], flags: [bundleFlag, configFlag, pidFileFlag, consoleFlag, noPivotFlag, keyringFlag, preserveFlag, explainFlag, { name: 'detach', short: 'd', type: 'boolean', description: 'do not wait for the container' }, { name: 'keep', type: 'boolean', description: 'keep the stopped container (do not delete it)' }] },
   {
     name: 'exec',
     usage: 'exec [OPTIONS] ID [COMMAND [ARG...]]',
@@ -40,6 +42,8 @@ const COMMANDS: CommandSpec[] = [
       { name: 'additional-gids', short: 'g', type: 'string', value: 'GID', description: 'an additional group (repeatable)', repeatable: true },
       { name: 'cap', short: 'c', type: 'string', value: 'CAP', description: 'an extra capability (repeatable)', repeatable: true },
       { name: 'no-new-privs', type: 'boolean', description: 'set no_new_privs for the process' },
+      { name: 'cgroup', type: 'string', value: '[CONTROLLER:]PATH', description: 'run in this existing sub-cgroup of the container\'s (repeatable, one per controller on cgroup v1)', repeatable: true },
+      ignorePausedFlag,
       preserveFlag,
       explainFlag,
     ],
@@ -48,7 +52,7 @@ const COMMANDS: CommandSpec[] = [
   { name: 'kill', usage: 'kill [OPTIONS] ID [SIGNAL]', summary: 'Send a signal (default TERM; names or numbers) to the container\'s init.', positionals: [1, 2], flags: [{ name: 'all', short: 'a', type: 'boolean', description: 'send it to every process of the container' }] },
   { name: 'delete', usage: 'delete [OPTIONS] ID', summary: 'Delete a stopped or created container (and its cgroup and state).', positionals: [1, 1], flags: [{ name: 'force', short: 'f', type: 'boolean', description: 'kill it first if it is running' }] },
   { name: 'list', usage: 'list [OPTIONS]', summary: 'List the containers of this runtime root.', positionals: [0, 0], flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }, { name: 'quiet', short: 'q', type: 'boolean', description: 'print only ids' }] },
-  { name: 'ps', usage: 'ps [OPTIONS] ID [PS OPTIONS...]', summary: 'List the processes of a container (ps(1) output, default -ef; or pids as JSON).', positionals: [1, Number.MAX_SAFE_INTEGER], restAfter: 1, flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }] },
+  { name: 'ps', usage: 'ps [OPTIONS] ID [PS OPTIONS...]', summary: 'List the processes of a container (ps(1) output, default -ef; or pids as JSON).', positionals: [1, Number.MAX_SAFE_INTEGER], restAfter: 1, flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }, ignorePausedFlag] },
   { name: 'pause', usage: 'pause ID', summary: 'Freeze every process of a container.', positionals: [1, 1], flags: [] },
   { name: 'resume', usage: 'resume ID', summary: 'Thaw a paused container.', positionals: [1, 1], flags: [] },
   {
@@ -61,6 +65,7 @@ const COMMANDS: CommandSpec[] = [
       { name: 'memory', type: 'string', value: 'BYTES', description: 'memory limit (e.g. 256m; -1 for none)' },
       { name: 'memory-reservation', type: 'string', value: 'BYTES', description: 'memory soft limit' },
       { name: 'memory-swap', type: 'string', value: 'BYTES', description: 'memory plus swap limit (-1 for none)' },
+      { name: 'cpu-share', type: 'number', value: 'N', description: 'relative CPU weight (runc\'s name)' },
       { name: 'cpu-shares', type: 'number', value: 'N', description: 'relative CPU weight' },
       { name: 'cpu-quota', type: 'number', value: 'US', description: 'CPU time per period in microseconds (-1 for none)' },
       { name: 'cpu-period', type: 'number', value: 'US', description: 'CPU period in microseconds' },
@@ -92,6 +97,7 @@ const GLOBAL_FLAGS = [
   { name: 'log-format', type: 'string', value: 'text|json', description: 'format of --log' },
   { name: 'debug', type: 'boolean', description: 'print error causes' },
   { name: 'systemd-cgroup', type: 'boolean', description: 'use systemd for cgroups (not supported yet)' },
+  { name: 'cgroup-manager', type: 'string', value: 'cgroupfs|systemd', description: 'how cgroups are managed (crun\'s flag): cgroupfs; systemd is not supported yet' },
   { name: 'version', short: 'v', type: 'boolean', description: 'print the version and supported features' },
 ] as const;
 
@@ -118,8 +124,16 @@ function mainHelp(): string {
   return lines.join('\n') + '\n';
 }
 
+/** runc's shape, which tools parse line by line: "<name> version X", "spec: Y", "libseccomp: Z". */
 function versionText(): string {
-  return `${PROG} version ${VERSION}\nspec: 1.2.0\n+SECCOMP +CGROUPV1 +CGROUPV2 +USERNS +TIMENS +PIVOT_ROOT +EXPLAIN -SYSTEMD\n`;
+  let libseccomp = '';
+  try {
+    const so = readdirSync('/usr/lib/x86_64-linux-gnu').concat(readdirSync('/usr/lib')).find((f) => /^libseccomp\.so\.\d+\.\d+\.\d+$/.test(f));
+    if (so) libseccomp = `libseccomp: ${so.replace('libseccomp.so.', '')}\n`;
+  } catch {
+    // no such directory
+  }
+  return `${PROG} version ${VERSION}\nspec: 1.2.0\n${libseccomp}`;
 }
 
 async function runtimeFor(globals: Globals) {
@@ -145,6 +159,7 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
     pidFile: args.flags['pid-file'] as string | undefined,
     noPivot: args.flags['no-pivot'] === true,
     preserveFds: (args.flags['preserve-fds'] as number | undefined) ?? 0,
+    configPath: args.flags.config as string | undefined,
   };
   const warn = (warnings: string[]) => warnings.forEach((w) => io.err(`${PROG}: warning: ${w}\n`));
   switch (command) {
@@ -178,11 +193,16 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
         pidFile: args.flags['pid-file'] as string | undefined,
         detach: args.flags.detach === true,
         preserveFds: (args.flags['preserve-fds'] as number | undefined) ?? 0,
+        appendEnv: args.flags.env as string[] | undefined,
+        ignorePaused: args.flags['ignore-paused'] === true,
+        subCgroups: args.flags.cgroup as string[] | undefined,
       };
       if (args.flags.explain) return io.out(await runtime.explainExec(id, execOpts)), 0;
       const ignore = () => {};
       if (!execOpts.detach) for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(sig, ignore);
-      return (await runtime.exec(id, execOpts)).exitCode ?? 0;
+      const result = await runtime.exec(id, execOpts);
+      warn(result.warnings);
+      return result.exitCode ?? 0;
     }
     case 'state': {
       const runtime = await runtimeFor(globals);
@@ -305,7 +325,7 @@ async function resourcesFromFlags(args: ParsedArgs) {
   const memory = { limit: bytes('memory'), reservation: bytes('memory-reservation'), swap: bytes('memory-swap') };
   if (Object.values(memory).some((v) => v !== undefined)) resources.memory = { ...resources.memory, ...Object.fromEntries(Object.entries(memory).filter(([, v]) => v !== undefined)) };
   const cpu = {
-    shares: num('cpu-shares'),
+    shares: num('cpu-share') ?? num('cpu-shares'),
     quota: num('cpu-quota'),
     period: num('cpu-period'),
     realtimeRuntime: num('cpu-rt-runtime'),
@@ -339,7 +359,6 @@ async function execProcessFromFlags(args: ParsedArgs) {
   }
   if (f.tty) process.terminal = true;
   if (f.cwd !== undefined) process.cwd = f.cwd;
-  if (f.env !== undefined) process.env = f.env;
   if (f.user !== undefined) {
     const m = /^(\d+)(?::(\d+))?$/.exec(f.user as string);
     if (!m) throw new BerthError('INVALID_ARGUMENT', `--user: ${JSON.stringify(f.user)} is not UID[:GID] (numbers)`);
@@ -383,8 +402,14 @@ export async function runtimeMain(argv: readonly string[], io: Io = stdio): Prom
         if (f !== 'text' && f !== 'json') throw new BerthError('INVALID_ARGUMENT', `unknown --log-format "${f}" (use text or json)`);
         globals.logFormat = f;
       } else if (key === '--debug') globals.debug = true;
-      else if (key === '--systemd-cgroup') {
-        throw new BerthError('NOT_IMPLEMENTED', '--systemd-cgroup is not supported yet: berth-runtime manages cgroupfs directly', { hint: 'drop --systemd-cgroup (containerd: SystemdCgroup = false)' });
+      else if (key === '--systemd-cgroup' || key === '--cgroup-manager') {
+        const manager = key === '--systemd-cgroup' ? 'systemd' : value();
+        if (manager === 'systemd') {
+          throw new BerthError('NOT_IMPLEMENTED', `${key === '--systemd-cgroup' ? '--systemd-cgroup' : '--cgroup-manager systemd'} is not supported yet: berth-runtime manages cgroupfs directly`, {
+            hint: 'use --cgroup-manager cgroupfs (containerd: SystemdCgroup = false)',
+          });
+        }
+        if (manager !== 'cgroupfs') throw new BerthError('INVALID_ARGUMENT', `unknown --cgroup-manager ${JSON.stringify(manager)} (use cgroupfs or systemd)`);
       } else if (key === '--version' || key === '-v') return io.out(versionText()), 0;
       else if (key === '--help' || key === '-h') return io.out(mainHelp()), 0;
       else throw new BerthError('INVALID_ARGUMENT', `unknown global flag ${key}`, { hint: `see: ${PROG} --help` });

@@ -72,6 +72,18 @@ describe('memfdWith and socketPair', () => {
     }
   });
 
+  it('runs a memfd program whose fd lies just above the fds it maps (the temporaries never cover it)', async () => {
+    const program = memfdWith('berth-test', readFileSync('/bin/true'), { sealed: true });
+    try {
+      // the memfd got the lowest free number: every fd below it is open. Mapping the one right
+      // below puts the first temporary copy at the program's own number.
+      const fds = [0, 1, program - 1];
+      assert.deepEqual(await posixSpawn(`/proc/self/fd/${program}`, ['true'], { fds }).exited, { code: 0, signal: null });
+    } finally {
+      closeSync(program);
+    }
+  });
+
   it('a plain memfd is read from its start by whoever inherits it', async () => {
     const fd = memfdWith('berth-plan-test', Buffer.from('hello plan'));
     const [mine, theirs] = socketPair();

@@ -196,8 +196,11 @@ export function posixSpawn(path: string, argv: string[], opts: PosixSpawnOptions
   if (Number(l.fa_init(fa)) !== 0 || Number(l.attr_init(attr)) !== 0) throw new BerthError('INTERNAL', 'posix_spawn: cannot initialise its attributes');
   try {
     // two passes, so that no source fd is overwritten before it was copied: first every
-    // source to a number above all of them, then those to their places
-    const base = Math.max(2, ...opts.fds) + 1;
+    // source to a number above all of them, then those to their places. Above the program's
+    // own fd too, when it is run as /proc/self/fd/N (a sealed memfd): the temporaries are
+    // closed before execve, and N must still be there then.
+    const execFd = /^\/proc\/self\/fd\/(\d+)$/.exec(path);
+    const base = Math.max(2, ...opts.fds, execFd ? Number(execFd[1]) : 0) + 1;
     opts.fds.forEach((fd, i) => l.fa_adddup2(fa, fd, base + i));
     opts.fds.forEach((_, i) => l.fa_adddup2(fa, base + i, i));
     opts.fds.forEach((_, i) => l.fa_addclose(fa, base + i));

@@ -41,7 +41,7 @@ function deviceRule(value: unknown, path: string): Json {
   optional(rule, 'minor', path, int64);
   optional(rule, 'access', path, (v, p) => {
     const access = string(v, p);
-    if (!/^[rwm]*$/.test(access)) fail(p, `${JSON.stringify(access)} is not made of r, w and m`);
+    if (!/^[rwma]*$/.test(access)) fail(p, `${JSON.stringify(access)} is not made of r, w and m`);
     return access;
   });
   return rule;

@@ -23,6 +23,8 @@ import { normalizeCgroupPath } from '../cgroups/index.ts';
 
 export interface CreateOptions {
   bundleDir: string;
+  /** The config to use instead of BUNDLE/config.json (crun's --config). */
+  configPath?: string | undefined;
   consoleSocket?: string | undefined;
   pidFile?: string | undefined;
   noPivot?: boolean | undefined;
@@ -42,13 +44,14 @@ export interface CreateResult {
   init: InitProcess;
 }
 
-export async function loadBundleConfig(bundleDir: string): Promise<RuntimeConfig> {
-  const configPath = join(bundleDir, 'config.json');
+export async function loadBundleConfig(bundleDir: string, configFile?: string): Promise<RuntimeConfig> {
+  const configPath = configFile ? resolve(configFile) : join(bundleDir, 'config.json');
   let text: string;
   try {
     text = readFileSync(configPath, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) {
+      if (configFile) throw new BerthError('NOT_FOUND', `config ${configPath} does not exist`);
       throw new BerthError('NOT_FOUND', `no config.json in bundle ${bundleDir}`, { hint: 'create one with: berth-runtime spec --bundle DIR' });
     }
     throw err;
@@ -129,7 +132,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
 export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
   validateContainerId(id);
   const bundleDir = resolve(opts.bundleDir);
-  const config = await loadBundleConfig(bundleDir);
+  const config = await loadBundleConfig(bundleDir, opts.configPath);
   const { plan } = await prepare(ctx, id, opts, config, bundleDir);
   return { config, plan };
 }
@@ -143,7 +146,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     throw err;
   });
   // everything that can be refused is refused before anything is created
-  const config = await loadBundleConfig(bundleDir);
+  const config = await loadBundleConfig(bundleDir, opts.configPath);
   if (config.process?.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new BerthError('INVALID_ARGUMENT', 'process.terminal is true but no --console-socket was given', {
       hint: 'pass --console-socket, run it in the foreground (berth-runtime run), or set process.terminal to false in config.json',

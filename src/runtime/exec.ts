@@ -3,7 +3,8 @@
  * namespaces and cgroups, the container's seccomp filter, the process's own user,
  * capabilities and limits.
  */
-import { resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { CgroupEntry } from './compile.ts';
 import { BerthError, writeFileAtomic } from '../common/index.ts';
 import { validateProcess, type Process } from '../oci/index.ts';
 import { encodePlan } from '../native/protocol.ts';
@@ -16,6 +17,13 @@ import { explainPlan } from './explain.ts';
 export interface ExecOptions {
   /** The process (OCI `process` object); fields not given come from the container's own. */
   process: Partial<Process> & { args: string[] };
+  /** Variables added to the process's env (runc exec --env: after the container's own). */
+  appendEnv?: string[] | undefined;
+  /** Exec into a paused container too (runc --ignore-paused). */
+  ignorePaused?: boolean | undefined;
+  /** Existing sub-cgroups of the container's to run in: "PATH" or "CONTROLLER[,…]:PATH" (runc
+   * exec --cgroup). */
+  subCgroups?: string[] | undefined;
   /** Capabilities added to the bounding, effective and permitted sets (runc exec --cap). */
   addCapabilities?: string[] | undefined;
   consoleSocket?: string | undefined;
@@ -40,16 +48,18 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   checkPreserveFds(opts.preserveFds, opts.extraFds);
   const state = await ctx.store.read(id);
   const status = await containerStatus(ctx, state);
-  if (status !== 'running' && status !== 'created') {
-    throw new BerthError('FAILED_PRECONDITION', `cannot exec in container "${id}": it is ${status}`);
+  if (status !== 'running' && status !== 'created' && !(status === 'paused' && opts.ignorePaused)) {
+    throw new BerthError('FAILED_PRECONDITION', `cannot exec in container "${id}": it is ${status}`, status === 'paused' ? { hint: 'resume it, or pass --ignore-paused' } : {});
   }
   const base = state.config.process;
   const merged = {
     ...base,
+    // a terminal only when the exec asks for one (-t, or its --process), never config.json's
+    terminal: false,
     ...opts.process,
     user: opts.process.user ?? base?.user ?? { uid: 0, gid: 0 },
     cwd: opts.process.cwd ?? base?.cwd ?? '/',
-    env: opts.process.env ?? base?.env ?? [],
+    env: [...(opts.process.env ?? base?.env ?? []), ...(opts.appendEnv ?? [])],
   };
   if (opts.addCapabilities?.length) {
     const caps = merged.capabilities ?? {};
@@ -61,7 +71,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   if (process.terminal && !opts.consoleSocket && opts.detach) {
     throw new BerthError('INVALID_ARGUMENT', 'a detached exec with a terminal needs --console-socket');
   }
-  const { entry } = state.cgroupPath ? await ctx.cgroups.preview(state.cgroupPath) : { entry: { joinFiles: [] } };
+  const entry = state.cgroupPath ? await execCgroupEntry(ctx, state.cgroupPath, opts.subCgroups ?? []) : { joinFiles: [] };
   const { steps, warnings } = compileExecPlan(state.config, process, {
     pid: state.pid,
     cgroupEntry: entry,
@@ -71,6 +81,41 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
     preserveFds: opts.preserveFds ?? opts.extraFds?.length,
   });
   return { steps, warnings };
+}
+
+/** Where an exec'd process enters the container's cgroups: the container's own, or, for
+ * --cgroup, existing sub-cgroups of it (per controller on cgroup v1). */
+async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: string[]): Promise<CgroupEntry> {
+  const own = (await ctx.cgroups.preview(cgroupPath)).entry;
+  if (specs.length === 0) return own;
+  const sub = async (rel: string) => {
+    if (isAbsolute(rel) || rel.split('/').includes('..') || rel === '') {
+      throw new BerthError('INVALID_ARGUMENT', `--cgroup ${JSON.stringify(rel)}: must be a path below the container's cgroup (no "..")`);
+    }
+    const path = join(cgroupPath, rel);
+    if (!(await ctx.cgroups.inspect(path)).exists) throw new BerthError('NOT_FOUND', `--cgroup: cgroup ${path} does not exist`, { hint: 'create the sub-cgroup first' });
+    return (await ctx.cgroups.preview(path)).entry;
+  };
+  const whole = specs.filter((s) => !s.includes(':'));
+  const perController = specs.filter((s) => s.includes(':')).map((s) => ({ controllers: s.slice(0, s.indexOf(':')).split(','), rel: s.slice(s.indexOf(':') + 1) }));
+  if (whole.length > 1) throw new BerthError('INVALID_ARGUMENT', `--cgroup: more than one path for every controller (${whole.join(', ')})`);
+  let entry = whole.length ? await sub(whole[0]!) : own;
+  if (own.cloneInto !== undefined || !own.joinFiles.some((f) => f.endsWith('/tasks'))) {
+    // cgroup v2: one hierarchy, one path
+    const paths = new Set(perController.map((p) => p.rel));
+    if (paths.size > 1 || (paths.size === 1 && whole.length && !paths.has(whole[0]!))) {
+      throw new BerthError('INVALID_ARGUMENT', '--cgroup: cgroup v2 has one hierarchy: every controller must name the same path');
+    }
+    return paths.size === 1 ? sub([...paths][0]!) : entry;
+  }
+  for (const { controllers, rel } of perController) {
+    const files = (await sub(rel)).joinFiles;
+    const hierarchyOf = (file: string) => file.split('/')[4] ?? '';
+    const matches = (file: string) => hierarchyOf(file).split(',').some((c) => controllers.includes(c) || controllers.includes(c.replace(/^name=/, '')));
+    if (!files.some(matches)) throw new BerthError('INVALID_ARGUMENT', `--cgroup: no cgroup v1 hierarchy for ${controllers.join(',')}`);
+    entry = { ...entry, joinFiles: entry.joinFiles.map((f) => (matches(f) ? files.find((g) => hierarchyOf(g) === hierarchyOf(f)) ?? f : f)) };
+  }
+  return entry;
 }
 
 export async function explainExec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<string> {

@@ -11,12 +11,12 @@ const SIGNALS: Record<string, number> = {
   XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
 };
 
-/** "TERM", "SIGTERM", "15", "RTMIN+2" → signal number. */
+/** "TERM", "SIGTERM", "15", "RTMIN+2" → signal number; 0 only checks that the process is there. */
 export function parseSignal(text: string): number {
   const upper = text.toUpperCase().replace(/^SIG/, '');
   if (/^\d+$/.test(upper)) {
     const n = Number(upper);
-    if (n >= 1 && n <= 64) return n;
+    if (n >= 0 && n <= 64) return n;
   } else if (SIGNALS[upper] !== undefined) {
     return SIGNALS[upper];
   } else {
