@@ -142,6 +142,12 @@ int check_syscalls(int argc, char **argv);
 /* oom.c */
 int oom_watch(const char *dir);
 
+/* monitor.c */
+void op_monitor(const struct plan_op *op);
+void monitor_child_stdio(void);
+int monitor_on(void);
+int monitor_run(void);
+
 /* relay.c */
 int relay_console(void);
 

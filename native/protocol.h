@@ -63,8 +63,9 @@
  */
 #define BERTH_OPS(X)                                                                           \
 	/* (path) write "0": a v1 `tasks` file (moves this single-threaded process only,       \
-	   without the global lock a cgroup.procs write takes) or a cgroup.procs file */       \
-	X(OP_CGROUP_JOIN, 1, "cgroup-join", "P", "s")                                           \
+	   without the global lock a cgroup.procs write takes) or a cgroup.procs file; after   \
+	   the clone (a monitor stays out of the container's cgroups), the child's pid */       \
+	X(OP_CGROUP_JOIN, 1, "cgroup-join", "PA", "s")                                          \
 	/* (path, nstype) open(path); setns(fd, nstype) */                                       \
 	X(OP_SETNS, 2, "setns", "P", "s u")                                                      \
 	/* (offsets) unshare(CLONE_NEWTIME); write /proc/self/timens_offsets */                  \
@@ -222,7 +223,12 @@
 	X(OP_DETACH, 65, "detach", "C", "s")                                                     \
 	/* (uid) the env has no HOME: HOME=<home of uid in the container's /etc/passwd> (or /)   \
 	   is added at OP_EXEC */                                                                \
-	X(OP_HOME_ENV, 66, "home-env", "C", "u")
+	X(OP_HOME_ENV, 66, "home-env", "C", "u")                                                 \
+	/* (log path, max size, max files, attach socket, exit record, oom counter file, flags   \
+	   (1 stdin open, 2 tty), exit command) this process stays as the container's monitor:   \
+	   pipes (or the pty) for its stdio, the json-file log, attach clients, then the exit    \
+	   record, and execve of the exit command (monitor.c) */                                \
+	X(OP_MONITOR, 67, "monitor", "P", "s u u s s s u s*")
 
 enum berth_op {
 #define BERTH_OP_ENUM(e, code, name, stages, sig) e = code,

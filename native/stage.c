@@ -33,8 +33,15 @@ static void write_proc_child(const char *file, const char *content)
 static void parent_op(const struct plan_op *op)
 {
 	switch (op->code) {
-	case OP_CGROUP_JOIN:
-		write_file(arg_str(op, 0), "0");
+	case OP_CGROUP_JOIN: {
+		/* before the clone this process moves itself; after it, the child */
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", ctx.child > 0 ? ctx.child : 0);
+		write_file(arg_str(op, 0), pid);
+		break;
+	}
+	case OP_MONITOR:
+		op_monitor(op);
 		break;
 	case OP_CGROUP_OPEN:
 		ctx.cgroup_fd = open(arg_str(op, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -96,6 +103,7 @@ static void child_main(struct plan *plan, size_t from)
 	close_and_forget(&ctx.go_pipe[1]);
 	close_and_forget(&ctx.ready_pipe[0]);
 	close_and_forget(&ctx.cgroup_fd); /* a directory of the host: never into the container */
+	monitor_child_stdio();
 	/* "go" is the child's own pid as the parent sees it (for the seccomp listener's state) */
 	pid_t go;
 	ssize_t n;
@@ -227,6 +235,11 @@ int run_plan(struct plan *plan)
 			report_error("killed", 0, NULL, msg);
 		}
 		return BERTH_INIT_EXIT_SETUP_FAILED;
+	}
+	if (monitor_on()) {
+		close(ctx.sync_fd);
+		ctx.sync_fd = -1;
+		return monitor_run();
 	}
 	if (!ctx.foreground)
 		return 0;

@@ -42,6 +42,7 @@ const RUNTIME_TESTS = [
   'test/integration/runtime-exec.test.ts',
   'test/integration/runtime-isolation.test.ts',
   'test/integration/runtime-lifecycle.test.ts',
+  'test/integration/runtime-monitor.test.ts',
   'test/integration/runtime-namespaces.test.ts',
   'test/integration/runtime-security.test.ts',
 ];

@@ -18,7 +18,7 @@ export type Stage = keyof typeof STAGES;
  * where each op's syscalls are spelled out; protocol.test.ts holds the two together.
  */
 export const OPS = {
-  'cgroup-join': { code: 1, stages: 'P', signature: 's' },
+  'cgroup-join': { code: 1, stages: 'PA', signature: 's' },
   setns: { code: 2, stages: 'P', signature: 's u' },
   timens: { code: 3, stages: 'P', signature: 's' },
   clone: { code: 4, stages: 'P', signature: 'u' },
@@ -84,9 +84,16 @@ export const OPS = {
   remount: { code: 64, stages: 'C', signature: 's u' },
   detach: { code: 65, stages: 'C', signature: 's' },
   'home-env': { code: 66, stages: 'C', signature: 'u' },
+  monitor: { code: 67, stages: 'P', signature: 's u u s s s u s*' },
 } as const satisfies Record<string, { code: number; stages: string; signature: string }>;
 
 export type OpName = keyof typeof OPS;
+
+/** OP_MONITOR flags (MON_* in native/monitor.c). */
+export const MONITOR_FLAGS = { stdin: 1, tty: 2 } as const;
+
+/** Frame types of a monitor's attach socket (native/monitor.c). */
+export const ATTACH_FRAME = { stdin: 0, closeStdin: 1, resize: 2, clientCleans: 3, stdout: 1, stderr: 2, exit: 3 } as const;
 
 /** OP_MOUNT kind bits (BERTH_MOUNT_* in protocol.h). */
 export const MOUNT_KIND = { file: 1, copyUp: 2, realDir: 4 } as const;
@@ -153,6 +160,19 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'detach'; path: string }
   /** HOME from the container's /etc/passwd entry of uid (or /), for an env without HOME. */
   | { op: 'home-env'; uid: number }
+  /** This process stays as the container's monitor (native/monitor.c). */
+  | {
+      op: 'monitor';
+      logPath: string;
+      logMaxSize: number;
+      logMaxFiles: number;
+      attachPath: string;
+      exitPath: string;
+      oomFile: string;
+      stdinOpen: boolean;
+      tty: boolean;
+      exitCommand: string[];
+    }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number; uid: number; gid: number; type: string }
   | { op: 'bind-device'; hostPath: string; path: string }
@@ -354,6 +374,18 @@ function argsOf(step: PlanStep): Arg[] {
     case 'close-fds':
     case 'cloexec-fds':
       return [step.from];
+    case 'monitor':
+      return [
+        step.logPath,
+        step.logMaxSize,
+        step.logMaxFiles,
+        step.attachPath,
+        step.exitPath,
+        step.oomFile,
+        (step.stdinOpen ? MONITOR_FLAGS.stdin : 0) | (step.tty ? MONITOR_FLAGS.tty : 0),
+        step.exitCommand.length,
+        ...step.exitCommand,
+      ];
     case 'write-file':
       return [step.path, step.content];
   }

@@ -94,6 +94,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
+const POSIX_SPAWN_SETSID = 0x80;
 /** glibc's sizes are 80 (file actions), 336 (attr) and 128 (sigset_t) bytes on 64-bit Linux: room to spare. */
 const OPAQUE_SIZE = 1024;
 
@@ -138,6 +139,8 @@ export interface SpawnedProcess {
   hasExited(): boolean;
   /** Signals the process unless it was reaped already. */
   kill(signal: NodeJS.Signals | number): void;
+  /** Keeps the event loop no longer alive for it (it is still reaped if it ends while we run). */
+  unref(): void;
 }
 
 export interface PosixSpawnOptions {
@@ -145,6 +148,8 @@ export interface PosixSpawnOptions {
   fds: number[];
   /** Default: this process's environment. */
   env?: NodeJS.ProcessEnv;
+  /** A session of its own (setsid): the terminal's hangup and signals do not reach it. */
+  setsid?: boolean;
 }
 
 const signalNames = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([name, num]) => [num, name as NodeJS.Signals]));
@@ -152,6 +157,8 @@ const signalNames = new Map<number, NodeJS.Signals>(Object.entries(osConstants.s
 interface Watched {
   resolve: (exit: SpawnedExit) => void;
   reaped: boolean;
+  /** The event loop need not stay alive for it. */
+  weak: boolean;
 }
 const watched = new Map<number, Watched>();
 let listening = false;
@@ -181,7 +188,16 @@ function reap(): void {
     listening = false;
     clearInterval(keepAlive);
     keepAlive = undefined;
+  } else {
+    refKeepAlive();
   }
+}
+
+/** The keep-alive timer holds the event loop only while a child not marked weak runs. */
+function refKeepAlive(): void {
+  if (!keepAlive) return;
+  if ([...watched.values()].some((w) => !w.weak)) keepAlive.ref();
+  else keepAlive.unref();
 }
 
 /** Starts `path` with `argv` (argv[0] included), the child's fds as `opts.fds` maps them,
@@ -208,7 +224,7 @@ export function posixSpawn(path: string, argv: string[], opts: PosixSpawnOptions
     l.attr_setsigdefault(attr, sigs);
     l.sigemptyset(sigs);
     l.attr_setsigmask(attr, sigs);
-    l.attr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    l.attr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (opts.setsid ? POSIX_SPAWN_SETSID : 0));
     const env = Object.entries(opts.env ?? process.env)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`);
@@ -227,7 +243,7 @@ export function posixSpawn(path: string, argv: string[], opts: PosixSpawnOptions
     const child = pid[0] as number;
     let resolve!: (exit: SpawnedExit) => void;
     const exited = new Promise<SpawnedExit>((res) => (resolve = res));
-    const w: Watched = { resolve, reaped: false };
+    const w: Watched = { resolve, reaped: false, weak: false };
     watched.set(child, w);
     setImmediate(reap); // it may have ended before the listener saw anything of ours
     return {
@@ -236,6 +252,10 @@ export function posixSpawn(path: string, argv: string[], opts: PosixSpawnOptions
       hasExited: () => w.reaped,
       kill: (signal) => {
         if (!w.reaped) process.kill(child, signal);
+      },
+      unref: () => {
+        w.weak = true;
+        refKeepAlive();
       },
     };
   } finally {

@@ -48,10 +48,10 @@ export interface CgroupEntry {
  * kernel refuses to clone into a cgroup from outside that namespace's root (ENOENT): berth-init
  * then joins the v2 cgroup itself, through cgroup.procs, before the setns.
  */
-export function cgroupEntrySteps(entry: CgroupEntry, joinsCgroupNs: boolean): { steps: PlanStep[]; intoCgroup: boolean } {
+export function cgroupEntrySteps(entry: CgroupEntry, joinsCgroupNs: boolean, stage: 'parent' | 'parent-after' = 'parent'): { steps: PlanStep[]; intoCgroup: boolean } {
   const joinFiles = [...entry.joinFiles];
   if (entry.cloneInto && joinsCgroupNs) joinFiles.push(join(entry.cloneInto, 'cgroup.procs'));
-  const steps: PlanStep[] = joinFiles.map((procsPath) => ({ stage: 'parent', op: 'cgroup-join', procsPath }));
+  const steps: PlanStep[] = joinFiles.map((procsPath) => ({ stage, op: 'cgroup-join', procsPath }));
   const intoCgroup = entry.cloneInto !== undefined && !joinsCgroupNs;
   if (intoCgroup) steps.push({ stage: 'parent', op: 'cgroup-open', dir: entry.cloneInto! });
   return { steps, intoCgroup };
@@ -78,6 +78,25 @@ export interface CompileOptions {
   security?: HostSecurity | undefined;
   /** The host's mount points whose procfs/sysfs --no-pivot takes away (default: this host's). */
   hostProcSysMounts?: string[] | undefined;
+  /** berth-init stays as the container's monitor (the engine's containers): see MonitorOptions. */
+  monitor?: MonitorOptions | undefined;
+}
+
+/** What a container's monitor does (native/monitor.c); every path is the engine's. */
+export interface MonitorOptions {
+  /** json-file log; '' for none (--log-driver none). */
+  logPath: string;
+  /** Rotate at this size (0: never) keeping this many files in all (docker's max-size, max-file). */
+  logMaxSize: number;
+  logMaxFiles: number;
+  attachPath: string;
+  exitPath: string;
+  /** The container's stdin stays open for attach clients (-i). */
+  stdinOpen: boolean;
+  /** Run at the end, in the monitor's place (the engine's cleanup). */
+  exitCommand: string[];
+  /** The file that counts the cgroup's OOM kills ("oom_kill N"), '' when there is none. */
+  oomFile?: string | undefined;
 }
 
 export interface CompiledPlan {
@@ -144,8 +163,11 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
 
   // --- parent: cgroups first, so nothing of the container ever runs outside them
   const joined = namespaces.filter((ns) => ns.path).sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
-  const entry = cgroupEntrySteps(opts.cgroupEntry, joined.some((ns) => ns.type === 'cgroup'));
-  steps.push(...entry.steps);
+  // a monitor stays, and stays out of the container's cgroups: it moves the child in after the
+  // clone (the child waits for it before anything else), where it cannot be cloned into them
+  const monitor = opts.monitor;
+  const entry = cgroupEntrySteps(opts.cgroupEntry, joined.some((ns) => ns.type === 'cgroup'), monitor ? 'parent-after' : 'parent');
+  steps.push(...entry.steps.filter((s) => s.stage === 'parent'));
   // host paths are reached from the host's namespaces, before any is joined or made: the
   // console socket and the seccomp listener are connected here, bind sources opened here
   if (process.terminal && opts.consoleSocket) parent({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
@@ -166,6 +188,21 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   const mountPlan = mounts.flatMap((m, i) => mountSteps(m, i, mountCtx));
   steps.push(...mountPlan.filter((s) => s.stage === 'parent'));
   parent({ stage: 'parent', op: 'start-socket', path: opts.startSocketPath });
+  if (monitor) {
+    parent({
+      stage: 'parent',
+      op: 'monitor',
+      logPath: monitor.logPath,
+      logMaxSize: monitor.logMaxSize,
+      logMaxFiles: monitor.logMaxFiles,
+      attachPath: monitor.attachPath,
+      exitPath: monitor.exitPath,
+      oomFile: monitor.oomFile ?? '',
+      stdinOpen: monitor.stdinOpen,
+      tty: process.terminal === true,
+      exitCommand: monitor.exitCommand,
+    });
+  }
   for (const ns of joined) parent({ stage: 'parent', op: 'setns', path: ns.path!, nsType: CLONE_FLAGS[ns.type], namespace: ns.type });
   if (created.has('time')) {
     const offsets = Object.entries(linux.timeOffsets ?? {})
@@ -173,14 +210,17 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
       .join('\n');
     parent({ stage: 'parent', op: 'timens', offsets });
   }
-  const hasConsole = process.terminal === true && (!!opts.consoleSocket || opts.relayConsole === true);
-  if (process.terminal && !opts.consoleSocket && opts.relayConsole) parent({ stage: 'parent', op: 'console-pair' });
+  // a monitor holds the pty master as a foreground run relays it: over the console pair
+  const relay = opts.relayConsole === true || monitor !== undefined;
+  const hasConsole = process.terminal === true && (!!opts.consoleSocket || relay);
+  if (process.terminal && !opts.consoleSocket && relay) parent({ stage: 'parent', op: 'console-pair' });
   // a cgroup namespace is rooted at the cgroups of whoever creates it: when the child is cloned
   // into its v2 cgroup, berth-init is not there, so the child makes it itself (as runc does)
   const intoCgroup = entry.intoCgroup;
-  const cgroupNsInChild = intoCgroup && created.has('cgroup');
+  const cgroupNsInChild = (intoCgroup || monitor !== undefined) && created.has('cgroup');
   const cloneTypes = [...created].filter((t) => t !== 'time' && !(t === 'cgroup' && cgroupNsInChild));
   parent({ stage: 'parent', op: 'clone', flags: cloneTypes.reduce((f, t) => f | CLONE_FLAGS[t], 0), namespaces: cloneTypes, intoCgroup });
+  steps.push(...entry.steps.filter((s) => s.stage === 'parent-after'));
   if (created.has('user')) {
     if (opts.isRootless) steps.push({ stage: 'parent-after', op: 'setgroups-deny' });
     if (linux.uidMappings?.length) steps.push({ stage: 'parent-after', op: 'uid-map', map: idMapText(linux.uidMappings) });

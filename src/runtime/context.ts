@@ -29,6 +29,8 @@ export interface RuntimeCgroups {
   stats(path: string): Promise<CgroupStats>;
   /** How many processes the kernel OOM-killed in the cgroup so far. */
   oomKillCount(path: string): Promise<number>;
+  /** The file that counts them ("oom_kill N": v2 memory.events, v1 memory.oom_control). */
+  oomCounterFile(path: string): Promise<string | undefined>;
   /** Wakes `wait()` when the kernel reports an OOM event for the cgroup (v1 eventfd, v2 inotify). */
   oomNotifier(path: string): Promise<OomNotifier>;
 }

@@ -11,7 +11,7 @@ import { parseRuntimeConfig, validateSeccompSyscallNames, type RuntimeConfig, ty
 import { DEFAULT_DEVICE_RULES } from '../cgroups/index.ts';
 import { encodePlan, type PlanStep } from '../native/protocol.ts';
 import { checkSyscallNames } from '../native/syscalls.ts';
-import { compilePlan, type CompiledPlan } from './compile.ts';
+import { compilePlan, type CompiledPlan, type MonitorOptions } from './compile.ts';
 import { runHooks } from './hooks.ts';
 import { checkPreserveFds, spawnInit, type InitProcess, type ContainerStdio } from './init-process.ts';
 import { readProcessInfo } from './process-info.ts';
@@ -36,6 +36,9 @@ export interface CreateOptions {
   foreground?: boolean | undefined;
   /** fds the container gets as stdin/stdout/stderr (library callers; the CLI passes its own). */
   stdio?: ContainerStdio | undefined;
+  /** berth-init stays as the container's monitor (the engine): its stdio, log, attach socket,
+   * exit record and exit command. The container is created and left to it. */
+  monitor?: MonitorOptions | undefined;
 }
 
 export interface CreateResult {
@@ -122,6 +125,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
     noPivot: opts.noPivot,
     relayConsole: opts.foreground === true && !opts.consoleSocket,
     preserveFds: opts.preserveFds ?? opts.extraFds?.length,
+    monitor: opts.monitor && { ...opts.monitor, oomFile: opts.monitor.oomFile ?? (cgroupPath ? await ctx.cgroups.oomCounterFile(cgroupPath) : '') },
     isRootless,
     isRootRamfs: isRootRamfs(),
   });
@@ -147,7 +151,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   });
   // everything that can be refused is refused before anything is created
   const config = await loadBundleConfig(bundleDir, opts.configPath);
-  if (config.process?.terminal && !opts.consoleSocket && !opts.foreground) {
+  if (config.process?.terminal && !opts.consoleSocket && !opts.foreground && !opts.monitor) {
     throw new BerthError('INVALID_ARGUMENT', 'process.terminal is true but no --console-socket was given', {
       hint: 'pass --console-socket, run it in the foreground (berth-runtime run), or set process.terminal to false in config.json',
     });
@@ -199,6 +203,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       extraFds: opts.extraFds,
       stdio: opts.stdio,
       launcher: ctx.launcher,
+      monitor: opts.monitor !== undefined,
       handlers: {
         onPid: async (pid) => {
           state.pid = pid;
@@ -215,7 +220,9 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     await init.ready;
     state.phase = 'created';
     await ctx.store.write(state);
-    if (!opts.foreground) {
+    if (opts.monitor) {
+      init.release();
+    } else if (!opts.foreground) {
       const status = await init.exited;
       if (status !== 0) throw new BerthError('INTERNAL', `berth-init exited with status ${status} after the container was created`);
     }

@@ -213,6 +213,14 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       needPath(path);
       return (await get()).driver.oomKillCount(path);
     },
+    async oomCounterFile(path) {
+      needPath(path);
+      const { layout } = await get();
+      const rel = normalizeCgroupPath(path);
+      if (layout.kind === 'v2' && layout.v2Dir) return join(layout.v2Dir, rel, 'memory.events');
+      const memoryDir = layout.v1Mounts.get('memory');
+      return memoryDir ? join(memoryDir, rel, 'memory.oom_control') : undefined;
+    },
     async oomNotifier(path) {
       needPath(path);
       const { layout } = await get();

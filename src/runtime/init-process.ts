@@ -32,6 +32,9 @@ export interface InitProcess {
   exited: Promise<number>;
   /** An error berth-init reported after ready (foreground mode), if any. */
   lateError(): Error | undefined;
+  /** A monitor, once the container is created: this process lets it go (the event loop no
+   * longer waits for it, the sync socket is closed). */
+  release(): void;
 }
 
 export interface SpawnInitOptions {
@@ -46,6 +49,9 @@ export interface SpawnInitOptions {
   stdio?: ContainerStdio | undefined;
   /** How berth-init is started (default 'node'): see InitLauncher. */
   launcher?: InitLauncher | undefined;
+  /** berth-init stays as the container's monitor: a session of its own, /dev/null as its
+   * stdio, and nothing of this process waits for it once the container is created. */
+  monitor?: boolean | undefined;
 }
 
 /**
@@ -89,12 +95,13 @@ interface Launched {
   exited: Promise<SpawnedExit & { error?: Error }>;
   hasExited(): boolean;
   kill(signal: NodeJS.Signals): void;
+  unref(): void;
 }
 
 /** child_process.spawn: forks this process; berth-init then re-executes itself from a sealed copy. */
-function launchWithNode(args: string[], stdio: StdioOptions, planFd: number, syncFd: number, plan: Buffer): Launched {
+function launchWithNode(args: string[], stdio: StdioOptions, planFd: number, syncFd: number, plan: Buffer, setsid: boolean): Launched {
   stdio = [...(stdio as unknown[]), 'pipe', 'pipe'] as StdioOptions;
-  const child = spawn(initBinaryPath(), args, { stdio });
+  const child = spawn(initBinaryPath(), args, { stdio, detached: setsid });
   const planPipe = child.stdio[planFd] as Socket;
   planPipe.on('error', () => {});
   planPipe.end(plan);
@@ -109,6 +116,10 @@ function launchWithNode(args: string[], stdio: StdioOptions, planFd: number, syn
     exited,
     hasExited: () => child.exitCode !== null || child.signalCode !== null,
     kill: (signal) => void child.kill(signal),
+    unref: () => {
+      child.unref();
+      for (const s of child.stdio) (s as unknown as { unref?: () => void } | null)?.unref?.();
+    },
   };
 }
 
@@ -116,7 +127,7 @@ let sealedInit: number | undefined;
 
 /** posix_spawn of berth-init from a sealed memfd this process made once: no copy of this
  * process, and no re-exec in berth-init (it finds itself sealed already). */
-function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer): Launched {
+function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer, setsid: boolean): Launched {
   sealedInit ??= memfdWith('berth-init', readFileSync(initBinaryPath()), { sealed: true });
   const planFd = memfdWith('berth-plan', plan);
   let pair: [number, number] | undefined;
@@ -124,9 +135,9 @@ function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer):
   try {
     const fds = stdio.map((fd) => (fd === 'ignore' ? (devNull ??= openSync('/dev/null', 'r+')) : fd));
     pair = socketPair();
-    const child = posixSpawn(`/proc/self/fd/${sealedInit}`, ['berth-init', ...args], { fds: [...fds, planFd, pair[1]] });
+    const child = posixSpawn(`/proc/self/fd/${sealedInit}`, ['berth-init', ...args], { fds: [...fds, planFd, pair[1]], setsid });
     const sync = new Socket({ fd: pair[0], readable: true, writable: true });
-    return { pid: child.pid, sync, exited: child.exited, hasExited: child.hasExited, kill: child.kill };
+    return { pid: child.pid, sync, exited: child.exited, hasExited: child.hasExited, kill: child.kill, unref: child.unref };
   } catch (err) {
     if (pair) closeSync(pair[0]);
     throw err;
@@ -169,14 +180,15 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
   const syncFd = planFd + 1;
   const args = ['create', '--plan-fd', String(planFd), '--sync-fd', String(syncFd)];
   if (opts.foreground) args.push('--foreground');
-  const std = [opts.stdio?.stdin, opts.stdio?.stdout, opts.stdio?.stderr];
+  // a monitor's own stdio is nothing: the container's are its pipes (or pty)
+  const std = opts.monitor ? (['ignore', 'ignore', 'ignore'] as const) : [opts.stdio?.stdin, opts.stdio?.stdout, opts.stdio?.stderr];
   const preserved = opts.extraFds ? [...opts.extraFds] : Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
   if (preserved.length !== opts.preserveFds) throw new BerthError('INVALID_ARGUMENT', `${opts.preserveFds} fds to preserve, but ${preserved.length} given`);
   const launcher = opts.launcher === 'auto' ? (canPosixSpawn() ? 'posix' : 'node') : opts.launcher;
   const launched =
     launcher === 'posix'
-      ? launchWithPosixSpawn(args, [...std.map((fd, i) => fd ?? i), ...preserved], opts.plan)
-      : launchWithNode(args, [...std.map((fd) => fd ?? 'inherit'), ...preserved], planFd, syncFd, opts.plan);
+      ? launchWithPosixSpawn(args, [...std.map((fd, i) => fd ?? i), ...preserved], opts.plan, opts.monitor === true)
+      : launchWithNode(args, [...std.map((fd) => fd ?? 'inherit'), ...preserved], planFd, syncFd, opts.plan, opts.monitor === true);
   const sync = launched.sync;
 
   let reported: Error | undefined;
@@ -271,5 +283,9 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
         sync.once('close', once);
       }),
   );
-  return { pid: launched.pid, hasExited: launched.hasExited, kill: launched.kill, ready, exited, lateError: () => (isReady ? reported : undefined) };
+  const release = () => {
+    sync.destroy();
+    launched.unref();
+  };
+  return { pid: launched.pid, hasExited: launched.hasExited, kill: launched.kill, ready, exited, lateError: () => (isReady ? reported : undefined), release };
 }
