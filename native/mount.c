@@ -270,13 +270,23 @@ void op_mount(const struct plan_op *op)
 	close(fd);
 }
 
-/* (path, bind) the root: bound on itself in the container's mount namespace, or, without one,
- * used as it is */
+/* (path, mode, fstype, source, data, cwd) the root: bound on itself in the container's mount
+ * namespace, or a filesystem mounted there (an image's overlay, whose relative lowerdirs are
+ * resolved from cwd), or, without a mount namespace, used as it is */
 void op_rootfs(const struct plan_op *op)
 {
-	const char *rootfs = arg_str(op, 0);
-	if (arg_u64(op, 1) && mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+	const char *rootfs = arg_str(op, 0), *fstype = arg_str(op, 2), *source = arg_str(op, 3), *data = arg_str(op, 4), *cwd = arg_str(op, 5);
+	uint64_t mode = arg_u64(op, 1);
+	if (mode == 1 && mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		fail("mount", errno, rootfs);
+	if (mode == 2) {
+		if (*cwd && chdir(cwd) < 0)
+			fail("chdir", errno, cwd);
+		if (mount(source, rootfs, fstype, 0, *data ? data : NULL) < 0)
+			fail("mount", errno, rootfs);
+		if (*cwd && chdir("/") < 0)
+			fail("chdir", errno, "/");
+	}
 	ctx.root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.root_fd < 0)
 		fail("open", errno, rootfs);

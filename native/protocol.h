@@ -84,9 +84,11 @@
 	X(OP_SETSID, 9, "setsid", "C", "")                                                       \
 	/* (path, flags) mount(NULL, path, NULL, flags) */                                       \
 	X(OP_PROPAGATION, 10, "propagation", "C", "s u")                                         \
-	/* (path, bind) mount(path, path, NULL, MS_BIND|MS_REC) when bind (a mount namespace of \
-	   its own); open(path, O_PATH) as the root */                                          \
-	X(OP_ROOTFS, 11, "rootfs", "C", "s u")                                                   \
+	/* (path, mode, fstype, source, data, cwd) the root: mode 1 mount(path, path, NULL,     \
+	   MS_BIND|MS_REC) (a mount namespace of its own); mode 2 chdir(cwd) when given, then   \
+	   mount(source, path, fstype, 0, data), e.g. the overlay of an image's layers, made in  \
+	   the container's mount namespace only; mode 0 as it is. Then open(path, O_PATH) */     \
+	X(OP_ROOTFS, 11, "rootfs", "C", "s u s s s s")                                           \
 	/* (source, target-in-root, fstype, flags, data, propagation-flags, attr-set,           \
 	   attr-clr, kind, remount-flags) target opened with openat2(RESOLVE_IN_ROOT) (made     \
 	   when missing); mount(source, /proc/self/fd/N, fstype, flags, data); then remount     \

@@ -55,7 +55,7 @@ const SAMPLES: { [K in OpName]: Extract<PlanStep, { op: K }> } = {
   'become-root': { stage: 'child', op: 'become-root' },
   setsid: { stage: 'child', op: 'setsid' },
   propagation: { stage: 'child', op: 'propagation', path: '/', flags: 0x8_4000, flagNames: ['MS_REC', 'MS_SLAVE'], why: 'test' },
-  rootfs: { stage: 'child', op: 'rootfs', path: '/b/rootfs', bind: true },
+  rootfs: { stage: 'child', op: 'rootfs', path: '/b/rootfs', bind: true, mount: { type: 'overlay', source: 'overlay', data: 'lowerdir=l/a,upperdir=/c/u,workdir=/c/w', cwd: '/var/lib/berth/storage/overlay/l' } },
   mount: { stage: 'child', op: 'mount', source: 'proc', destination: '/proc', fstype: 'proc', flags: 0, flagNames: [], data: '', propagation: 0, attrSet: 1, attrClr: 0, isFile: false, remountFlags: 0, realDir: true },
   mkdir: { stage: 'child', op: 'mkdir', path: '/work', mode: 0o755 },
   mknod: { stage: 'child', op: 'mknod', path: '/dev/null', mode: 0o20666, major: 1, minor: 3, uid: 0, gid: 0, type: 'c' },

@@ -28,7 +28,7 @@ export const OPS = {
   'become-root': { code: 8, stages: 'C', signature: '' },
   setsid: { code: 9, stages: 'C', signature: '' },
   propagation: { code: 10, stages: 'C', signature: 's u' },
-  rootfs: { code: 11, stages: 'C', signature: 's u' },
+  rootfs: { code: 11, stages: 'C', signature: 's u s s s s' },
   mount: { code: 12, stages: 'C', signature: 's s s u s u u u u u' },
   mkdir: { code: 13, stages: 'C', signature: 's u' },
   mknod: { code: 14, stages: 'C', signature: 's u u u u u' },
@@ -133,8 +133,9 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'become-root' }
   | { op: 'setsid' }
   | { op: 'propagation'; path: string; flags: number; flagNames: string[]; why: string }
-  /** bind: bound on itself in a mount namespace of its own (else used as it is). */
-  | { op: 'rootfs'; path: string; bind: boolean }
+  /** bind: bound on itself in a mount namespace of its own; mount: a filesystem mounted there
+   * (an image's overlay, in the container's mount namespace only); else used as it is. */
+  | { op: 'rootfs'; path: string; bind: boolean; mount?: { type: string; source: string; data: string; cwd?: string | undefined } | undefined }
   | {
       op: 'mount';
       source: string;
@@ -282,7 +283,7 @@ function argsOf(step: PlanStep): Arg[] {
     case 'propagation':
       return [step.path, step.flags];
     case 'rootfs':
-      return [step.path, step.bind];
+      return [step.path, step.mount ? 2 : step.bind ? 1 : 0, step.mount?.type ?? '', step.mount?.source ?? '', step.mount?.data ?? '', step.mount?.cwd ?? ''];
     case 'chroot':
       return [step.move];
     case 'mount':

@@ -140,6 +140,34 @@ function checkNoMountNamespace(config: RuntimeConfig): void {
   if (linux.rootfsPropagation) throw new BerthError('INVALID_ARGUMENT', `linux.rootfsPropagation: cannot apply when ${why}`, { hint });
 }
 
+/**
+ * A bundle's root filesystem as a mount rather than a directory: the annotation holds
+ * {"type": "overlay", "source": "overlay", "options": ["lowerdir=…", "upperdir=…", "workdir=…"],
+ * "cwd": "/dir the relative lowerdirs are resolved from"}. berth's engine gives its containers the
+ * overlay of their image's layers this way: it is mounted in the container's own mount
+ * namespace, over root.path, and goes away with it (nothing is mounted on the host).
+ */
+export const ROOTFS_MOUNT_ANNOTATION = 'io.berth.rootfs.mount';
+
+function rootfsMount(config: RuntimeConfig, hasMountNs: boolean): { type: string; source: string; data: string; cwd?: string } | undefined {
+  const text = config.annotations?.[ROOTFS_MOUNT_ANNOTATION];
+  if (text === undefined) return undefined;
+  const field = `annotations["${ROOTFS_MOUNT_ANNOTATION}"]`;
+  if (!hasMountNs) throw new BerthError('INVALID_ARGUMENT', `${field}: the root can be a mount only in a mount namespace of the container's own`);
+  let spec: { type?: unknown; source?: unknown; options?: unknown; cwd?: unknown };
+  try {
+    spec = JSON.parse(text) as typeof spec;
+  } catch {
+    throw new BerthError('INVALID_ARGUMENT', `${field}: not JSON`);
+  }
+  const options = spec.options ?? [];
+  if (typeof spec.type !== 'string' || !spec.type || typeof spec.source !== 'string' || !Array.isArray(options) || !options.every((o) => typeof o === 'string')) {
+    throw new BerthError('INVALID_ARGUMENT', `${field}: expected {"type": string, "source": string, "options": [string], "cwd"?: string}`);
+  }
+  if (spec.cwd !== undefined && (typeof spec.cwd !== 'string' || !isAbsolute(spec.cwd))) throw new BerthError('INVALID_ARGUMENT', `${field}.cwd: must be an absolute path`);
+  return { type: spec.type, source: spec.source, data: (options as string[]).join(','), ...(spec.cwd ? { cwd: spec.cwd as string } : {}) };
+}
+
 export function compilePlan(config: RuntimeConfig, opts: CompileOptions): CompiledPlan {
   const linux = config.linux ?? {};
   const process = config.process;
@@ -242,7 +270,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     const flags = isolating ? asked : MS_SLAVE | MS_REC;
     child({ stage: 'child', op: 'propagation', path: '/', flags, flagNames: mountFlagNames(flags), why: 'keep the container\'s mounts off the host' });
   }
-  child({ stage: 'child', op: 'rootfs', path: rootfsDir, bind: hasMountNs });
+  child({ stage: 'child', op: 'rootfs', path: rootfsDir, bind: hasMountNs, mount: rootfsMount(config, hasMountNs) });
 
   steps.push(...mountPlan.filter((s) => s.stage === 'child'));
   const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);

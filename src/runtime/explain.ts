@@ -44,6 +44,9 @@ function describeStep(step: PlanStep): string {
     case 'propagation':
       return `mount(NULL, ${q(step.path)}, NULL, ${list(step.flagNames)})  ${step.why}`;
     case 'rootfs':
+      if (step.mount) {
+        return `${step.mount.cwd ? `chdir(${q(step.mount.cwd)}); ` : ''}mount(${q(step.mount.source)}, ${q(step.path)}, ${q(step.mount.type)}, 0, ${q(step.mount.data)}); open(O_PATH): the root filesystem, in the container's mount namespace only, every later path resolved inside it`;
+      }
       return step.bind
         ? `mount(${q(step.path)}, ${q(step.path)}, NULL, MS_BIND|MS_REC); open(O_PATH): the root filesystem, every later path resolved inside it`
         : `open(${q(step.path)}, O_PATH): the root filesystem as it is (no mount namespace: nothing is mounted)`;

@@ -154,6 +154,31 @@ print(os.read(os.open('self/mountinfo', os.O_RDONLY, dir_fd=proc), 1 << 20).deco
       assert.equal(existsSync('/real/data'), false, 'never on the host');
     });
 
+    it('mounts an overlay as the root, in the container\'s mount namespace only (io.berth.rootfs.mount)', async () => {
+      const dir = hostDir('overlay');
+      const layers = join(dir, 'layers');
+      // the lower layer: a busybox root; relative lowerdirs are resolved from the annotation's cwd
+      const b = h.bundle((c) => {
+        c.root = { path: join(dir, 'mnt'), readonly: false };
+        c.annotations = {
+          'io.berth.rootfs.mount': JSON.stringify({ type: 'overlay', source: 'overlay', options: ['lowerdir=base', `upperdir=${join(dir, 'upper')}`, `workdir=${join(dir, 'work')}`], cwd: layers }),
+        };
+        c.process!.args = ['/bin/sh', '-c', 'cat /etc/from-lower && echo written > /new-file'];
+      });
+      for (const d of ['layers', 'upper', 'work', 'mnt']) mkdirSync(join(dir, d));
+      (await import('node:fs')).renameSync(b.rootfsDir, join(layers, 'base'));
+      writeFileSync(join(layers, 'base/etc/from-lower'), 'lower layer\n');
+      const out = join(dir, 'out');
+      const fd = (await import('node:fs')).openSync(out, 'w');
+      const r = await h.runtime.run(uniqueId(), { bundleDir: b.bundleDir, stdio: { stdout: fd } });
+      (await import('node:fs')).closeSync(fd);
+      assert.equal(r.exitCode, 0);
+      assert.equal(readFileSync(out, 'utf8'), 'lower layer\n');
+      assert.equal(readFileSync(join(dir, 'upper/new-file'), 'utf8'), 'written\n', 'writes land in the upper dir');
+      assert.equal(existsSync(join(layers, 'base/new-file')), false);
+      assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(join(dir, 'mnt')), false, 'nothing mounted on the host');
+    });
+
     it('binds a source the user namespace\'s root could not reach (opened from the host side)', async () => {
       const secret = hostDir('userns-bind');
       chmodSync(secret, 0o700); // root only: the container's mapped root (uid 100000) cannot enter
