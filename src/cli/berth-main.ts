@@ -4,7 +4,7 @@
  * here at the boundary, with docker's exit codes.
  */
 import { Images } from '../engine/index.ts';
-import { parseCommandArgs, formatHelp, type CommandSpec } from './args.ts';
+import { parseCommandArgs, parseGlobalArgs, formatFlags, formatHelp, type CommandSpec, type FlagSpec } from './args.ts';
 import { PROG, exitCodeFor, renderError, type BerthCommand, type CommandEnv, type Globals, type Io } from './berth-command.ts';
 import { importTopCommand, imageImportCommand, imageLoadCommand, imageSaveCommand, loadTopCommand, saveTopCommand } from './berth-image-archive.ts';
 import { historyTopCommand, imageHistoryCommand, imageInspectCommand } from './berth-image-info.ts';
@@ -34,11 +34,11 @@ const IMAGE_COMMANDS: Array<[string[], BerthCommand]> = [
   [['prune'], imagePruneCommand],
 ];
 
-const GLOBAL_FLAGS = [
-  { name: 'root', value: 'DIR', description: 'engine state directory (default $BERTH_ROOT or /var/lib/berth)' },
-  { name: 'insecure-registry', value: 'HOST', description: 'reach this registry over plain HTTP (repeatable; also $BERTH_INSECURE_REGISTRIES)' },
-  { name: 'debug', short: 'D', description: 'print error causes and stacks' },
-  { name: 'version', short: 'v', description: 'print the version' },
+const GLOBAL_FLAGS: FlagSpec[] = [
+  { name: 'root', type: 'string', value: 'DIR', description: 'engine state directory (default $BERTH_ROOT or /var/lib/berth)' },
+  { name: 'insecure-registry', type: 'string', repeatable: true, value: 'HOST', description: 'reach this registry over plain HTTP (also $BERTH_INSECURE_REGISTRIES)' },
+  { name: 'debug', short: 'D', type: 'boolean', description: 'print error causes and stacks' },
+  { name: 'version', short: 'v', type: 'boolean', description: 'print the version' },
 ];
 
 function summaryOf(spec: CommandSpec): string {
@@ -48,11 +48,7 @@ function summaryOf(spec: CommandSpec): string {
 function mainHelp(): string {
   const lines = [`Usage: ${PROG} [OPTIONS] COMMAND`, '', 'A daemonless, Docker-compatible container engine.', '', 'Commands:'];
   for (const c of TOP_COMMANDS) lines.push(`  ${c.spec.name.padEnd(10)} ${summaryOf(c.spec)}`);
-  lines.push('', 'Management Commands:', `  ${'image'.padEnd(10)} Manage images`, '', 'Global Options:');
-  for (const f of GLOBAL_FLAGS) {
-    const left = `${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.value ? ' ' + f.value : ''}`;
-    lines.push(`  ${left.padEnd(30)} ${f.description}`);
-  }
+  lines.push('', 'Management Commands:', `  ${'image'.padEnd(10)} Manage images`, '', 'Global Options:', ...formatFlags(GLOBAL_FLAGS));
   lines.push('', `Run '${PROG} COMMAND --help' for more information on a command.`);
   return lines.join('\n') + '\n';
 }
@@ -77,26 +73,13 @@ function defaultIo(): Io {
 
 function parseGlobals(argv: readonly string[]): { globals: Globals; rest: string[]; early?: 'help' | 'version' } {
   const fromEnv = process.env.BERTH_INSECURE_REGISTRIES?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
-  const globals: Globals = { debug: false, insecureRegistries: fromEnv };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('-') || arg === '-') break;
-    const eq = arg.indexOf('=');
-    const key = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = () => {
-      if (eq > 0) return arg.slice(eq + 1);
-      if (i + 1 >= argv.length) throw new BerthError('INVALID_ARGUMENT', `flag ${key} needs a value`);
-      return argv[++i]!;
-    };
-    if (key === '--root') globals.root = value();
-    else if (key === '--insecure-registry') globals.insecureRegistries.push(value());
-    else if (key === '--debug' || key === '-D') globals.debug = true;
-    else if (key === '--version' || key === '-v') return { globals, rest: [], early: 'version' };
-    else if (key === '--help' || key === '-h') return { globals, rest: [], early: 'help' };
-    else throw new BerthError('INVALID_ARGUMENT', `unknown flag: ${key}`, { hint: `see '${PROG} --help'` });
-  }
-  return { globals, rest: argv.slice(i) };
+  const parsed = parseGlobalArgs(GLOBAL_FLAGS, argv, PROG);
+  const g = parsed.flags;
+  const globals: Globals = { debug: g.debug === true, insecureRegistries: [...fromEnv, ...((g['insecure-registry'] as string[] | undefined) ?? [])] };
+  if (typeof g.root === 'string') globals.root = g.root;
+  if (g.version) return { globals, rest: [], early: 'version' };
+  if (parsed.help) return { globals, rest: [], early: 'help' };
+  return { globals, rest: parsed.rest };
 }
 
 /** The command `argv` names, and the arguments left for it. */

@@ -5,7 +5,7 @@
 import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { BerthError, SyscallError } from '../common/index.ts';
-import { parseCommandArgs, formatHelp, type CommandSpec, type ParsedArgs } from './args.ts';
+import { parseCommandArgs, parseGlobalArgs, formatHelp, formatFlags, type CommandSpec, type ParsedArgs } from './args.ts';
 
 const PROG = 'berth-runtime';
 export const VERSION = '0.1.0';
@@ -118,8 +118,7 @@ const stdio: Io = { out: (t) => process.stdout.write(t), err: (t) => process.std
 function mainHelp(): string {
   const lines = [`Usage: ${PROG} [GLOBAL OPTIONS] COMMAND [OPTIONS]`, '', 'berth\'s OCI runtime: makes a container from a bundle with namespaces, cgroups and pivot_root.', '', 'Commands:'];
   for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(9)} ${c.summary}`);
-  lines.push('', 'Global options:');
-  for (const f of GLOBAL_FLAGS) lines.push(`  --${(f.name + ('value' in f ? ' ' + f.value : '')).padEnd(22)} ${f.description}`);
+  lines.push('', 'Global options:', ...formatFlags([...GLOBAL_FLAGS]));
   lines.push('', `Run '${PROG} COMMAND --help' for a command's options.`);
   return lines.join('\n') + '\n';
 }
@@ -387,33 +386,30 @@ function logError(globals: Globals, message: string): void {
 
 export async function runtimeMain(argv: readonly string[], io: Io = stdio): Promise<number> {
   const globals: Globals = { logFormat: 'text', debug: false };
-  let i = 0;
   let command = '';
   try {
-    for (; i < argv.length; i++) {
-      const arg = argv[i]!;
-      if (!arg.startsWith('-')) break;
-      const [key, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-      const value = () => inline ?? argv[++i] ?? '';
-      if (key === '--root') globals.root = value();
-      else if (key === '--log') globals.log = value();
-      else if (key === '--log-format') {
-        const f = value();
-        if (f !== 'text' && f !== 'json') throw new BerthError('INVALID_ARGUMENT', `unknown --log-format "${f}" (use text or json)`);
-        globals.logFormat = f;
-      } else if (key === '--debug') globals.debug = true;
-      else if (key === '--systemd-cgroup' || key === '--cgroup-manager') {
-        const manager = key === '--systemd-cgroup' ? 'systemd' : value();
-        if (manager === 'systemd') {
-          throw new BerthError('NOT_IMPLEMENTED', `${key === '--systemd-cgroup' ? '--systemd-cgroup' : '--cgroup-manager systemd'} is not supported yet: berth-runtime manages cgroupfs directly`, {
-            hint: 'use --cgroup-manager cgroupfs (containerd: SystemdCgroup = false)',
-          });
-        }
-        if (manager !== 'cgroupfs') throw new BerthError('INVALID_ARGUMENT', `unknown --cgroup-manager ${JSON.stringify(manager)} (use cgroupfs or systemd)`);
-      } else if (key === '--version' || key === '-v') return io.out(versionText()), 0;
-      else if (key === '--help' || key === '-h') return io.out(mainHelp()), 0;
-      else throw new BerthError('INVALID_ARGUMENT', `unknown global flag ${key}`, { hint: `see: ${PROG} --help` });
+    const parsed = parseGlobalArgs([...GLOBAL_FLAGS], argv, PROG);
+    const g = parsed.flags;
+    if (g.root !== undefined) globals.root = g.root as string;
+    if (g.log !== undefined) globals.log = g.log as string;
+    if (g['log-format'] !== undefined) {
+      const f = g['log-format'];
+      if (f !== 'text' && f !== 'json') throw new BerthError('INVALID_ARGUMENT', `unknown --log-format "${f as string}" (use text or json)`);
+      globals.logFormat = f;
     }
+    if (g.debug) globals.debug = true;
+    if (g['systemd-cgroup'] || g['cgroup-manager'] !== undefined) {
+      const manager = g['systemd-cgroup'] ? 'systemd' : (g['cgroup-manager'] as string);
+      if (manager === 'systemd') {
+        throw new BerthError('NOT_IMPLEMENTED', `${g['systemd-cgroup'] ? '--systemd-cgroup' : '--cgroup-manager systemd'} is not supported yet: berth-runtime manages cgroupfs directly`, {
+          hint: 'use --cgroup-manager cgroupfs (containerd: SystemdCgroup = false)',
+        });
+      }
+      if (manager !== 'cgroupfs') throw new BerthError('INVALID_ARGUMENT', `unknown --cgroup-manager ${JSON.stringify(manager)} (use cgroupfs or systemd)`);
+    }
+    if (g.version) return io.out(versionText()), 0;
+    if (parsed.help) return io.out(mainHelp()), 0;
+    const i = argv.length - parsed.rest.length;
     command = argv[i] ?? '';
     if (!command) return io.err(mainHelp()), 2;
     const spec = COMMANDS.find((c) => c.name === command);
