@@ -33,7 +33,7 @@ function parseArgs(argv) {
     else if (a === '--driver') opts.driver = argv[++i];
     else if (a === '--only') opts.only = argv[++i].split(',');
     else if (a === '-h' || a === '--help') {
-      console.log('usage: bench/pull.mjs [--runs N] [--dir DIR] [--driver overlay|vfs] [--only berth,podman,skopeo,gzip,node,tar-xf,tar-xzf]');
+      console.log('usage: bench/pull.mjs [--runs N] [--dir DIR] [--driver overlay|vfs] [--only berth,berth-nofw,podman,skopeo,gzip,node,tar-xf,tar-xzf]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -53,15 +53,25 @@ function sh(cmd, args, opts = {}) {
   return res;
 }
 
-/** Run and time one command (wall clock, ms); stdout/stderr captured, non-zero exit throws. */
+/** CPU time (user + system, ms) of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function childrenCpuMs() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+}
+
+/** Run and time one command (wall clock and its CPU time, ms); stdout/stderr captured, non-zero exit throws. */
 function timed(cmd, args, opts = {}) {
   const t0 = process.hrtime.bigint();
+  const cpu0 = childrenCpuMs();
   const res = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpuMs = childrenCpuMs() - cpu0;
   if (res.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${res.status ?? res.signal}\n${(res.stderr ?? '').slice(-3000)}${res.error ? `\n${res.error}` : ''}`);
   }
-  return { ms, stdout: res.stdout ?? '' };
+  return { ms, cpuMs, stdout: res.stdout ?? '' };
 }
 
 function sha256(buf) {
@@ -195,18 +205,22 @@ async function main() {
       '--storage-driver', podmanDriver, '--events-backend', 'none', '--cgroup-manager', 'cgroupfs'];
     const devnull = openSync('/dev/null', 'w');
 
+    const berthCase = (name, short, env) => ({
+      name,
+      short,
+      run: (dir) => {
+        const root = join(dir, 'root');
+        const { ms, cpuMs } = timed(BERTH, ['--root', root, '--insecure-registry', host, 'pull', '-q', ref], { env: { ...process.env, ...env } });
+        const ids = sh(BERTH, ['--root', root, 'images', '-q']).stdout.split('\n').filter(Boolean);
+        if (ids.length !== 1) throw new Error(`berth images -q after pull: ${JSON.stringify(ids)}`);
+        return { total: ms, parts: { '  its CPU time (user+sys)': cpuMs } };
+      },
+    });
     // each case: run(dir) → { total, parts? }; it verifies its own result
     const cases = [
-      {
-        name: 'berth pull',
-        run: (dir) => {
-          const root = join(dir, 'root');
-          const { ms } = timed(BERTH, ['--root', root, '--insecure-registry', host, 'pull', '-q', ref]);
-          const ids = sh(BERTH, ['--root', root, 'images', '-q']).stdout.split('\n').filter(Boolean);
-          if (ids.length !== 1) throw new Error(`berth images -q after pull: ${JSON.stringify(ids)}`);
-          return { total: ms };
-        },
-      },
+      berthCase('berth pull', 'berth', {}),
+      // the unpacker without its file worker (two threads instead of three), to see whether it pays
+      berthCase('berth pull (no file worker)', 'berth-nofw', { BERTH_UNPACK_FILE_WORKER: '0' }),
       hasPodman && {
         name: 'podman pull',
         run: (dir) => {
@@ -328,7 +342,8 @@ async function main() {
       for (const [k, v] of s.parts) {
         if (k.startsWith('  ')) {
           const sp = stats(v);
-          rows.push([k, fmt(sp.median), fmt(sp.p90), fmt(sp.min), fmt(sp.max), ratio(sp.median, podmanMed), ratio(sp.median, skopeoMed)]);
+          const isCpu = k.includes('CPU'); // not a wall time: no ratio to the others' wall times
+          rows.push([k, fmt(sp.median), fmt(sp.p90), fmt(sp.min), fmt(sp.max), isCpu ? '—' : ratio(sp.median, podmanMed), isCpu ? '—' : ratio(sp.median, skopeoMed)]);
         }
       }
     }

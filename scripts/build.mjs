@@ -12,6 +12,14 @@ mkdirSync(join(repoDir, 'build'), { recursive: true });
 mkdirSync(join(repoDir, 'dist'), { recursive: true });
 const sources = readdirSync(join(repoDir, 'native')).filter((f) => f.endsWith('.c')).map((f) => join('native', f));
 execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', 'build/berth-init', ...sources, '-lseccomp'], { cwd: repoDir, stdio: 'inherit' });
+// the same C with AddressSanitizer and UBSan (any finding aborts): the runtime's integration
+// tests run once more with it (scripts/test.mjs). Skipped where the compiler lacks them.
+try {
+  execFileSync('cc', ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Werror', '-o', 'build/berth-init-asan', ...sources, '-lseccomp'], { cwd: repoDir, stdio: ['ignore', 'ignore', 'inherit'] });
+} catch {
+  rmSync(join(repoDir, 'build/berth-init-asan'), { force: true });
+  console.error('build: no sanitizer build of berth-init (the compiler lacks -fsanitize=address,undefined)');
+}
 
 // CommonJS bundles: an ES module's `import … from 'node:fs'` makes Node build an ESM facade of
 // each builtin at start-up, reading every export (fs's lazy ReadStream getter loads all of
@@ -20,9 +28,7 @@ const entries = readdirSync(join(repoDir, 'src/bin')).filter((f) => f.endsWith('
 for (const stale of readdirSync(join(repoDir, 'dist'), { withFileTypes: true }).filter((e) => /\.mjs(\.map)?$/.test(e.name))) {
   rmSync(join(repoDir, 'dist', stale.name), { force: true });
 }
-await build({
-  entryPoints: entries.map((f) => join(repoDir, 'src/bin', f)),
-  outdir: join(repoDir, 'dist'),
+const common = {
   outExtension: { '.js': '.cjs' },
   bundle: true,
   splitting: false,
@@ -35,4 +41,10 @@ await build({
   // the sources are ES modules: import.meta.url is the bundle's own URL
   define: { 'import.meta.url': '__berthImportMetaUrl' },
   banner: { js: 'const __berthImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
-});
+};
+await build({ ...common, entryPoints: entries.map((f) => join(repoDir, 'src/bin', f)), outdir: join(repoDir, 'dist') });
+// The unpacker's worker threads are modules of their own: each is bundled as a separate entry
+// point, started from dist/workers/<name>.cjs (src/storage/worker-url.ts finds them).
+const workers = ['inflate-thread', 'file-thread'];
+rmSync(join(repoDir, 'dist/workers'), { recursive: true, force: true });
+await build({ ...common, entryPoints: workers.map((name) => join(repoDir, 'src/storage', `${name}.ts`)), outdir: join(repoDir, 'dist/workers') });

@@ -7,7 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
-import { BerthError } from '../common/index.ts';
+import { BerthError, describeErrno, isErrno } from '../common/index.ts';
 import { familiarReference, parsePlatform } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
 import { boolFlag, listFlag, stringFlag, type BerthCommand, type CommandEnv } from './berth-command.ts';
@@ -21,6 +21,10 @@ async function writeArchive(chunks: AsyncIterable<Uint8Array>, path: string): Pr
     await rename(temp, target);
   } catch (err) {
     await rm(temp, { force: true });
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new BerthError('NOT_FOUND', `cannot write the archive ${JSON.stringify(path)}: its directory does not exist`, { cause: err });
+    if (isErrno(err, 'EACCES', 'EPERM', 'EROFS')) throw new BerthError('PERMISSION_DENIED', `cannot write the archive ${JSON.stringify(path)}: ${describeErrno((err as NodeJS.ErrnoException).code ?? '')}`, { cause: err });
+    if (isErrno(err, 'EISDIR')) throw new BerthError('INVALID_ARGUMENT', `cannot write the archive ${JSON.stringify(path)}: it is a directory`, { cause: err, hint: 'give a file name' });
+    if (isErrno(err, 'ENOSPC')) throw new BerthError('UNAVAILABLE', `cannot write the archive ${JSON.stringify(path)}: no space left on device`, { cause: err });
     throw err;
   }
 }

@@ -4,12 +4,14 @@
  *   <root>/berth.db                 records (SQLite)
  *   <root>/content/blobs/sha256/…   manifests, configs, layer blobs
  *   <root>/storage/overlay/…        unpacked layers, by chain ID
- *   <root>/tmp/                     staging for load and import (same filesystem)
+ *   <root>/tmp/                     staging for load and import (same filesystem):
+ *                                   `<verb>-<pid>-<start>-*`, named after their owner
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BerthError } from '../common/index.ts';
 import { ContentStore } from '../image/index.ts';
-import { LayerStore } from '../storage/index.ts';
+import { LayerStore, ownerTag } from '../storage/index.ts';
 import { Database, resolveRoot, type Migration } from './db.ts';
 import { IMAGE_MIGRATIONS, ImageStore } from './image-store.ts';
 import { LEASE_MIGRATIONS, Leases } from './leases.ts';
@@ -57,10 +59,14 @@ export function openImageContext(opts: ImageContextOptions = {}): ImageContext {
   };
 }
 
-/** A fresh private directory under `<root>/tmp`, removed after `fn`. */
+/**
+ * A fresh private directory `<root>/tmp/<prefix>-<owner>-*`, removed after `fn`; should this
+ * process be killed meanwhile, the next garbage collection removes it (image-gc.ts).
+ */
 export async function withTempDir<T>(ctx: ImageContext, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  if (!/^[a-z]+$/.test(prefix)) throw new BerthError('INTERNAL', `temp dir prefix ${JSON.stringify(prefix)} must be lowercase letters`);
   await mkdir(ctx.tmpDir, { recursive: true, mode: 0o700 });
-  const dir = await mkdtemp(join(ctx.tmpDir, `${prefix}-`));
+  const dir = await mkdtemp(join(ctx.tmpDir, `${prefix}-${ownerTag()}-`));
   try {
     return await fn(dir);
   } finally {

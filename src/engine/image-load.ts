@@ -40,18 +40,18 @@ export interface ImportImageOptions {
   signal?: AbortSignal;
 }
 
-/** Run `fn` under a write lease; when it fails, collect whatever it left unreferenced. */
+/**
+ * Run `fn` under a write lease, then collect garbage: what `fn` left unreferenced when it
+ * failed, and what killed commands left (see image-gc.ts). A failure to collect is the next
+ * collection's to retry, not this command's.
+ */
 async function underWriteLease<T>(ctx: ImageContext, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   const lease = await ctx.leases.acquireWrite(signal);
-  let isFailed = false;
   try {
     return await fn();
-  } catch (err) {
-    isFailed = true;
-    throw err;
   } finally {
     lease.release();
-    if (isFailed) await collectGarbage(ctx).catch(() => undefined);
+    await collectGarbage(ctx).catch(() => undefined);
   }
 }
 

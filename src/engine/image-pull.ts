@@ -1,10 +1,11 @@
 /**
  * `pull`: fetch an image from its registry (../image/pull.ts does the transfer, verification
- * and unpacking) and record it under its tag and its repo digest. `login` and `logout` keep
- * the credentials pull uses.
+ * and unpacking) and record it under its tag and its repo digest, then collect garbage.
+ * `login` and `logout` keep the credentials pull uses.
  */
 import { RegistryClient, defaultAuthFile, parseReference, pullImage, type ImageManifest, type Platform, type PullEvent } from '../image/index.ts';
 import type { ImageContext } from './context.ts';
+import { collectGarbage, collectLeftovers } from './image-gc.ts';
 import type { ImageLayer } from './image-store.ts';
 
 export type { PullEvent };
@@ -44,6 +45,7 @@ export async function pull(ctx: ImageContext, imageRef: string, opts: PullOption
   const name = ref.digest ? `${ref.name}@${ref.digest}` : `${ref.name}:${ref.tag}`;
   const before = ctx.store.find(name);
   const lease = await ctx.leases.acquireWrite(opts.signal);
+  let isRecorded = false;
   try {
     const result = await pullImage(imageRef, {
       client: registryClient(opts),
@@ -73,9 +75,15 @@ export async function pull(ctx: ImageContext, imageRef: string, opts: PullOption
       },
       { names: ref.digest ? [] : [name], repoDigests: [`${ref.name}@${digest}`] },
     );
+    isRecorded = true;
     return { reference: ref.canonical, id: result.configDigest, digest, isNew: before?.id !== result.configDigest };
   } finally {
     lease.release();
+    // What killed commands left (see image-gc.ts), and once the image is recorded, whatever no
+    // image references. After a failed pull the layers it completed stay for the next pull
+    // (a partial download too, for a day). A failure to collect is the next collection's to
+    // retry, not this pull's.
+    await (isRecorded ? collectGarbage(ctx) : collectLeftovers(ctx)).catch(() => undefined);
   }
 }
 

@@ -136,7 +136,10 @@ export async function removeImage(ctx: ImageContext, imageRef: string, opts: Rem
   return out;
 }
 
-/** `image prune`: dangling images (with `all`, every unused image), then the garbage. */
+/**
+ * `image prune`: dangling images (with `all`, every unused image), then the garbage, partial
+ * downloads nobody resumes included.
+ */
 export async function pruneImages(ctx: ImageContext, opts: PruneOptions = {}): Promise<PruneResult> {
   const entries: RemoveEntry[] = [];
   ctx.db.transaction(() => {
@@ -148,6 +151,6 @@ export async function pruneImages(ctx: ImageContext, opts: PruneOptions = {}): P
       deleteImage(ctx, image, entries);
     }
   });
-  const gc = await collectGarbage(ctx);
+  const gc = await collectGarbage(ctx, { includeResumable: true });
   return { entries, reclaimed: gc.reclaimed };
 }

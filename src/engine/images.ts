@@ -7,7 +7,7 @@ import { saveArchive, type SaveImage } from '../image/index.ts';
 import { parseReference } from '../image/index.ts';
 import type { ChunkSource } from '../storage/index.ts';
 import { openImageContext, type ImageContext, type ImageContextOptions } from './context.ts';
-import { collectGarbage, type GcResult } from './image-gc.ts';
+import { collectGarbage, collectLeftovers, type GcResult, type LeftoverOptions, type LeftoverResult } from './image-gc.ts';
 import { importImage, loadImages, type ImportImageOptions, type LoadedImage, type LoadOptions } from './image-load.ts';
 import { login, logout, pull, type PullOptions, type PullOutcome, type RegistryOptions } from './image-pull.ts';
 import { pruneImages, removeImage, type PruneOptions, type PruneResult, type RemoveEntry, type RemoveOptions } from './image-remove.ts';
@@ -63,8 +63,13 @@ export class Images {
     return pruneImages(this.ctx, opts);
   }
 
-  collectGarbage(): Promise<GcResult> {
-    return collectGarbage(this.ctx);
+  collectGarbage(opts: LeftoverOptions = {}): Promise<GcResult> {
+    return collectGarbage(this.ctx, opts);
+  }
+
+  /** Remove what killed commands left (temp dirs and files whose owner is gone); for `berth system check`. */
+  collectLeftovers(opts: LeftoverOptions = {}): Promise<LeftoverResult> {
+    return collectLeftovers(this.ctx, opts);
   }
 
   load(input: ChunkSource, opts: LoadOptions = {}): Promise<LoadedImage[]> {

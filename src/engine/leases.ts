@@ -11,10 +11,10 @@
  * A lease records its process id and that process's start time, so a lease left by a
  * crashed process is recognised as stale and dropped, even if the pid was reused.
  */
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../common/index.ts';
+import { processStartTime } from '../storage/index.ts';
 import type { Database, Migration } from './db.ts';
 
 export const LEASE_MIGRATIONS: Migration[] = [
@@ -42,16 +42,7 @@ export interface Lease {
 const WAIT_STEP_MS = 50;
 const WAIT_LIMIT_MS = 10 * 60_000;
 
-/** The start time of a process (field 22 of /proc/<pid>/stat), or undefined when it is gone. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
+export { processStartTime };
 
 interface LeaseRow {
   id: string;

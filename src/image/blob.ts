@@ -85,3 +85,16 @@ export function isAbort(err: unknown, signal?: AbortSignal): boolean {
 export function toBuffer(chunk: Uint8Array | string): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
+
+const interrupted = new WeakSet<object>();
+
+/** Mark an error as the end of a transfer that broke off mid-way (a dropped connection): resuming it may succeed. */
+export function markInterrupted<E extends Error>(err: E): E {
+  interrupted.add(err);
+  return err;
+}
+
+/** True for an error marked with `markInterrupted`. */
+export function isInterrupted(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && interrupted.has(err);
+}

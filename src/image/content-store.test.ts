@@ -1,13 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { BerthError } from '../common/index.ts';
+import { ownedName } from '../storage/index.ts';
 import { ContentStore, digestHex, sha256Digest, type BlobConsumer } from './content-store.ts';
 
 async function tempStore(t: { after: (fn: () => Promise<void>) => void }): Promise<ContentStore> {
@@ -365,3 +366,54 @@ describe('ContentStore ingest consumers', () => {
   });
 });
 
+
+describe('ContentStore.removeLeftovers', () => {
+  it('removes temp files when their owner is dead, and keeps those of a live owner', async (t) => {
+    const store = await tempStore(t);
+    await mkdir(store.ingestDir, { recursive: true });
+    const dead = `.tmp-4194304999-1-${'0'.repeat(16)}`;
+    const live = ownedName('.tmp-');
+    await writeFile(join(store.ingestDir, dead), 'x'.repeat(100));
+    await writeFile(join(store.ingestDir, live), 'y');
+    const removed = await store.removeLeftovers({ partialMaxAgeMs: 0 });
+    assert.deepEqual(removed, [{ path: join(store.ingestDir, dead), size: 100 }]);
+    assert.deepEqual(await store.listIngests(), [live]);
+  });
+
+  it('keeps a partial download nobody resumes for the next pull until it is older than allowed', async (t) => {
+    const store = await tempStore(t);
+    const data = randomBytes(5000);
+    const digest = sha256Digest(data);
+    await assert.rejects(store.ingestResumable('sha256-part', async () => breaksAfter(data, 1000), { digest, size: data.length }, { retries: 0 }));
+    assert.deepEqual(await store.listIngests(), ['sha256-part']);
+    assert.deepEqual(await store.removeLeftovers({ partialMaxAgeMs: 60_000 }), [], 'a recent one stays');
+    const old = new Date(Date.now() - 120_000);
+    await utimes(join(store.ingestDir, 'sha256-part'), old, old);
+    assert.deepEqual(await store.removeLeftovers({ partialMaxAgeMs: 60_000 }), [{ path: join(store.ingestDir, 'sha256-part'), size: 1000 }]);
+    assert.deepEqual(await store.listIngests(), []);
+  });
+
+  it('never removes a partial download while a live process resumes it', async (t) => {
+    const store = await tempStore(t);
+    const script = `
+      import { ContentStore } from ${JSON.stringify(new URL('./content-store.ts', import.meta.url).href)};
+      const store = new ContentStore(${JSON.stringify(store.rootDir)});
+      await store.ingestResumable('sha256-live', async () => (async function* () {
+        yield Buffer.from('partial');
+        process.stdout.write('stalled');
+        await new Promise(() => setInterval(() => {}, 1000));
+      })(), { digest: ${JSON.stringify(sha256Digest('whatever'))}, size: 100 });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const [first] = await Promise.race([once(child.stdout, 'data'), once(child, 'exit').then(() => ['exited'])]);
+    assert.equal(String(first), 'stalled');
+    assert.deepEqual(await store.removeLeftovers({ partialMaxAgeMs: 0 }), [], 'its owner is alive');
+    assert.deepEqual(await store.listIngests(), ['sha256-live']);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    assert.equal((await store.removeLeftovers({ partialMaxAgeMs: 0 })).length, 1, 'once its owner is gone, it goes');
+    assert.deepEqual(await store.listIngests(), []);
+  });
+});

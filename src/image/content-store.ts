@@ -6,8 +6,13 @@
  * and a blob that fails verification leaves nothing behind. Concurrent writers of one digest
  * are safe (unique temp names; rename is atomic and both write the same bytes).
  *
+ * Temp files are named after their owner (`ingest/.tmp-<pid>-<start>-*`, see
+ * ../storage/owner.ts), so what a killed command left is recognised and removed
+ * (`removeLeftovers`).
+ *
  * Resumable ingests (resumable-ingest.ts) keep their partial file at `<rootDir>/ingest/<key>`
- * across a crash or a broken connection, and resume from its size.
+ * across a crash or a broken connection, and resume from its size: the next pull of the same
+ * blob does. One that nobody resumes goes once it is older than the caller allows.
  *
  * A consumer (`IngestOptions.consumer`) can see a blob's bytes while it is ingested, e.g. to
  * unpack a layer as it downloads. It gets every byte from the first on, in order, and
@@ -15,15 +20,17 @@
  * checked first, so a corrupt download is reported as a digest mismatch even when the consumer
  * choked on the bytes earlier.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, isErrno } from '../common/index.ts';
+import { ownedName, removeLeftovers, type Leftover } from '../storage/index.ts';
 import { HEX64, canceled, digestHex, isAbort, mismatch, sha256Digest, toBuffer, type BlobSource, type ExpectedBlob, type FetchFrom, type IngestOptions, type ResumableIngestOptions } from './blob.ts';
 import { FileAppender } from './file-appender.ts';
-import { ingestResumable, isIngesting } from './resumable-ingest.ts';
+import { formatBytes } from './limits.ts';
+import { ingestResumable, removeAbandonedPartial } from './resumable-ingest.ts';
 
 export { digestHex, sha256Digest } from './blob.ts';
 export type { BlobConsumer, BlobSource, ExpectedBlob, FetchFrom, IngestOptions, ResumableIngestOptions } from './blob.ts';
@@ -138,10 +145,19 @@ export class ContentStore {
     return actual;
   }
 
-  /** A stored blob's bytes, verified against its digest. */
-  async readBlob(digest: string): Promise<Buffer> {
+  /**
+   * A stored blob's bytes, verified against its digest. With `maxBytes`, a larger blob is
+   * refused (INVALID_ARGUMENT, `what` naming it) before it is read.
+   */
+  async readBlob(digest: string, opts: { maxBytes?: number; what?: string } = {}): Promise<Buffer> {
     let data: Buffer;
     try {
+      if (opts.maxBytes !== undefined) {
+        const size = (await stat(this.blobPath(digest))).size;
+        if (size > opts.maxBytes) {
+          throw new BerthError('INVALID_ARGUMENT', `${opts.what ?? 'blob'} ${digest} is ${size} bytes, more than the ${formatBytes(opts.maxBytes)} berth reads`);
+        }
+      }
       data = await readFile(this.blobPath(digest));
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw this.#notFound(digest);
@@ -192,23 +208,25 @@ export class ContentStore {
     });
   }
 
-  /** Remove ingest leftovers not modified for `olderThanMs` (what a crash leaves). Returns their names. */
-  async pruneIngests(olderThanMs: number): Promise<string[]> {
-    const removed: string[] = [];
+  /**
+   * Remove what killed commands left in the ingest dir: temp files whose owner is gone, and
+   * resumable partial files that nobody resumes and that were not written for
+   * `partialMaxAgeMs` (0: every one nobody resumes). Partial files of a live pull are never
+   * touched.
+   */
+  async removeLeftovers(opts: { partialMaxAgeMs: number }): Promise<Leftover[]> {
+    const removed = await removeLeftovers(this.ingestDir, [TEMP_PREFIX]);
     for (const name of await this.listIngests()) {
-      const path = join(this.ingestDir, name);
-      const st = await stat(path).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs >= olderThanMs && !isIngesting(path)) {
-        await rm(path, { force: true, recursive: true });
-        removed.push(name);
-      }
+      if (name.startsWith(TEMP_PREFIX)) continue;
+      const partial = await removeAbandonedPartial(this, name, (p) => p.age >= opts.partialMaxAgeMs);
+      if (partial) removed.push({ path: partial.path, size: partial.size });
     }
     return removed;
   }
 
   async #tempPath(): Promise<string> {
     await mkdir(this.ingestDir, { recursive: true });
-    return join(this.ingestDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    return join(this.ingestDir, ownedName(TEMP_PREFIX));
   }
 
   /** Move a verified file of the ingest dir into place as blob `hex` (for the ingest code). */

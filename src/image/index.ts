@@ -8,6 +8,7 @@ export {
 } from './reference.ts';
 export type { ImageReference, ParseReferenceOptions } from './reference.ts';
 export { ContentStore, digestHex, sha256Digest } from './content-store.ts';
+export { MAX_ARCHIVE_METADATA_BYTES, MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MANIFEST_BYTES } from './limits.ts';
 export type { BlobSource, ExpectedBlob, FetchFrom, IngestOptions, ResumableIngestOptions } from './content-store.ts';
 export {
   MANIFEST_MEDIA_TYPES,

@@ -86,4 +86,12 @@ describe('parseImageConfig', () => {
     assert.throws(() => parseImageConfig(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: ['nope'] } })), /rootfs.diff_ids\[0\] "nope" is malformed/);
     assert.throws(() => parseImageConfig(JSON.stringify({ os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })), /no "architecture"/);
   });
+
+  it('refuses a config when its history holds a non-object or it nests deeper than 64 levels', () => {
+    const base = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [D1] } };
+    assert.throws(() => parseImageConfig(JSON.stringify({ ...base, history: [null] })), /^BerthError: invalid image config: history\[0\] is not an object$/);
+    assert.throws(() => parseImageConfig(JSON.stringify({ ...base, created: 5 })), /^BerthError: invalid image config: "created" is not a string$/);
+    const deep = `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    assert.throws(() => parseImageConfig(deep), /^BerthError: invalid image config: JSON nested more than 64 levels deep$/);
+  });
 });

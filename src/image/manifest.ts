@@ -5,6 +5,7 @@
  * and fails with an error that names the document and the field.
  */
 import { BerthError } from '../common/index.ts';
+import { parseJsonBytes } from './json.ts';
 import { isValidDigest } from './reference.ts';
 import type { Platform } from './platform.ts';
 
@@ -145,14 +146,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function parseJson(bytes: Uint8Array | string, what: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8'));
-  } catch (err) {
-    throw new BerthError('INVALID_ARGUMENT', `invalid ${what}: not JSON (${(err as Error).message})`, { cause: err });
-  }
+  const value = parseJsonBytes(bytes, what);
   if (!isObject(value)) throw invalid(what, 'not a JSON object');
   return value;
+}
+
+/** The string-valued entries of an annotations object (others are dropped). */
+function stringMap(value: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** Validate one descriptor (`what` names it in errors, e.g. `manifest layers[2]`). */
@@ -166,7 +167,7 @@ export function parseDescriptor(value: unknown, what: string): Descriptor {
   }
   const out: Descriptor = { mediaType, digest, size };
   if (Array.isArray(value.urls)) out.urls = value.urls.filter((u): u is string => typeof u === 'string');
-  if (isObject(value.annotations)) out.annotations = value.annotations as Record<string, string>;
+  if (isObject(value.annotations)) out.annotations = stringMap(value.annotations);
   if (typeof value.artifactType === 'string') out.artifactType = value.artifactType;
   if (value.platform !== undefined) {
     const p = value.platform;
@@ -184,9 +185,10 @@ export function parseDescriptor(value: unknown, what: string): Descriptor {
 /**
  * Parse a manifest or index. The type comes from the document's `mediaType`, else from
  * `contentType` (the registry's Content-Type), else from its shape (OCI allows both absent).
+ * `what` names the document in errors (default: by its kind).
  */
-export function parseManifest(bytes: Uint8Array | string, contentType?: string): ParsedManifest {
-  const doc = parseJson(bytes, 'manifest');
+export function parseManifest(bytes: Uint8Array | string, contentType?: string, what?: string): ParsedManifest {
+  const doc = parseJson(bytes, what ?? 'manifest');
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const header = contentType?.split(';')[0]?.trim();
   let mediaType = declared ?? (header && header !== 'application/json' ? header : undefined);
@@ -199,20 +201,20 @@ export function parseManifest(bytes: Uint8Array | string, contentType?: string):
       hint: 'the image is too old for any current engine; push it again with a recent docker or skopeo',
     });
   }
-  if (mediaType === undefined) throw invalid('manifest', 'no mediaType and neither "manifests" nor "config"');
-  if (doc.schemaVersion !== 2) throw invalid('manifest', `schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2`);
-  const annotations = isObject(doc.annotations) ? (doc.annotations as Record<string, string>) : undefined;
+  if (mediaType === undefined) throw invalid(what ?? 'manifest', 'no mediaType and neither "manifests" nor "config"');
+  if (doc.schemaVersion !== 2) throw invalid(what ?? 'manifest', `schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2`);
+  const annotations = isObject(doc.annotations) ? stringMap(doc.annotations) : undefined;
   if (isIndexMediaType(mediaType)) {
-    if (!Array.isArray(doc.manifests)) throw invalid('image index', '"manifests" is not a list');
-    const manifests = doc.manifests.map((m, i) => parseDescriptor(m, `image index manifests[${i}]`));
+    if (!Array.isArray(doc.manifests)) throw invalid(what ?? 'image index', '"manifests" is not a list');
+    const manifests = doc.manifests.map((m, i) => parseDescriptor(m, `${what ?? 'image index'} manifests[${i}]`));
     const index: ImageIndex = { schemaVersion: 2, mediaType, manifests };
     if (annotations) index.annotations = annotations;
     return { kind: 'index', index };
   }
   if (isManifestMediaType(mediaType)) {
-    const config = parseDescriptor(doc.config, 'image manifest config');
-    if (!Array.isArray(doc.layers)) throw invalid('image manifest', '"layers" is not a list');
-    const layers = doc.layers.map((l, i) => parseDescriptor(l, `image manifest layers[${i}]`));
+    const config = parseDescriptor(doc.config, `${what ?? 'image manifest'} config`);
+    if (!Array.isArray(doc.layers)) throw invalid(what ?? 'image manifest', '"layers" is not a list');
+    const layers = doc.layers.map((l, i) => parseDescriptor(l, `${what ?? 'image manifest'} layers[${i}]`));
     const manifest: ImageManifest = { schemaVersion: 2, mediaType, config, layers };
     if (annotations) manifest.annotations = annotations;
     return { kind: 'manifest', manifest };
@@ -256,6 +258,10 @@ export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
   });
   if (doc.config !== undefined && doc.config !== null && !isObject(doc.config)) throw invalid('image config', '"config" is not an object');
   if (doc.history !== undefined && !Array.isArray(doc.history)) throw invalid('image config', '"history" is not a list');
+  (doc.history as unknown[] | undefined)?.forEach((entry, i) => {
+    if (!isObject(entry)) throw invalid('image config', `history[${i}] is not an object`);
+  });
+  if (doc.created !== undefined && typeof doc.created !== 'string') throw invalid('image config', '"created" is not a string');
   return doc as unknown as ImageConfig;
 }
 

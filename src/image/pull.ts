@@ -13,6 +13,7 @@
 import { BerthError } from '../common/index.ts';
 import { LayerStore, THREADED_MIN_BYTES, prewarmUnpack, type LayerUnpackResult } from '../storage/index.ts';
 import { ChunkQueue } from './chunk-queue.ts';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, formatBytes } from './limits.ts';
 import { digestHex, type BlobConsumer, type ContentStore } from './content-store.ts';
 import {
   checkImageManifest,
@@ -108,6 +109,7 @@ export async function pullImage(refText: string, opts: PullOptions): Promise<Pul
       indexDigest = top.digest;
       const desc = selectPlatform(parsed.index, want);
       platformText = desc.platform ? formatPlatform(normalizePlatform(desc.platform)) : undefined;
+      if (desc.size > MAX_MANIFEST_BYTES) throw tooLarge(`the manifest ${desc.digest} of ${reference.canonical}`, desc.size, MAX_MANIFEST_BYTES);
       manifestResult = await client.getManifest({ ...reference, digest: desc.digest }, undefined, { signal });
       parsed = parseManifest(manifestResult.bytes, manifestResult.mediaType);
       if (parsed.kind !== 'manifest') throw new BerthError('INVALID_ARGUMENT', `${reference.canonical}: index entry ${desc.digest} is an index, not an image manifest`);
@@ -124,10 +126,13 @@ export async function pullImage(refText: string, opts: PullOptions): Promise<Pul
     emit({ type: 'manifest', digest: manifestResult.digest, mediaType: manifest.mediaType, ...(platformText ? { platform: platformText } : {}) });
 
     const configDigest = manifest.config.digest;
+    // the config is read into memory and recorded in the database: its size is bounded first
+    if (manifest.config.size > MAX_CONFIG_BYTES) throw tooLarge(`the image config ${configDigest} of ${reference.canonical}`, manifest.config.size, MAX_CONFIG_BYTES);
     if (!(await content.has(configDigest))) {
-      await content.ingest(await client.fetchBlob(reference, configDigest, { signal }), { digest: configDigest, size: manifest.config.size }, { signal });
+      const size = manifest.config.size;
+      await content.ingest(await client.fetchBlob(reference, configDigest, { signal, size }), { digest: configDigest, size }, { signal });
     }
-    const config = parseImageConfig(await content.readBlob(configDigest));
+    const config = parseImageConfig(await content.readBlob(configDigest, { maxBytes: MAX_CONFIG_BYTES, what: 'image config' }));
     checkConfigPlatform(reference, config, want, opts.platform !== undefined && indexDigest === undefined);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
@@ -194,7 +199,7 @@ async function pullLayer(ctx: LayerContext, layer: Descriptor, chainId: string, 
     emit({ type: 'layer', digest, status: 'downloading', current: 0, total });
     await content.ingestResumable(
       `sha256-${digestHex(digest)}`,
-      (offset) => client.fetchBlob(reference, digest, { offset, signal }),
+      (offset) => client.fetchBlob(reference, digest, { offset, signal, size: total }),
       { digest, size: total },
       {
         signal,
@@ -255,6 +260,12 @@ function unpackingConsumer(ctx: LayerContext, layer: Descriptor, chainId: string
       await unpacking.catch(() => {});
     },
   };
+}
+
+function tooLarge(what: string, size: number, limit: number): BerthError {
+  return new BerthError('INVALID_ARGUMENT', `${what} is ${size} bytes, more than the ${formatBytes(limit)} berth reads`, {
+    hint: 'the image is malformed or the registry is hostile; nothing of it was stored',
+  });
 }
 
 /** A single-platform image pulled with an explicit platform must be of that platform (as docker checks). */

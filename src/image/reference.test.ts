@@ -65,6 +65,9 @@ describe('parseReference', () => {
     ['-host.com/x', 'invalid reference "-host.com/x": invalid registry domain "-host.com"'],
     [`x/${'a'.repeat(250)}`, `invalid reference "x/${'a'.repeat(250)}": repository name must not be more than 255 characters`],
     [':tag', 'invalid reference ":tag": repository name must have at least one component'],
+    ['127.0.0.1:99999/a', 'invalid reference "127.0.0.1:99999/a": port 99999 of registry "127.0.0.1:99999" is out of range'],
+    ['localhost:0/a', 'invalid reference "localhost:0/a": port 0 of registry "localhost:0" is out of range'],
+    ['[:::::]/a', 'invalid reference "[:::::]/a": invalid registry domain "[:::::]"'],
   ];
   for (const [input, message] of bad) {
     it(`refuses ${JSON.stringify(input.slice(0, 40))} with a clear error when malformed`, () => {

@@ -145,6 +145,11 @@ export function parseReference(imageRef: string, opts: ParseReferenceOptions = {
   if (rest === '') throw invalid(imageRef, 'repository name must have at least one component');
   const { domain, path } = splitDockerDomain(rest);
   if (!DOMAIN_AND_PORT.test(domain)) throw invalid(imageRef, `invalid registry domain ${JSON.stringify(domain)}`);
+  const port = /:(\d+)$/.exec(domain)?.[1];
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) {
+    throw invalid(imageRef, `port ${port} of registry ${JSON.stringify(domain)} is out of range`, 'a port is a number from 1 to 65535');
+  }
+  if (URL.parse(`http://${domain}/`) === null) throw invalid(imageRef, `invalid registry domain ${JSON.stringify(domain)}`);
   validatePath(imageRef, path);
   const name = `${domain}/${path}`;
   if (name.length > NAME_TOTAL_LENGTH_MAX) {

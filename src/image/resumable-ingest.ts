@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, isErrno } from '../common/index.ts';
-import { canceled, digestHex, isAbort, mismatch, toBuffer, type BlobConsumer, type BlobSource, type ExpectedBlob, type FetchFrom, type IngestOptions, type ResumableIngestOptions } from './blob.ts';
+import { canceled, digestHex, isAbort, isInterrupted, mismatch, toBuffer, type BlobConsumer, type BlobSource, type ExpectedBlob, type FetchFrom, type IngestOptions, type ResumableIngestOptions } from './blob.ts';
 import { FileAppender } from './file-appender.ts';
 
 /** What a resumable ingest needs of the content store. */
@@ -31,11 +31,6 @@ export interface IngestTarget {
 const KEY = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,200}$/;
 const RESUME_DELAY_MS = 250;
 const inflight = new Map<string, Promise<void>>();
-
-/** True while an ingest of this process writes the partial file at `path`. */
-export function isIngesting(path: string): boolean {
-  return inflight.has(path);
-}
 
 /**
  * Store a blob fetched with `fetchFrom`, keeping the partial file `ingest/<key>` when the
@@ -64,8 +59,7 @@ export async function ingestResumable(store: IngestTarget, key: string, fetchFro
 
 async function resumableLocked(store: IngestTarget, partialPath: string, fetchFrom: FetchFrom, expected: ExpectedBlob, opts: ResumableIngestOptions): Promise<void> {
   await mkdir(store.ingestDir, { recursive: true });
-  const lockName = `berth-ingest-${createHash('sha256').update(partialPath).digest('hex').slice(0, 40)}`;
-  const lock = await tryLock(lockName);
+  const lock = await tryLock(lockNameOf(partialPath));
   if (lock === undefined) return store.ingest(await fetchFrom(0), expected, opts); // another process resumes it
   const feed: Feed = { consumer: undefined, fed: 0 };
   try {
@@ -83,7 +77,7 @@ async function resumableLocked(store: IngestTarget, partialPath: string, fetchFr
           feed.consumer = undefined;
           continue;
         }
-        if (err instanceof BerthError || retries <= 0) throw err;
+        if ((err instanceof BerthError && !isInterrupted(err)) || retries <= 0) throw err;
         retries--;
         await sleep(RESUME_DELAY_MS, undefined, opts.signal ? { signal: opts.signal } : {}).catch((e: unknown) => {
           throw canceled(expected.digest, e);
@@ -188,6 +182,46 @@ async function resumeOnce(store: IngestTarget, partialPath: string, fetchFrom: F
     await handle.close().catch(() => {});
   }
   await store.commitFile(partialPath, digestHex(expected.digest));
+}
+
+/** The name of the cross-process lock of a partial file. */
+function lockNameOf(partialPath: string): string {
+  return `berth-ingest-${createHash('sha256').update(partialPath).digest('hex').slice(0, 40)}`;
+}
+
+/** A resumable partial file that nobody resumes: its lock is free (an owner that died let it go). */
+export interface AbandonedPartial {
+  path: string;
+  size: number;
+  /** Milliseconds since it was last written. */
+  age: number;
+}
+
+/**
+ * Remove the partial file `ingest/<key>` when nobody is resuming it (no process holds its lock:
+ * the kernel drops the lock of a process that dies) and `shouldRemove` says so. The lock is
+ * held meanwhile, so a pull that starts then does not resume it but ingests into a temp file of
+ * its own. Returns what was removed.
+ */
+export async function removeAbandonedPartial(store: Pick<IngestTarget, 'ingestDir'>, key: string, shouldRemove: (partial: AbandonedPartial) => boolean): Promise<AbandonedPartial | undefined> {
+  if (!KEY.test(key)) return undefined;
+  const partialPath = join(store.ingestDir, key);
+  if (inflight.has(partialPath)) return undefined;
+  const lock = await tryLock(lockNameOf(partialPath));
+  if (lock === undefined) return undefined; // a live process resumes it
+  try {
+    const st = await stat(partialPath).catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    });
+    if (st === undefined || !st.isFile()) return undefined;
+    const partial: AbandonedPartial = { path: partialPath, size: st.size, age: Date.now() - st.mtimeMs };
+    if (!shouldRemove(partial)) return undefined;
+    await rm(partialPath, { force: true });
+    return partial;
+  } finally {
+    lock.close();
+  }
 }
 
 /** Take the cross-process lock for `name`, or undefined when another process holds it. */

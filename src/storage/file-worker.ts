@@ -19,9 +19,10 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { Timespec } from '../native/sys.ts';
-import { OP, fileWorkerMain, type Batch, type FileReport, type FileWorkerData, type WorkerFailure } from './file-thread.ts';
+import { OP, type Batch, type FileReport, type FileThreadData, type FileWorkerData, type WorkerFailure } from './file-protocol.ts';
 import { UnpackWorkerError } from './inflate-worker.ts';
 import { SLOT, type UnpackSignals } from './unpack-signals.ts';
+import { existingWorkerUrl } from './worker-url.ts';
 
 /** What the worker needs to make one file; `path` is absolute, its parents verified by the caller. */
 export interface FileJob {
@@ -56,7 +57,8 @@ let spare: FileThread | undefined;
 
 function startFileThread(): FileThread {
   koffiPath ??= createRequire(import.meta.url).resolve('koffi');
-  const worker = new Worker(`(${fileWorkerMain.toString()})()`, { eval: true, workerData: { koffiPath }, stdout: false, stderr: false });
+  const workerData: FileThreadData = { koffiPath };
+  const worker = new Worker(existingWorkerUrl('file-thread'), { workerData, stdout: false, stderr: false });
   const thread: FileThread = { worker, exited: Promise.resolve(), isExited: false };
   thread.exited = new Promise((resolve) => {
     worker.once('exit', () => {
@@ -109,7 +111,7 @@ export class FileWorker {
     this.worker = thread.worker;
     const channel = new MessageChannel();
     this.reports = channel.port1;
-    const start: FileWorkerData = { memory: signals.share(), op: OP, port: channel.port2 };
+    const start: FileWorkerData = { memory: signals.share(), port: channel.port2 };
     this.worker.postMessage({ start }, [channel.port2]);
     this.worker.on('error', (err) => {
       this.failure ??= { name: '', message: `the unpack worker failed: ${err.message}` };

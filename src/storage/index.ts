@@ -19,3 +19,6 @@ export type { VfsSnapshotOptions } from './vfs.ts';
 export { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE_DIR, WHITEOUT_PREFIX, isOverlayWhiteout } from './whiteout.ts';
 export { LayerStore } from './layer-store.ts';
 export type { LayerInfo, LayerSource, LayerUnpackOptions, LayerUnpackResult } from './layer-store.ts';
+export { ownedName, ownerState, ownerTag, processStartTime } from './owner.ts';
+export { UNOWNED_LEFTOVER_AGE_MS, isLeftover, listDir, removeLeftover, removeLeftovers, treeSize } from './leftovers.ts';
+export type { Leftover } from './leftovers.ts';

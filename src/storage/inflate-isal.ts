@@ -1,13 +1,15 @@
 /**
  * ISA-L's inflate for the inflate worker (inflate-thread.ts): libisal.so.2 (Debian's libisal2)
- * through koffi, about 3.5 times zlib's speed on x86-64. `isalEngine` runs from its source
- * text in the worker, as `inflateMain` does: no imports, no outer names.
+ * through koffi, about 3.5 times zlib's speed on x86-64. koffi is loaded only when
+ * `isalEngine` is called, by a worker in use (see inflate-thread.ts).
  *
  * `isal_inflate` reads the input ring and writes the output ring in place: both are shared
  * memory, which never moves, so their addresses are taken once. gzip members are read one
  * after the other and zeros after the last are ignored, as Node's gunzip does; errors are
  * reported with zlib's messages and codes, so callers see one behaviour whichever engine ran.
  */
+import { createRequire } from 'node:module';
+import * as zlib from 'node:zlib';
 
 /** What the worker's rings offer the engine (see inflate-thread.ts); `W` is what to wait for. */
 export interface RingIo<W = object> {
@@ -32,11 +34,8 @@ export interface IsalEngine {
   run<W>(io: RingIo<W>): void;
 }
 
-/** Load ISA-L with the koffi at `koffiPath` and check it on a known stream. Self-contained. */
+/** Load ISA-L with the koffi at `koffiPath` and check it on a known stream. */
 export function isalEngine(koffiPath: string | undefined): IsalEngine {
-  const proc = process as unknown as { getBuiltinModule(id: string): unknown };
-  const zlib = proc.getBuiltinModule('node:zlib') as typeof import('node:zlib');
-  const moduleApi = proc.getBuiltinModule('node:module') as typeof import('node:module');
   /**
    * Where `struct inflate_state` (isa-l/igzip_lib.h) keeps what berth reads and writes: the ABI
    * of libisal.so.2 on 64-bit Linux (2.30, Debian 12). The application allocates the struct, so
@@ -52,7 +51,7 @@ export function isalEngine(koffiPath: string | undefined): IsalEngine {
   const loadIsal = (): Isal | string => {
     if (koffiPath === undefined) return 'no FFI module was given';
     try {
-      const koffi = moduleApi.createRequire(koffiPath)(koffiPath) as typeof import('koffi');
+      const koffi = createRequire(koffiPath)(koffiPath) as typeof import('koffi');
       const lib = koffi.load('libisal.so.2');
       const init = lib.func('void isal_inflate_init(void *state)');
       const inflate = lib.func('int isal_inflate(void *state)') as (state: Buffer) => number;

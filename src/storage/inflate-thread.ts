@@ -1,318 +1,315 @@
 /**
- * The inflate worker's code (see inflate-worker.ts for the main thread's side). It runs from
- * its source text in a worker thread: it imports nothing and uses no outer name; modules come
- * from `process.getBuiltinModule`, types only are imported.
- */
-import type { MessagePort } from 'node:worker_threads';
-import type { Compression } from './decompress.ts';
-import type { isalEngine } from './inflate-isal.ts';
-import type { SharedMemory } from './unpack-signals.ts';
-
-/**
- * Which decompressor ran: ISA-L's inflate (libisal2, through koffi: about 3.5 times zlib's speed
- * on x86-64), Node's zlib driven synchronously, or Node's zlib as a stream; `copy` for a tar that
- * is not compressed.
- */
-export type InflateEngine = 'isa-l' | 'zlib' | 'zlib-stream' | 'copy';
-
-/** What the worker sends back, once. */
-export type InflateReport = { kind: 'done'; diffId: string; tarBytes: number; engine: InflateEngine } | { kind: 'error'; error: { message: string; code?: string } };
-
-/** The worker's workerData: where koffi is, to load ISA-L with (none: zlib only). */
-export interface InflateThreadData {
-  koffiPath?: string;
-}
-
-/** The message that starts it. `engine`: the one to use, or `auto` (the fastest one there is). */
-export interface InflateData {
-  memory: SharedMemory;
-  kind: Compression;
-  chunkSize: number;
-  inputStep: number;
-  minRoom: number;
-  engine: 'auto' | 'isa-l' | 'zlib' | 'zlib-stream';
-  port: MessagePort;
-}
-
-/**
- * The worker's code. Self-contained (it runs from its source text): no imports, no outer
- * names; modules come from `process.getBuiltinModule`, and ISA-L's side (inflate-isal.ts, as
- * self-contained) is passed in.
+ * The inflate worker (see inflate-worker.ts for the main thread's side). A module of its own,
+ * started as a worker thread from its file: this one when berth runs from source, its bundle
+ * `dist/workers/inflate-thread.cjs` otherwise (worker-url.ts says which).
  *
- * gzip goes through ISA-L where libisal.so.2 loads and passes a check of its state layout.
- * Otherwise, and for zstd, the zlib engine is driven synchronously (`_handle.writeSync`, what
- * Node's own `gunzipSync` uses), ring to ring: no thread-pool round trip, no buffer allocated
- * per chunk, no copy. Should a Node lack those internals, the engine is used as a stream
- * instead. ISA-L's errors are reported as zlib's (same messages and codes), so callers see one
- * behaviour.
+ * gzip goes through ISA-L (inflate-isal.ts) where libisal.so.2 loads and passes a check of its
+ * state layout: it reads the input ring and writes the output ring in place, synchronously, on
+ * this thread. Otherwise, and for zstd, Node's zlib is used through its public stream API (its
+ * work runs on the thread pool; this thread copies what it gives into the output ring). ISA-L's
+ * errors are reported as zlib's (same messages and codes), so callers see one behaviour.
  */
-export function inflateMain(makeIsal: typeof isalEngine): void {
-  const proc = process as unknown as { getBuiltinModule(id: string): unknown };
-  const threads = proc.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
-  const zlib = proc.getBuiltinModule('node:zlib') as typeof import('node:zlib') & {
-    createZstdDecompress?: (opts: { chunkSize: number }) => import('node:stream').Transform;
-  };
-  const crypto = proc.getBuiltinModule('node:crypto') as typeof import('node:crypto');
+import { createHash } from 'node:crypto';
+import type { Transform } from 'node:stream';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as zlib from 'node:zlib';
+import { isalEngine, type IsalEngine } from './inflate-isal.ts';
+import type { InflateData, InflateEngine, InflateReport, InflateThreadData } from './inflate-protocol.ts';
 
-  // waiting (unref'd, in a pool) until an unpack hands over its shared memory
-  threads.parentPort?.once('message', (data: InflateData) => {
-    // koffi is loaded only now, by a thread in use: ending a thread inside an addon's set-up
-    // aborts Node, and a spare thread may be ended at any time (its process may just exit)
-    const wantsIsal = data.kind === 'gzip' && (data.engine === 'auto' || data.engine === 'isa-l');
-    const isal = wantsIsal ? makeIsal(((threads.workerData ?? {}) as InflateThreadData).koffiPath) : { unavailable: 'not asked for', run: () => {} };
-    const { slot } = data.memory;
-    const slots = new Int32Array(data.memory.slots);
-    const inRing = Buffer.from(data.memory.inRing);
-    const outRing = Buffer.from(data.memory.outRing);
-    const hash = crypto.createHash('sha256');
-    let tarBytes = 0;
-    let inTail = 0;
-    let outHead = 0;
+/** What to sleep for: the tick seen before looking, the want flag and the position needed. */
+interface Wait {
+  tick: number;
+  flag: number;
+  slot: number;
+  position: number;
+}
 
-    const load = (i: number): number => Atomics.load(slots, i) >>> 0;
-    const store = (i: number, value: number): void => {
-      Atomics.store(slots, i, value | 0);
-    };
-    const wakeMain = (): void => {
-      Atomics.add(slots, slot.MAIN_TICK, 1);
-      Atomics.notify(slots, slot.MAIN_TICK);
-    };
-    /** Wake the main thread if it sleeps until the counter in `wantSlot` reaches `value`. */
-    const wakeMainIfWanted = (flag: number, wantSlot: number, value: number): void => {
-      if (Atomics.load(slots, flag) !== 0 && ((value - load(wantSlot)) | 0) >= 0) wakeMain();
-    };
-    const abandoned = (): Error => new Error('the unpack was abandoned');
-    /** What to sleep for: the tick seen before looking, the want flag and the position needed. */
-    type Wait = { tick: number; flag: number; slot: number; position: number };
-    const isWait = (value: unknown): value is Wait => typeof value === 'object' && value !== null && !Array.isArray(value);
-    /** Input worth decompressing: a full step, or whatever is left at the end. */
-    const enoughInput = Math.min(data.inputStep, inRing.length / 2);
-    /** The next run of input: [ring offset, length], undefined at the end, or what to wait for. */
-    const nextInput = (): [number, number] | undefined | Wait => {
-      const tick = Atomics.load(slots, slot.INFLATE_TICK);
-      const isEnded = load(slot.IN_ENDED) !== 0;
-      const available = (load(slot.IN_HEAD) - inTail) >>> 0;
-      if (available >= enoughInput || (available > 0 && isEnded)) {
-        const at = inTail & (inRing.length - 1);
-        return [at, Math.min(available, inRing.length - at, data.inputStep)];
+function isWait(value: unknown): value is Wait {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The rings and counters of one unpack, as this thread uses them. */
+class Rings {
+  readonly inRing: Buffer;
+  readonly outRing: Buffer;
+  readonly hash = createHash('sha256');
+  tarBytes = 0;
+  private readonly data: InflateData;
+  private readonly slots: Int32Array;
+  private readonly slot: InflateData['memory']['slot'];
+  private inTail = 0;
+  private outHead = 0;
+  /** Input worth decompressing: a full step, or whatever is left at the end. */
+  private readonly enoughInput: number;
+  /** Room worth filling in the output ring. */
+  private readonly enoughRoom: number;
+
+  constructor(data: InflateData) {
+    this.data = data;
+    this.slot = data.memory.slot;
+    this.slots = new Int32Array(data.memory.slots);
+    this.inRing = Buffer.from(data.memory.inRing);
+    this.outRing = Buffer.from(data.memory.outRing);
+    this.enoughInput = Math.min(data.inputStep, this.inRing.length / 2);
+    this.enoughRoom = Math.min(data.minRoom, this.outRing.length / 2);
+  }
+
+  load(i: number): number {
+    return Atomics.load(this.slots, i) >>> 0;
+  }
+
+  store(i: number, value: number): void {
+    Atomics.store(this.slots, i, value | 0);
+  }
+
+  wakeMain(): void {
+    Atomics.add(this.slots, this.slot.MAIN_TICK, 1);
+    Atomics.notify(this.slots, this.slot.MAIN_TICK);
+  }
+
+  /** Wake the main thread if it sleeps until the counter in `wantSlot` reaches `value`. */
+  wakeMainIfWanted(flag: number, wantSlot: number, value: number): void {
+    if (Atomics.load(this.slots, flag) !== 0 && ((value - this.load(wantSlot)) | 0) >= 0) this.wakeMain();
+  }
+
+  /** The next run of input: [ring offset, length], undefined at the end, or what to wait for. */
+  nextInput(): [number, number] | undefined | Wait {
+    const { slot } = this;
+    const tick = Atomics.load(this.slots, slot.INFLATE_TICK);
+    const isEnded = this.load(slot.IN_ENDED) !== 0;
+    const available = (this.load(slot.IN_HEAD) - this.inTail) >>> 0;
+    if (available >= this.enoughInput || (available > 0 && isEnded)) {
+      const at = this.inTail & (this.inRing.length - 1);
+      return [at, Math.min(available, this.inRing.length - at, this.data.inputStep)];
+    }
+    if (isEnded) return undefined;
+    return { tick, flag: slot.WANTS_IN_HEAD, slot: slot.WANT_IN_HEAD, position: (this.inTail + this.enoughInput) >>> 0 };
+  }
+
+  consumed(n: number): void {
+    this.inTail = (this.inTail + n) >>> 0;
+    this.store(this.slot.IN_TAIL, this.inTail);
+    this.wakeMainIfWanted(this.slot.WANTS_IN_TAIL, this.slot.WANT_IN_TAIL, this.inTail);
+  }
+
+  /** Free space in the output ring: [ring offset, length up to the ring's end], or what to wait for. */
+  nextRoom(): [number, number] | Wait {
+    const { slot, outRing } = this;
+    const tick = Atomics.load(this.slots, slot.INFLATE_TICK);
+    const released = this.load(slot.OUT_RELEASED);
+    const room = outRing.length - ((this.outHead - released) >>> 0);
+    if (room < this.enoughRoom) return { tick, flag: slot.WANTS_OUT_RELEASED, slot: slot.WANT_OUT_RELEASED, position: (this.outHead - outRing.length + this.enoughRoom) >>> 0 };
+    const at = this.outHead & (outRing.length - 1);
+    return [at, Math.min(room, outRing.length - at)];
+  }
+
+  /** `n` bytes were put in the output ring at `at`. */
+  produced(at: number, n: number): void {
+    if (n === 0) return;
+    this.hash.update(this.outRing.subarray(at, at + n));
+    this.tarBytes += n;
+    this.outHead = (this.outHead + n) >>> 0;
+    this.store(this.slot.OUT_HEAD, this.outHead);
+    this.wakeMainIfWanted(this.slot.WANTS_OUT_HEAD, this.slot.WANT_OUT_HEAD, this.outHead);
+  }
+
+  hasInput(): boolean {
+    return !isWait(this.nextInput());
+  }
+
+  hasRoom(): boolean {
+    return !isWait(this.nextRoom());
+  }
+
+  #raise(wait: Wait): void {
+    this.store(wait.slot, wait.position);
+    Atomics.store(this.slots, wait.flag, 1);
+  }
+
+  /** Raise the want, look once more with `isReady`, then sleep (blocking) until woken or a while passed. */
+  block(wait: Wait, isReady: () => boolean): void {
+    this.#raise(wait);
+    try {
+      if (isReady()) return;
+      if (this.load(this.slot.CLOSING) !== 0) throw abandoned();
+      Atomics.wait(this.slots, this.slot.INFLATE_TICK, wait.tick, 50);
+    } finally {
+      Atomics.store(this.slots, wait.flag, 0);
+    }
+  }
+
+  /** `block` without blocking the event loop (for zlib's stream). */
+  async sleep(wait: Wait, isReady: () => boolean): Promise<void> {
+    this.#raise(wait);
+    try {
+      if (isReady()) return;
+      if (this.load(this.slot.CLOSING) !== 0) throw abandoned();
+      const waiting = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<unknown> } }).waitAsync(this.slots, this.slot.INFLATE_TICK, wait.tick, 50);
+      if (!waiting.async) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([waiting.value, new Promise((resolve) => (timer = setTimeout(resolve, 50)))]);
+      clearTimeout(timer);
+    } finally {
+      Atomics.store(this.slots, wait.flag, 0);
+    }
+  }
+
+  /** `use(at, length)` on each run of input as it comes (sleeping for more) until it ends; each is consumed after. */
+  eachInput(use: (at: number, length: number) => void): void {
+    for (;;) {
+      const input = this.nextInput();
+      if (input === undefined) return;
+      if (isWait(input)) {
+        this.block(input, () => this.hasInput());
+        continue;
       }
-      if (isEnded) return undefined;
-      return { tick, flag: slot.WANTS_IN_HEAD, slot: slot.WANT_IN_HEAD, position: (inTail + enoughInput) >>> 0 };
-    };
-    const consumed = (n: number): void => {
-      inTail = (inTail + n) >>> 0;
-      store(slot.IN_TAIL, inTail);
-      wakeMainIfWanted(slot.WANTS_IN_TAIL, slot.WANT_IN_TAIL, inTail);
-    };
-    /** Room worth filling in the output ring. */
-    const enoughRoom = Math.min(data.minRoom, outRing.length / 2);
-    /** Free space in the output ring: [ring offset, length up to the ring's end], or what to wait for. */
-    const nextRoom = (): [number, number] | Wait => {
-      const tick = Atomics.load(slots, slot.INFLATE_TICK);
-      const released = load(slot.OUT_RELEASED);
-      const room = outRing.length - ((outHead - released) >>> 0);
-      if (room < enoughRoom) return { tick, flag: slot.WANTS_OUT_RELEASED, slot: slot.WANT_OUT_RELEASED, position: (outHead - outRing.length + enoughRoom) >>> 0 };
-      const at = outHead & (outRing.length - 1);
-      return [at, Math.min(room, outRing.length - at)];
-    };
-    /** `n` bytes were put in the output ring at `at`. */
-    const produced = (at: number, n: number): void => {
-      if (n === 0) return;
-      hash.update(outRing.subarray(at, at + n));
-      tarBytes += n;
-      outHead = (outHead + n) >>> 0;
-      store(slot.OUT_HEAD, outHead);
-      wakeMainIfWanted(slot.WANTS_OUT_HEAD, slot.WANT_OUT_HEAD, outHead);
-    };
-    /** Raise the want, look once more with `isReady`, then sleep (blocking) until woken or a while passed. */
-    const block = (wait: Wait, isReady: () => boolean): void => {
-      store(wait.slot, wait.position);
-      Atomics.store(slots, wait.flag, 1);
-      try {
-        if (isReady()) return;
-        if (load(slot.CLOSING) !== 0) throw abandoned();
-        Atomics.wait(slots, slot.INFLATE_TICK, wait.tick, 50);
-      } finally {
-        Atomics.store(slots, wait.flag, 0);
-      }
-    };
-    /** `block` without blocking the event loop (for the stream fallback). */
-    const sleep = async (wait: Wait, isReady: () => boolean): Promise<void> => {
-      store(wait.slot, wait.position);
-      Atomics.store(slots, wait.flag, 1);
-      try {
-        if (isReady()) return;
-        if (load(slot.CLOSING) !== 0) throw abandoned();
-        const waiting = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<unknown> } }).waitAsync(slots, slot.INFLATE_TICK, wait.tick, 50);
-        if (!waiting.async) return;
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([waiting.value, new Promise((resolve) => (timer = setTimeout(resolve, 50)))]);
-        clearTimeout(timer);
-      } finally {
-        Atomics.store(slots, wait.flag, 0);
-      }
-    };
-    const hasInput = (): boolean => !isWait(nextInput());
-    const hasRoom = (): boolean => !isWait(nextRoom());
-    /** `use(at, length)` on each run of input as it comes (sleeping for more) until it ends; each is consumed after. */
-    const eachInput = (use: (at: number, length: number) => void): void => {
-      for (;;) {
-        const input = nextInput();
-        if (input === undefined) return;
-        if (isWait(input)) {
-          block(input, hasInput);
-          continue;
-        }
-        use(input[0], input[1]);
-        consumed(input[1]);
-      }
-    };
+      use(input[0], input[1]);
+      this.consumed(input[1]);
+    }
+  }
 
-    /** An uncompressed tar: copied through. */
-    const copyThrough = (): void => {
-      eachInput((at, length) => {
-        let from = at;
-        let left = length;
-        while (left > 0) {
-          const room = nextRoom();
-          if (isWait(room)) {
-            block(room, hasRoom);
-            continue;
-          }
-          const n = Math.min(left, room[1]);
-          inRing.copy(outRing, room[0], from, from + n);
-          produced(room[0], n);
-          from += n;
-          left -= n;
-        }
-      });
-    };
-
-    type Engine = import('node:stream').Transform & {
-      _handle?: { writeSync?: (flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number) => void };
-      _writeState?: Uint32Array;
-      _defaultFlushFlag?: number;
-      _finishFlushFlag?: number;
-      errored?: Error | null;
-    };
-    const engine: Engine = data.kind === 'gzip'
-      ? zlib.createGunzip({ chunkSize: data.chunkSize })
-      : (zlib.createZstdDecompress as NonNullable<typeof zlib.createZstdDecompress>)({ chunkSize: data.chunkSize });
-    engine.on('error', () => {}); // read from engine.errored
-    // koffi is loaded and the zlib engine initialised: the thread may be ended at any time now
-    // (ending it inside either's set-up aborts Node: "close before init" for a zlib handle)
-    threads.parentPort?.postMessage('ready');
-
-    /** The fast path: the engine's handle, synchronously, ring to ring. */
-    const inflateSync = (): void => {
-      const handle = engine._handle as { writeSync: NonNullable<NonNullable<Engine['_handle']>['writeSync']> };
-      const state = engine._writeState as Uint32Array;
-      /** Feed `length` input bytes at `from` with `flush`; false once the compressed stream ended. */
-      const feed = (flush: number, from: number, length: number): boolean => {
-        let inOff = from;
-        let inLen = length;
-        for (;;) {
-          const room = nextRoom();
-          if (isWait(room)) {
-            block(room, hasRoom);
-            continue;
-          }
-          handle.writeSync(flush, inRing, inOff, inLen, outRing, room[0], room[1]);
-          if (engine.errored) throw engine.errored;
-          const availOut = state[0] as number;
-          const availIn = state[1] as number;
-          produced(room[0], room[1] - availOut);
-          inOff += inLen - availIn;
-          inLen = availIn;
-          if (availOut === 0) continue; // the output was full: there may be more
-          return availIn === 0; // room left and input left: the stream ended before the input (as Node's stream, the rest is ignored)
-        }
-      };
-      let isStreamEnded = false;
-      eachInput((at, length) => {
-        if (!isStreamEnded) isStreamEnded = !feed(engine._defaultFlushFlag as number, at, length);
-      });
-      if (!isStreamEnded) feed(engine._finishFlushFlag as number, 0, 0);
-    };
-
-    /** The fallback: the engine as a stream, on the thread pool. */
-    const inflateStream = async (): Promise<void> => {
-      const emit = async (out: Buffer): Promise<void> => {
-        let pos = 0;
-        while (pos < out.length) {
-          const room = nextRoom();
-          if (isWait(room)) {
-            await sleep(room, hasRoom);
-            continue;
-          }
-          const n = Math.min(out.length - pos, room[1]);
-          out.copy(outRing, room[0], pos, pos + n);
-          produced(room[0], n);
-          pos += n;
-        }
-      };
-      const reading = (async () => {
-        for await (const out of engine) await emit(out as Buffer);
-      })();
-      reading.catch(() => {}); // awaited below
-      try {
-        for (;;) {
-          const input = nextInput();
-          if (input === undefined) break;
-          if (isWait(input)) {
-            await sleep(input, hasInput);
-            continue;
-          }
-          // the engine reads the ring in place: the bytes are given back once it is done with them
-          const chunk = inRing.subarray(input[0], input[0] + input[1]);
-          const written = new Promise<void>((resolve, reject) => engine.write(chunk, (err) => (err ? reject(err) : resolve())));
-          await Promise.race([written, reading]); // a failed engine may never call back: its reader fails instead
-          consumed(input[1]);
-        }
-        engine.end();
-      } catch (err) {
-        engine.destroy();
-        await reading.catch(() => {});
-        throw err;
+  /** Put `out` in the output ring, waiting (without blocking the event loop) for room. */
+  async emit(out: Buffer): Promise<void> {
+    let pos = 0;
+    while (pos < out.length) {
+      const room = this.nextRoom();
+      if (isWait(room)) {
+        await this.sleep(room, () => this.hasRoom());
+        continue;
       }
-      await reading;
-    };
+      const n = Math.min(out.length - pos, room[1]);
+      out.copy(this.outRing, room[0], pos, pos + n);
+      this.produced(room[0], n);
+      pos += n;
+    }
+  }
+}
 
-    const canDriveHandle = typeof engine._handle?.writeSync === 'function' && engine._writeState instanceof Uint32Array
-      && typeof engine._defaultFlushFlag === 'number' && typeof engine._finishFlushFlag === 'number' && 'errored' in engine;
-    let used: InflateEngine = 'copy';
-    const run = async (): Promise<void> => {
-      if (data.kind === 'none') return copyThrough();
-      if (data.kind === 'gzip' && (data.engine === 'auto' || data.engine === 'isa-l') && isal.unavailable === undefined) {
-        used = 'isa-l';
-        return isal.run({ inRing, outRing, eachInput, nextRoom, isWait, block, hasRoom, produced });
-      }
-      if (data.engine === 'isa-l') throw new Error(`ISA-L cannot decompress here: ${data.kind === 'gzip' ? isal.unavailable : `it does not read ${data.kind}`}`);
-      if (canDriveHandle && data.engine !== 'zlib-stream') {
-        used = 'zlib';
-        return inflateSync();
-      }
-      used = 'zlib-stream';
-      return inflateStream();
-    };
+function abandoned(): Error {
+  return new Error('the unpack was abandoned');
+}
 
-    const alive = setInterval(() => {}, 1 << 30); // until run() settles, even while nothing else is pending
-    run().finally(() => clearInterval(alive)).then(
-      () => {
-        data.port.postMessage({ kind: 'done', diffId: `sha256:${hash.digest('hex')}`, tarBytes, engine: used } satisfies InflateReport);
-        store(slot.OUT_ENDED, 1);
-        wakeMain();
-        engine.destroy();
-      },
-      (err: unknown) => {
-        const e = err as NodeJS.ErrnoException;
-        const error: { message: string; code?: string } = { message: e?.message ?? String(err) };
-        if (typeof e?.code === 'string') error.code = e.code;
-        data.port.postMessage({ kind: 'error', error } satisfies InflateReport);
-        store(slot.INFLATE_FAILED, 1);
-        wakeMain();
-        engine.destroy();
-      },
-    );
+/** An uncompressed tar: copied through. */
+function copyThrough(rings: Rings): void {
+  rings.eachInput((at, length) => {
+    let from = at;
+    let left = length;
+    while (left > 0) {
+      const room = rings.nextRoom();
+      if (isWait(room)) {
+        rings.block(room, () => rings.hasRoom());
+        continue;
+      }
+      const n = Math.min(left, room[1]);
+      rings.inRing.copy(rings.outRing, room[0], from, from + n);
+      rings.produced(room[0], n);
+      from += n;
+      left -= n;
+    }
   });
 }
+
+/** zlib's decompressor for `kind`, through Node's public API. */
+function zlibStream(kind: 'gzip' | 'zstd', chunkSize: number): Transform {
+  if (kind === 'gzip') return zlib.createGunzip({ chunkSize });
+  const z = zlib as unknown as { createZstdDecompress?: (opts: { chunkSize: number }) => Transform };
+  if (typeof z.createZstdDecompress !== 'function') throw new Error(`zstd needs Node >= 22.15 (this is ${process.version})`);
+  return z.createZstdDecompress({ chunkSize });
+}
+
+/**
+ * zlib as a stream: input is written from the input ring in place (each run is given back once
+ * zlib is done with it), output copied into the output ring as it comes.
+ */
+async function inflateStream(rings: Rings, engine: Transform): Promise<void> {
+  const reading = (async () => {
+    for await (const out of engine) await rings.emit(out as Buffer);
+  })();
+  reading.catch(() => {}); // awaited below
+  try {
+    for (;;) {
+      const input = rings.nextInput();
+      if (input === undefined) break;
+      if (isWait(input)) {
+        await rings.sleep(input, () => rings.hasInput());
+        continue;
+      }
+      const chunk = rings.inRing.subarray(input[0], input[0] + input[1]);
+      const written = new Promise<void>((resolve, reject) => engine.write(chunk, (err) => (err ? reject(err) : resolve())));
+      await Promise.race([written, reading]); // a failed engine may never call back: its reader fails instead
+      rings.consumed(input[1]);
+    }
+    engine.end();
+  } catch (err) {
+    engine.destroy();
+    await reading.catch(() => {});
+    throw err;
+  }
+  await reading;
+}
+
+/** One unpack's decompression, from the message that starts it to the report that ends it. */
+function inflate(data: InflateData): void {
+  // koffi is loaded only now, by a thread in use: ending a thread inside an addon's set-up
+  // aborts Node, and a spare thread may be ended at any time (its process may just exit)
+  const wantsIsal = data.kind === 'gzip' && (data.engine === 'auto' || data.engine === 'isa-l');
+  const isal: IsalEngine = wantsIsal ? isalEngine(((workerData ?? {}) as InflateThreadData).koffiPath) : { unavailable: 'not asked for', run: () => {} };
+  const rings = new Rings(data);
+  const isIsal = data.kind === 'gzip' && isal.unavailable === undefined && data.engine !== 'zlib';
+  let engine: Transform | undefined;
+  let setupError: { error: unknown } | undefined;
+  try {
+    engine = data.kind === 'none' || isIsal ? undefined : zlibStream(data.kind, data.chunkSize);
+    engine?.on('error', () => {}); // its reader sees the error
+  } catch (error) {
+    setupError = { error }; // reported as the unpack's failure
+  }
+  // koffi is loaded and the zlib stream set up: the thread may be ended at any time now
+  // (ending it inside either's set-up aborts Node: "close before init" for a zlib handle)
+  parentPort?.postMessage('ready');
+
+  let used: InflateEngine = 'copy';
+  const run = async (): Promise<void> => {
+    if (setupError) throw setupError.error;
+    if (data.kind === 'none') return copyThrough(rings);
+    if (isIsal) {
+      used = 'isa-l';
+      return isal.run({
+        inRing: rings.inRing,
+        outRing: rings.outRing,
+        eachInput: (use) => rings.eachInput(use),
+        nextRoom: () => rings.nextRoom(),
+        isWait,
+        block: (wait, isReady) => rings.block(wait, isReady),
+        hasRoom: () => rings.hasRoom(),
+        produced: (at, n) => rings.produced(at, n),
+      });
+    }
+    if (data.engine === 'isa-l') throw new Error(`ISA-L cannot decompress here: ${data.kind === 'gzip' ? isal.unavailable : `it does not read ${data.kind}`}`);
+    used = 'zlib';
+    return inflateStream(rings, engine as Transform);
+  };
+
+  const { slot } = data.memory;
+  const alive = setInterval(() => {}, 1 << 30); // until run() settles, even while nothing else is pending
+  run().finally(() => clearInterval(alive)).then(
+    () => {
+      data.port.postMessage({ kind: 'done', diffId: `sha256:${rings.hash.digest('hex')}`, tarBytes: rings.tarBytes, engine: used } satisfies InflateReport);
+      rings.store(slot.OUT_ENDED, 1);
+      rings.wakeMain();
+      engine?.destroy();
+    },
+    (err: unknown) => {
+      const e = err as NodeJS.ErrnoException;
+      const error: { message: string; code?: string } = { message: e?.message ?? String(err) };
+      if (typeof e?.code === 'string') error.code = e.code;
+      data.port.postMessage({ kind: 'error', error } satisfies InflateReport);
+      rings.store(slot.INFLATE_FAILED, 1);
+      rings.wakeMain();
+      engine?.destroy();
+    },
+  );
+}
+
+// waiting (unref'd, in a pool) until an unpack hands over its shared memory
+parentPort?.once('message', (data: InflateData) => inflate(data));

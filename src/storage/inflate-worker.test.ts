@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import type { Compression } from './decompress.ts';
-import type { InflateData, InflateEngine } from './inflate-thread.ts';
+import type { InflateData, InflateEngine } from './inflate-protocol.ts';
 import { Inflater, UnpackWorkerError } from './inflate-worker.ts';
 import { OUT_RING_BYTES, UnpackSignals } from './unpack-signals.ts';
 
@@ -39,7 +39,7 @@ describe('Inflater', () => {
   const tar = Buffer.concat([randomBytes(OUT_RING_BYTES / 2), Buffer.alloc(OUT_RING_BYTES, 'berth '), randomBytes(12345)]);
   const inputs: Record<Compression, Buffer> = { gzip: gzipSync(tar, { level: 1 }), zstd: zstdCompressSync(tar), none: tar };
 
-  for (const engine of ['isa-l', 'zlib', 'zlib-stream'] as const) {
+  for (const engine of ['isa-l', 'zlib'] as const) {
     for (const kind of engine === 'isa-l' ? ['gzip'] as const : ['gzip', 'zstd', 'none'] as const) {
       it(`restores a ${kind} tar larger than its ring with its sha256 (${engine})`, async () => {
         const result = await inflate(kind, inputs[kind], { engine });

@@ -2,19 +2,19 @@
  * Decompression in a worker thread, the main thread's side: compressed bytes go in through the
  * input ring, the uncompressed tar comes out through the output ring (see unpack-signals.ts),
  * hashed on the way (the layer's diff ID). The main thread only copies input in and parses the
- * output in place; decompression (inflate-thread.ts) runs ring to ring on another CPU, with no
- * buffer allocated per chunk in either thread.
+ * output in place; decompression (inflate-thread.ts, a worker module of its own) runs on
+ * another CPU.
  *
- * gzip uses ISA-L where libisal2 is installed (through koffi), else Node's zlib, as zstd does; an
- * uncompressed tar is copied through. Errors (corrupt or truncated data) come back as zlib's
- * (message and zlib code) whichever engine ran.
+ * gzip uses ISA-L where libisal2 is installed (through koffi, ring to ring), else Node's zlib, as
+ * zstd does; an uncompressed tar is copied through. Errors (corrupt or truncated data) come back
+ * as zlib's (message and zlib code) whichever engine ran.
  */
 import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Compression } from './decompress.ts';
-import { isalEngine } from './inflate-isal.ts';
-import { inflateMain, type InflateData, type InflateEngine, type InflateReport, type InflateThreadData } from './inflate-thread.ts';
+import type { InflateData, InflateEngine, InflateReport, InflateThreadData } from './inflate-protocol.ts';
 import { IN_RING_BYTES, SLOT, distance, type UnpackSignals } from './unpack-signals.ts';
+import { existingWorkerUrl } from './worker-url.ts';
 
 /** Output chunk of the decompressors (zlib's default of 16 KiB means 16 times the thread-pool round trips). */
 const CHUNK_SIZE = 256 * 1024;
@@ -63,7 +63,7 @@ function startInflateThread(): InflateThread {
     // no koffi: zlib only
   }
   const workerData: InflateThreadData = koffiPath === undefined ? {} : { koffiPath };
-  const worker = new Worker(`(${inflateMain.toString()})(${isalEngine.toString()})`, { eval: true, workerData, stdout: false, stderr: false });
+  const worker = new Worker(existingWorkerUrl('inflate-thread'), { workerData, stdout: false, stderr: false });
   const thread: InflateThread = { worker, ready: Promise.resolve(), isExited: false };
   thread.ready = new Promise((resolve) => {
     worker.once('message', () => resolve()); // its first message says it is ready

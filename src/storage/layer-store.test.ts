@@ -1,13 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { BerthError } from '../common/index.ts';
 import { writeTar, chunked } from '../../test/fixtures/tar-writer.ts';
 import { LayerStore } from './layer-store.ts';
+import { ownedName, ownerState } from './owner.ts';
 
 const A = 'sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb'; // sha256("a")
 const B = 'sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'; // sha256("b")
@@ -121,5 +122,45 @@ describe('LayerStore', () => {
     const store = await tempLayers(t);
     assert.throws(() => store.diffDir('sha256:../../etc'), /invalid chain ID/);
     await assert.rejects(store.unpack('../x', [], { expectedDiffId: A }), /invalid chain ID/);
+  });
+});
+
+describe('LayerStore.removeLeftovers', () => {
+  it('removes temp and doomed dirs when their owner is dead, and keeps those of a live owner', async (t) => {
+    const store = await tempLayers(t);
+    const dead = join(store.overlayDir, `.tmp-4194304999-1-${'0'.repeat(16)}`);
+    const doomed = join(store.overlayDir, `.rm-4194304999-1-${'1'.repeat(16)}`);
+    const live = join(store.overlayDir, ownedName('.tmp-'));
+    for (const dir of [dead, doomed, live]) await mkdir(join(dir, 'diff/etc'), { recursive: true });
+    await writeFile(join(dead, 'diff/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    const removed = await store.removeLeftovers();
+    assert.deepEqual(removed.map((l) => l.path).sort(), [dead, doomed].sort());
+    assert.equal(removed.find((l) => l.path === dead)?.size, 26);
+    assert.deepEqual(await readdir(store.overlayDir), [basename(live)]);
+  });
+
+  it('removes a short link that is no layer\'s only when told no unpack runs', async (t) => {
+    const store = await tempLayers(t);
+    const { gz, diffId } = layer({ a: 'a' });
+    await store.unpack(diffId, [gz], { expectedDiffId: diffId });
+    const kept = (await readdir(store.linkDir))[0]!;
+    await symlink('../0000/diff', join(store.linkDir, 'DANGLINGLINK'));
+    // a killed unpack's link to the same layer, which another unpack then put in place with its own
+    await symlink(await readlink(join(store.linkDir, kept)), join(store.linkDir, 'DUPLICATELNK'));
+    assert.deepEqual(await store.removeLeftovers(), [], 'an unpack may be between its link and its rename');
+    assert.deepEqual((await store.removeLeftovers({ isIdle: true })).map((l) => l.path).sort(), [join(store.linkDir, 'DANGLINGLINK'), join(store.linkDir, 'DUPLICATELNK')]);
+    assert.deepEqual(await readdir(store.linkDir), [kept]);
+  });
+
+  it('names its temp dir after its owner while it unpacks', async (t) => {
+    const store = await tempLayers(t);
+    const { gz, diffId } = layer({ a: 'a' });
+    let seen: string[] = [];
+    async function* slow() {
+      seen = await readdir(store.overlayDir);
+      yield gz;
+    }
+    await store.unpack(diffId, slow(), { expectedDiffId: diffId });
+    assert.deepEqual(seen.filter((n) => n.startsWith('.tmp-')).map((n) => ownerState(n, '.tmp-')), ['alive']);
   });
 });

@@ -6,15 +6,19 @@
  *   <rootDir>/overlay/<chainIdHex>/layer.json  {version, chainId, diffId, size, link}
  *   <rootDir>/overlay/l/<short>                → ../<chainIdHex>/diff
  *
- * A layer is unpacked into `overlay/.tmp-*`, checked against its diff ID and renamed into
- * place: a layer directory is complete or absent. When two unpacks of one layer race, the
- * second rename fails and its copy is discarded.
+ * A layer is unpacked into `overlay/.tmp-<owner>-*`, checked against its diff ID and renamed
+ * into place: a layer directory is complete or absent. When two unpacks of one layer race, the
+ * second rename fails and its copy is discarded. A removed layer is renamed to
+ * `overlay/.rm-<owner>-*` first. The owner (owner.ts) in those names lets `removeLeftovers`
+ * find what a killed command left.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { BerthError, isErrno } from '../common/index.ts';
+import { listDir, removeLeftover, removeLeftovers, type Leftover } from './leftovers.ts';
 import { createLayerLink, removeLayerLink } from './overlay.ts';
+import { ownedName } from './owner.ts';
 import { unpackLayer, type UnpackEvent } from './unpack.ts';
 import type { ChunkSource } from './decompress.ts';
 
@@ -46,6 +50,8 @@ export interface LayerUnpackResult {
 export type LayerSource = ChunkSource | NodeJS.ReadableStream;
 
 const HEX64 = /^[a-f0-9]{64}$/;
+const TEMP_PREFIX = '.tmp-';
+const DOOMED_PREFIX = '.rm-';
 const inflight = new Map<string, Promise<LayerUnpackResult>>();
 
 function chainHex(chainId: string): string {
@@ -134,7 +140,7 @@ export class LayerStore {
 
   async #unpackFresh(chainId: string, finalDir: string, blobStream: LayerSource, opts: LayerUnpackOptions): Promise<LayerUnpackResult> {
     await mkdir(this.overlayDir, { recursive: true });
-    const tempDir = join(this.overlayDir, `.tmp-${randomBytes(8).toString('hex')}`);
+    const tempDir = join(this.overlayDir, ownedName(TEMP_PREFIX));
     let link: string | undefined;
     try {
       const stats = await unpackLayer(blobStream as ChunkSource, join(tempDir, 'diff'), {
@@ -174,7 +180,7 @@ export class LayerStore {
   async remove(chainId: string): Promise<void> {
     const dir = this.layerDir(chainId);
     const info = await this.info(chainId);
-    const doomed = join(this.overlayDir, `.rm-${randomBytes(8).toString('hex')}`);
+    const doomed = join(this.overlayDir, ownedName(DOOMED_PREFIX));
     try {
       await rename(dir, doomed); // gone at once for readers; the delete may take a while
     } catch (err) {
@@ -183,6 +189,33 @@ export class LayerStore {
     }
     if (info?.link) await removeLayerLink(this.linkDir, info.link);
     await rm(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Remove what killed commands left: unpacks' temp dirs and removals' doomed dirs whose owner
+   * is gone. With `isIdle` (the caller holds off every unpack, e.g. under the engine's gc
+   * lease) also short links that are no layer's: an unpack killed between making its link and
+   * renaming its dir into place leaves one, pointing at no layer or (once another unpack put the
+   * layer in place with a link of its own) at a layer that records another link.
+   */
+  async removeLeftovers(opts: { isIdle?: boolean } = {}): Promise<Leftover[]> {
+    const removed = await removeLeftovers(this.overlayDir, [TEMP_PREFIX, DOOMED_PREFIX]);
+    if (!opts.isIdle) return removed;
+    for (const name of await listDir(this.linkDir)) {
+      const path = join(this.linkDir, name);
+      const target = await readlink(path).catch(() => undefined);
+      if (target === undefined) continue; // not a link: not ours to judge
+      const layerDir = dirname(resolve(this.linkDir, target));
+      const recorded = await readFile(join(layerDir, 'layer.json'), 'utf8').then(
+        (text) => (JSON.parse(text) as Partial<LayerInfo>).link,
+        (err: unknown) => {
+          if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+          throw err;
+        },
+      );
+      if (recorded !== name) removed.push(await removeLeftover(path));
+    }
+    return removed;
   }
 
   /** Chain IDs of all unpacked layers. */

@@ -21,9 +21,11 @@
  *   - this thread copies the compressed input into a ring, parses the tar in place in the
  *     output ring with a push parser (no promise per entry), and makes directories, links,
  *     devices and whiteouts with synchronous syscalls (unpack-apply.ts);
- *   - the inflate worker decompresses ring to ring and hashes the tar (the diff ID);
- *   - when the directory starts empty, the file worker creates the regular files, writing
- *     their data straight from the output ring.
+ *   - the inflate worker (inflate-thread.ts) decompresses (ring to ring with ISA-L) and hashes
+ *     the tar (the diff ID);
+ *   - when the directory starts empty, the file worker (file-thread.ts) creates the regular
+ *     files, writing their data straight from the output ring. It pays on a disk filesystem
+ *     (5–7 % of a pull, bench/README.md); `BERTH_UNPACK_FILE_WORKER=0` turns it off.
  * A later entry that touches a path the file worker has not finished waits for it
  * (`LayerTree.settle`). In an empty directory, paths this unpack never made need no lstat, and
  * a chown that would not change the owner of a new inode is skipped.
@@ -51,7 +53,10 @@ export interface UnpackOptions {
   layerName?: string;
   /** 'overlay' (default): whiteouts as overlayfs expects. 'vfs': whiteouts delete from the copy. */
   mode?: UnpackMode;
-  /** Create regular files in a worker thread when `layerDir` starts empty (default true). */
+  /**
+   * Create regular files in a worker thread when `layerDir` starts empty (default true;
+   * `BERTH_UNPACK_FILE_WORKER=0` in the environment makes it false, for bench/pull.mjs).
+   */
   useWorker?: boolean;
   /**
    * The input's size in bytes, when known: below THREADED_MIN_BYTES the layer is unpacked on
@@ -93,7 +98,7 @@ export const THREADED_MIN_BYTES = 2 * 1024 * 1024;
  */
 export function prewarmUnpack(): void {
   Inflater.prewarm();
-  FileWorker.prewarm();
+  if (process.env.BERTH_UNPACK_FILE_WORKER !== '0') FileWorker.prewarm();
 }
 
 /** Unpack one layer stream into `layerDir` (created if missing). */
@@ -203,7 +208,7 @@ async function unpackInline(job: Job): Promise<void> {
 async function unpackThreaded(job: Job): Promise<void> {
   const { opts, stats } = job;
   const signals = new UnpackSignals();
-  const worker = job.tree.isFresh && (opts.useWorker ?? true) ? new FileWorker(signals) : undefined;
+  const worker = job.tree.isFresh && (opts.useWorker ?? process.env.BERTH_UNPACK_FILE_WORKER !== '0') ? new FileWorker(signals) : undefined;
   const { applier, parser } = newApplier(job, worker);
 
   let inflater: Inflater | undefined;

@@ -1,19 +1,23 @@
 /**
  * `berth` image verbs end to end, as root, on real files: import, images, inspect, history,
- * tag, rmi, save, load (berth's, skopeo's and a hand-made legacy archive), prune, and the
- * errors of bad input. Each test has its own state root (a `berth-test-*` temp dir).
+ * tag, rmi, save, load (berth's, skopeo's and a hand-made legacy archive), prune, the errors
+ * of bad input (a table: each must name the object and the problem and leave nothing behind),
+ * and what `kill -9` of a pull or load leaves (the next command removes it). Each test has its
+ * own state root (a `berth-test-*` temp dir).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { humanSize } from '../../src/cli/render/units.ts';
-import { startRegistry, writeOciLayout, type TestRegistry } from '../fixtures/registry.ts';
-import { writeTar } from '../fixtures/tar-writer.ts';
+import { buildImage, sendBytes, startFakeRegistry, startRegistry, writeOciLayout, type FakeRegistry, type TestRegistry } from '../fixtures/registry.ts';
+import { writeTar, type TarWriterEntry } from '../fixtures/tar-writer.ts';
 
 const repoDir = join(import.meta.dirname, '../..');
 const skip = process.getuid?.() === 0 ? false : 'the image e2e tests need root';
@@ -334,6 +338,323 @@ describe('berth pull, login, logout (a real registry on 127.0.0.1)', { skip }, (
     assert.equal(ok(berth(root, ['logout', secured.host], { env })), `Removing login credentials for ${secured.host}\n`);
     assert.equal(JSON.parse(readFileSync(env.REGISTRY_AUTH_FILE, 'utf8')).auths?.[secured.host], undefined);
     assert.equal(ok(berth(root, ['logout', secured.host], { env })), `Not logged in to ${secured.host}\n`);
+  });
+});
+
+/** Run a berth CLI without blocking this process's event loop (the fake registry lives in it). */
+function berthAsync(cli: string[], root: string, args: string[], opts: { input?: Buffer | string; killAfterMs?: number } = {}): Promise<BerthResult & { isKilled: boolean }> {
+  return new Promise((done, fail) => {
+    const child = spawn(cli[0]!, [...cli.slice(1), '--root', root, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdin.on('error', () => {}); // a killed child stops reading
+    child.stdin.end(opts.input ?? '');
+    const timer = opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
+    child.once('error', fail);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      done({ status: code ?? -1, stdout, stderr, isKilled: signal === 'SIGKILL' });
+    });
+  });
+}
+
+const FROM_SOURCE = [process.execPath, join(repoDir, 'src/bin/berth.ts')];
+/** The bundled CLI, as users run it (dist/*.cjs, its workers from dist/workers). */
+const BUNDLED = [join(repoDir, 'bin/berth')];
+
+/**
+ * What a state root holds that is not a committed blob, layer or record: temp and staging
+ * entries (`storage/overlay/.tmp-*`, `.rm-*`, `tmp/*`, `content/ingest/*`) and short layer links
+ * to no layer. Empty when nothing was left behind.
+ */
+function leftoversOf(root: string): string[] {
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+  const overlay = join(root, 'storage/overlay');
+  const dangling = list(join(overlay, 'l')).filter((name) => !existsSync(resolve(join(overlay, 'l'), readlinkSync(join(overlay, 'l', name)))));
+  return [
+    ...list(overlay).filter((n) => n.startsWith('.')).map((n) => `storage/overlay/${n}`),
+    ...dangling.map((n) => `storage/overlay/l/${n}`),
+    ...list(join(root, 'tmp')).map((n) => `tmp/${n}`),
+    ...list(join(root, 'content/ingest')).map((n) => `content/ingest/${n}`),
+  ];
+}
+
+/** Rows of the image tables (and leases) of a state root's database. */
+function recordsOf(root: string): Record<string, number> {
+  const path = join(root, 'berth.db');
+  if (!existsSync(path)) return {};
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const counts: Record<string, number> = {};
+    for (const table of ['images', 'image_names', 'image_digests', 'leases']) {
+      const row = db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number };
+      if (row.n > 0) counts[table] = row.n;
+    }
+    return counts;
+  } finally {
+    db.close();
+  }
+}
+
+/** Fails unless `root` has no blob, layer, database row or leftover. */
+function assertNothingLeft(root: string, what: string): void {
+  assert.deepEqual(contentOf(root), { blobs: [], layers: [] }, `${what}: no blob or layer`);
+  assert.deepEqual(leftoversOf(root), [], `${what}: no temp file`);
+  assert.deepEqual(recordsOf(root), {}, `${what}: no database row`);
+}
+
+describe('berth with bad input (each names the object and the problem, exits non-zero, leaves nothing)', { skip }, () => {
+  let fake: FakeRegistry;
+  let dir = '';
+  let rows = 0;
+  before(async () => {
+    fake = await startFakeRegistry();
+    dir = mkdtempSync(join(tmpdir(), 'berth-test-bad-input-'));
+  });
+  after(async () => {
+    await fake?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const layer = writeTar([{ name: 'hello', data: 'hello\n' }]);
+  const goodConfig = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layer)] } });
+  /** A legacy docker-archive with this manifest.json (and config, and extra entries). */
+  const legacy = (manifest: string, opts: { config?: string | Buffer; extra?: TarWriterEntry[] } = {}) => writeTar([
+    { name: 'abc/layer.tar', data: layer },
+    { name: 'c.json', data: opts.config ?? goodConfig },
+    ...(opts.extra ?? []),
+    { name: 'manifest.json', data: manifest },
+  ]);
+  const ociLayout = (index: string) => writeTar([{ name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'index.json', data: index }]);
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+  const bigConfig = (size: number) => {
+    const head = { ...JSON.parse(goodConfig), pad: '' };
+    head.pad = 'x'.repeat(size - JSON.stringify(head).length);
+    return JSON.stringify(head);
+  };
+
+  const loads: Array<[string, Buffer, RegExp]> = [
+    ['manifest.json is null', legacy('null'), /^Error: invalid image archive: manifest\.json is not a list of images$/m],
+    ['manifest.json is {}', legacy('{}'), /^Error: invalid image archive: manifest\.json is not a list of images$/m],
+    ['manifest.json is {} beside an index.json', writeTar([{ name: 'index.json', data: '{"schemaVersion":2,"manifests":[]}' }, { name: 'manifest.json', data: '{}' }]), /^Error: invalid image archive: manifest\.json is not a list of images$/m],
+    ['manifest.json is [null]', legacy('[null]'), /^Error: invalid image archive: manifest\.json entry 0 is not an object$/m],
+    ['manifest.json has "Config": 5', legacy('[{"Config": 5, "Layers": []}]'), /^Error: invalid image archive: manifest\.json entry 0: "Config" is not a path$/m],
+    ['manifest.json has "Layers": "x"', legacy('[{"Config": "c.json", "Layers": "x"}]'), /^Error: invalid image archive: manifest\.json entry 0: "Layers" is not a list of paths$/m],
+    ['manifest.json has "RepoTags": "x"', legacy('[{"Config": "c.json", "Layers": ["abc/layer.tar"], "RepoTags": "x"}]'), /^Error: invalid image archive: manifest\.json entry 0: "RepoTags" is not a list of names$/m],
+    ['manifest.json nests 100000 arrays', legacy(deep), /^Error: invalid image archive: manifest\.json: JSON nested more than 64 levels deep$/m],
+    ['the config nests 100000 arrays', legacy('[{"Config": "c.json", "Layers": ["abc/layer.tar"]}]', { config: goodConfig.replace(/}$/, `,"x":${deep}}`) }), /^Error: invalid image config: JSON nested more than 64 levels deep$/m],
+    ['manifest.json is over 4 MiB', legacy(`[${' '.repeat(4 << 20)}]`), /^Error: invalid image archive: manifest\.json is 4194306 bytes, more than the 4 MiB a manifest may have$/m],
+    ['the config is over 8 MiB', legacy('[{"Config": "c.json", "Layers": ["abc/layer.tar"]}]', { config: bigConfig((8 << 20) + 1) }), /^Error: invalid image archive: image config c\.json is 8388609 bytes, more than the 8 MiB berth reads$/m],
+    ['index.json has "manifests": "x"', ociLayout('{"schemaVersion":2,"manifests":"x"}'), /^Error: invalid image archive: index\.json: "manifests" is not a list$/m],
+    ['index.json has a manifest of the wrong types', ociLayout('{"schemaVersion":2,"manifests":[{"mediaType":5,"digest":[],"size":"1"}]}'), /^Error: invalid image archive: index\.json manifests\[0\]: descriptor has no mediaType$/m],
+    ['index.json is null', ociLayout('null'), /^Error: invalid image archive: index\.json: not a JSON object$/m],
+  ];
+  for (const [what, archive, message] of loads) {
+    it(`refuses a load when ${what}`, async () => {
+      const root = join(dir, `root-${rows++}`);
+      const res = await berthAsync(FROM_SOURCE, root, ['load'], { input: archive });
+      assert.equal(res.status, 125, res.stderr);
+      assert.match(res.stderr, message);
+      assertNothingLeft(root, what);
+    });
+  }
+
+  /** A registry row: `setUp` routes the fake registry and returns the reference to pull. */
+  const pulls: Array<[string, () => string, RegExp]> = [
+    ['the registry cuts the config\'s body', () => {
+      const docs = buildImage({ layers: [{ entries: [{ name: 'a', data: 'a' }] }] });
+      fake.route(`/v2/bad/cut/blobs/${docs.configDigest}`, (_req, res) => {
+        res.writeHead(200, { 'Content-Length': String(docs.config.length) });
+        res.write(docs.config.subarray(0, 10), () => res.socket?.destroy());
+      });
+      fake.serve('bad/cut', 'v1', docs);
+      return `${fake.host}/bad/cut:v1`;
+    }, /^Error: the connection to 127\.0\.0\.1:\d+ broke while downloading blob sha256:[a-f0-9]{64} of 127\.0\.0\.1:\d+\/bad\/cut, after \d+ bytes \(aborted: ECONNRESET\)$/m],
+    ['the registry cuts the manifest\'s body', () => {
+      const docs = buildImage({ layers: [{ entries: [{ name: 'a', data: 'b' }] }] });
+      fake.route('/v2/bad/cutmanifest/manifests/v1', (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': String(docs.manifest.length) });
+        res.write(docs.manifest.subarray(0, 10), () => res.socket?.destroy());
+      });
+      return `${fake.host}/bad/cutmanifest:v1`;
+    }, /^Error: the connection to 127\.0\.0\.1:\d+ broke while downloading the manifest of 127\.0\.0\.1:\d+\/bad\/cutmanifest:v1, after \d+ bytes \(terminated: other side closed\)$/m],
+    ...['file:///etc/passwd', 'ftp://127.0.0.1/x'].map((location): [string, () => string, RegExp] => [`the registry redirects a blob to ${location}`, () => {
+      const docs = buildImage({ layers: [{ entries: [{ name: 'a', data: location }] }] });
+      const repo = `bad/redirect${location.startsWith('ftp') ? 'ftp' : 'file'}`;
+      fake.route(`/v2/${repo}/blobs/${docs.configDigest}`, (_req, res) => void res.writeHead(307, { Location: location }).end());
+      fake.serve(repo, 'v1', docs);
+      return `${fake.host}/${repo}:v1`;
+    }, new RegExp(`^Error: 127\\.0\\.0\\.1:\\d+ redirected GET /v2/bad/redirect\\w+/blobs/sha256:[a-f0-9]{64} to "${location.replaceAll('.', '\\.').replaceAll('/', '\\/')}", which is not an HTTP\\(S\\) URL$`, 'm')]),
+    ['the registry port is out of range', () => '127.0.0.1:99999/a', /^Error: invalid reference "127\.0\.0\.1:99999\/a": port 99999 of registry "127\.0\.0\.1:99999" is out of range$/m],
+    ['the image config is 200 MB', () => {
+      const small = buildImage({ layers: [{ entries: [{ name: 'a', data: 'c' }] }] });
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: small.configDigest, size: 200_000_000 },
+        layers: small.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.data.length })),
+      }));
+      fake.route('/v2/bad/bigconfig/manifests/v1', sendBytes(manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }));
+      return `${fake.host}/bad/bigconfig:v1`;
+    }, /^Error: the image config sha256:[a-f0-9]{64} of 127\.0\.0\.1:\d+\/bad\/bigconfig:v1 is 200000000 bytes, more than the 8 MiB berth reads$/m],
+    ['the manifest is over 4 MiB', () => {
+      fake.route('/v2/bad/bigmanifest/manifests/v1', sendBytes(Buffer.alloc((4 << 20) + 1, 0x20), { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }));
+      return `${fake.host}/bad/bigmanifest:v1`;
+    }, /^Error: the manifest of 127\.0\.0\.1:\d+\/bad\/bigmanifest:v1 is 4194305 bytes, more than the 4 MiB berth reads$/m],
+  ];
+  it('refuses a save when the directory of its output does not exist, naming the path', async () => {
+    const root = join(dir, `root-${rows++}`);
+    ok(await berthAsync(FROM_SOURCE, root, ['import', '-', 'tiny:1'], { input: layer }));
+    const res = await berthAsync(FROM_SOURCE, root, ['save', '-o', join(dir, 'no/such/dir/out.tar'), 'tiny:1']);
+    assert.equal(res.status, 1, res.stderr);
+    assert.match(res.stderr, new RegExp(`^Error: cannot write the archive "${join(dir, 'no/such/dir/out.tar')}": its directory does not exist$`, 'm'));
+    assert.deepEqual(leftoversOf(root), []);
+  });
+
+  for (const [what, setUp, message] of pulls) {
+    it(`refuses a pull when ${what}`, async () => {
+      const root = join(dir, `root-${rows++}`);
+      const res = await berthAsync(FROM_SOURCE, root, ['--insecure-registry', fake.host, 'pull', setUp()]);
+      assert.equal(res.status, 125, res.stderr);
+      assert.match(res.stderr, message);
+      assertNothingLeft(root, what);
+    });
+  }
+});
+
+describe('berth pull after a broken download (a made-up registry)', { skip }, () => {
+  it('keeps what a failed pull completed and resumes the rest with the next pull', async (t) => {
+    const fake = await startFakeRegistry();
+    const dir = mkdtempSync(join(tmpdir(), 'berth-test-resume-'));
+    t.after(async () => {
+      await fake.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const docs = buildImage({ layers: [{ entries: [{ name: 'a', data: 'a\n' }] }, { entries: [{ name: 'noise', data: randomBytes(300_000) }] }] });
+    const [small, big] = docs.layers as [typeof docs.layers[0], typeof docs.layers[0]];
+    let isBroken = true;
+    const ranges: Array<string | undefined> = [];
+    fake.route(`/v2/resume/app/blobs/${big.digest}`, (req, res) => {
+      ranges.push(req.headers.range);
+      if (isBroken) {
+        res.writeHead(200, { 'Content-Length': String(big.data.length) });
+        res.write(big.data.subarray(0, 100_000), () => res.socket?.destroy());
+        return;
+      }
+      const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      res.writeHead(from > 0 ? 206 : 200, { 'Content-Length': String(big.data.length - from), ...(from > 0 ? { 'Content-Range': `bytes ${from}-${big.data.length - 1}/${big.data.length}` } : {}) });
+      res.end(big.data.subarray(from));
+    });
+    fake.serve('resume/app', 'v1', docs);
+    const root = join(dir, 'root');
+    const ref = `${fake.host}/resume/app:v1`;
+    const failed = await berthAsync(FROM_SOURCE, root, ['--insecure-registry', fake.host, 'pull', '-q', ref]);
+    assert.equal(failed.status, 125);
+    assert.match(failed.stderr, new RegExp(`^Error: the connection to ${fake.host} broke while downloading blob ${big.digest} of ${fake.host}/resume/app, after \\d+ bytes`, 'm'));
+    assert.ok(contentOf(root).blobs.includes(small.digest.slice(7)), 'the layer it completed stays');
+    assert.equal(contentOf(root).layers.length, 1);
+    assert.deepEqual(readdirSync(join(root, 'content/ingest')), [`sha256-${big.digest.slice(7)}`], 'so does the partial download');
+    isBroken = false;
+    const fetched = fake.requests.length;
+    assert.equal(ok(await berthAsync(FROM_SOURCE, root, ['--insecure-registry', fake.host, 'pull', '-q', ref])), `${ref}\n`);
+    assert.deepEqual(fake.requests.slice(fetched).filter((r) => r.includes('/blobs/')), [`GET /v2/resume/app/blobs/${big.digest}`], 'only the broken layer is fetched again');
+    assert.equal(ranges.at(-1), 'bytes=100000-', 'from where it broke');
+    assert.deepEqual(leftoversOf(root), []);
+    assert.equal(contentOf(root).layers.length, 2);
+  });
+});
+
+describe('berth after a killed pull or load (kill -9 at random points, then one command)', { skip }, () => {
+  let reg: TestRegistry | undefined;
+  let dir = '';
+  let ref = '';
+  let archive = '';
+  /** How long an uninterrupted pull and load take here (the kills land within). */
+  let pullMs = 0;
+  let loadMs = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-test-killed-'));
+    reg = await startRegistry();
+    const layout = join(dir, 'layout');
+    const noise = randomBytes(6 << 20); // incompressible: the download takes a while
+    await writeOciLayout(layout, 'v1', [{
+      layers: [
+        { entries: Array.from({ length: 1500 }, (_, i) => ({ name: `f/${i}`, data: `file ${i}\n` })) },
+        { entries: [{ name: 'noise.bin', data: noise }] },
+        { entries: [{ name: 'more.bin', data: noise.subarray(0, 3 << 20) }], compression: 'zstd' },
+      ],
+    }]);
+    await reg.push(`oci:${layout}:v1`, 'killed/app:v1');
+    ref = `${reg.host}/killed/app:v1`;
+    // each timed twice (the first run of a bundle fills the compile cache), the shorter kept
+    const timed = async (root: string, args: string[]) => {
+      const started = Date.now();
+      ok(await berthAsync(BUNDLED, root, args));
+      return Date.now() - started;
+    };
+    pullMs = Math.min(await timed(join(dir, 'reference-1'), ['pull', '-q', ref]), await timed(join(dir, 'reference-2'), ['pull', '-q', ref]));
+    archive = join(dir, 'app.tar');
+    ok(await berthAsync(BUNDLED, join(dir, 'reference-1'), ['save', '-o', archive, ref]));
+    loadMs = Math.min(await timed(join(dir, 'reference-3'), ['load', '-i', archive]), await timed(join(dir, 'reference-4'), ['load', '-i', archive]));
+  });
+  after(async () => {
+    await reg?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * Start `args` `kills` times on `root`, each SIGKILLed at a random point of its usual run
+   * time (one point in each of `kills` slices of it, so that early and late points are both hit).
+   */
+  async function killRepeatedly(root: string, args: string[], usualMs: number, kills = 6): Promise<number> {
+    let killed = 0;
+    for (let i = 0; i < kills; i++) {
+      const res = await berthAsync(BUNDLED, root, args, { killAfterMs: Math.floor(((i + Math.random()) / kills) * usualMs) });
+      if (res.isKilled) killed++;
+      else assert.equal(res.status, 0, res.stderr);
+    }
+    return killed;
+  }
+
+  it('leaves nothing once the next pull ran, when pulls were killed mid-way', async () => {
+    const root = join(dir, 'pull');
+    const killed = await killRepeatedly(root, ['pull', '-q', ref], pullMs);
+    assert.ok(killed > 0, 'at least one pull was killed');
+    ok(await berthAsync(BUNDLED, root, ['pull', '-q', ref]));
+    assert.deepEqual(leftoversOf(root), []);
+    assert.equal(ok(await berthAsync(BUNDLED, root, ['images', '-q'])).trim().split('\n').length, 1);
+    assert.equal(contentOf(root).layers.length, 3);
+  });
+
+  it('leaves nothing once image prune -a ran, when pulls were killed mid-way', async () => {
+    const root = join(dir, 'prune');
+    const killed = await killRepeatedly(root, ['pull', '-q', ref], pullMs);
+    assert.ok(killed > 0, 'at least one pull was killed');
+    ok(await berthAsync(BUNDLED, root, ['image', 'prune', '-a', '-f']));
+    assert.deepEqual(leftoversOf(root), []);
+    assert.deepEqual(contentOf(root), { blobs: [], layers: [] });
+  });
+
+  it('leaves nothing once the next load ran, when loads were killed mid-way', async () => {
+    const root = join(dir, 'load');
+    const killed = await killRepeatedly(root, ['load', '-q', '-i', archive], loadMs);
+    assert.ok(killed > 0, 'at least one load was killed');
+    ok(await berthAsync(BUNDLED, root, ['load', '-q', '-i', archive]));
+    assert.deepEqual(leftoversOf(root), []);
+    assert.equal(contentOf(root).layers.length, 3);
+  });
+
+  it('never removes what a live pull is writing, when another command collects meanwhile', async () => {
+    const root = join(dir, 'concurrent');
+    const pulling = berthAsync(BUNDLED, root, ['pull', '-q', ref]);
+    await sleep(Math.max(50, pullMs / 3));
+    ok(await berthAsync(BUNDLED, root, ['image', 'prune', '-a', '-f']));
+    ok(await pulling);
+    assert.deepEqual(leftoversOf(root), []);
+    assert.equal(contentOf(root).layers.length, 3);
   });
 });
 

@@ -12,6 +12,8 @@ import { posix } from 'node:path';
 import { BerthError } from '../../common/index.ts';
 import { detectCompression } from '../../storage/index.ts';
 import { sha256Digest, type ContentStore } from '../content-store.ts';
+import { parseJsonBytes } from '../json.ts';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, formatBytes } from '../limits.ts';
 import { MEDIA_TYPES, checkImageManifest, isIndexMediaType, parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from '../manifest.ts';
 import { selectPlatform, type Platform } from '../platform.ts';
 import { parseReference } from '../reference.ts';
@@ -68,33 +70,77 @@ class ArchiveFiles {
     return m && this.staged.blobs.has(`sha256:${m[1]}`) ? `sha256:${m[1]}` : undefined;
   }
 
-  async read(path: string): Promise<Buffer> {
+  /** The file at `path` (`what` names it in errors), refused unread when larger than `limit`. */
+  async read(path: string, limit: number, what: string): Promise<Buffer> {
     const resolved = this.resolvePath(path);
     const digest = this.blobDigest(resolved);
-    if (digest) return this.content.readBlob(digest);
+    if (digest) return this.readBlob(digest, limit, what);
     const file = this.staged.files.get(resolved);
     if (file) return file;
+    const size = this.staged.staged.get(resolved)?.size ?? this.staged.oversized.get(resolved);
+    if (size !== undefined && size > limit) throw tooLarge(`${what} ${path}`, size, limit);
     const staged = this.staged.staged.get(resolved);
     if (staged) return readFile(staged.path);
-    throw invalid(`${path} is missing`);
+    throw invalid(`${what} ${path} is missing`);
+  }
+
+  blobPath(digest: string): string {
+    return this.content.blobPath(digest);
   }
 
   blobSize(digest: string): Promise<number | undefined> {
     return this.content.size(digest);
   }
 
-  async readBlob(digest: string): Promise<Buffer> {
-    if (!this.staged.blobs.has(digest) && !(await this.content.has(digest))) throw invalid(`blob ${digest} is missing`);
+  /** A blob of the archive (`what` names it in errors), refused unread when larger than `limit`. */
+  async readBlob(digest: string, limit: number, what: string): Promise<Buffer> {
+    const size = this.staged.blobs.has(digest) || (await this.content.has(digest)) ? await this.content.size(digest) : undefined;
+    if (size === undefined) throw invalid(`${what} ${digest} is missing`);
+    if (size > limit) throw tooLarge(`${what} ${digest}`, size, limit);
     return this.content.readBlob(digest);
   }
 }
 
-function parseJson<T>(bytes: Buffer, what: string): T {
+function tooLarge(what: string, size: number, limit: number): BerthError {
+  return new BerthError('INVALID_ARGUMENT', `invalid image archive: ${what} is ${size} bytes, more than the ${formatBytes(limit)} berth reads`, {
+    hint: 'the archive is malformed or hostile; nothing was loaded',
+  });
+}
+
+/** JSON of the archive, as `invalid image archive: <name>: …` errors. */
+function parseArchiveJson(bytes: Buffer, name: string): unknown {
   try {
-    return JSON.parse(bytes.toString('utf8')) as T;
-  } catch {
-    throw invalid(`${what} is not JSON`);
+    return parseJsonBytes(bytes, name);
+  } catch (err) {
+    if (!(err instanceof BerthError)) throw err;
+    throw invalid(err.message.replace(/^invalid /, ''));
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isPathList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string' && v !== '');
+}
+
+/** A checked entry of a docker-archive manifest.json, with its RepoTags as canonical `name:tag`s. */
+type DockerEntry = DockerArchiveManifestEntry & { names: string[] };
+
+/** The entries of a docker-archive manifest.json, checked: each with a Config path, Layers paths and RepoTags names. */
+function dockerEntries(bytes: Buffer): DockerEntry[] {
+  const doc = parseArchiveJson(bytes, 'manifest.json');
+  if (!Array.isArray(doc)) throw invalid('manifest.json is not a list of images');
+  return doc.map((entry: unknown, i) => {
+    const what = `manifest.json entry ${i}`;
+    if (!isObject(entry)) throw invalid(`${what} is not an object`);
+    const { Config, Layers, RepoTags } = entry;
+    if (typeof Config !== 'string' || Config === '') throw invalid(`${what}: "Config" is not a path`);
+    if (!isPathList(Layers)) throw invalid(`${what}: "Layers" is not a list of paths`);
+    if (RepoTags !== undefined && RepoTags !== null && !isPathList(RepoTags)) throw invalid(`${what}: "RepoTags" is not a list of names`);
+    return { Config, Layers, RepoTags: RepoTags ?? null, names: (RepoTags ?? []).map(canonicalTag) };
+  });
 }
 
 /** The canonical name of an annotated index descriptor, if it has one. */
@@ -114,9 +160,21 @@ function nameFromAnnotations(desc: Descriptor): string | undefined {
 }
 
 function canonicalTag(repoTag: string): string {
-  const ref = parseReference(repoTag);
+  let ref;
+  try {
+    ref = parseReference(repoTag);
+  } catch (err) {
+    if (!(err instanceof BerthError)) throw err;
+    throw invalid(`manifest.json RepoTags: ${err.message}`);
+  }
   if (!ref.tag) throw invalid(`RepoTag ${JSON.stringify(repoTag)} has no tag`);
   return `${ref.name}:${ref.tag}`;
+}
+
+/** A descriptor's blob, refused before it is read when the descriptor says it is larger than `limit`. */
+async function readDescribed(files: ArchiveFiles, desc: Descriptor, limit: number, what: string): Promise<Buffer> {
+  if (desc.size > limit) throw tooLarge(`${what} ${desc.digest}`, desc.size, limit);
+  return files.readBlob(desc.digest, limit, what);
 }
 
 async function imageFromManifest(files: ArchiveFiles, manifestBytes: Buffer, manifestDigest: string): Promise<ArchiveImage> {
@@ -124,7 +182,7 @@ async function imageFromManifest(files: ArchiveFiles, manifestBytes: Buffer, man
   if (parsed.kind !== 'manifest') throw invalid(`${manifestDigest} is not an image manifest`);
   const manifest = parsed.manifest;
   checkImageManifest(manifest);
-  const configBytes = await files.readBlob(manifest.config.digest);
+  const configBytes = await readDescribed(files, manifest.config, MAX_CONFIG_BYTES, 'image config');
   const config = parseImageConfig(configBytes);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw invalid(`manifest ${manifestDigest} has ${manifest.layers.length} layers but its config lists ${config.rootfs.diff_ids.length} diff IDs`);
@@ -137,18 +195,24 @@ async function imageFromManifest(files: ArchiveFiles, manifestBytes: Buffer, man
 }
 
 async function imagesFromIndex(files: ArchiveFiles, indexBytes: Buffer, platform: Platform | undefined, depth: number): Promise<ArchiveImage[]> {
-  const parsed = parseManifest(indexBytes, MEDIA_TYPES.ociIndex);
+  let parsed;
+  try {
+    parsed = parseManifest(indexBytes, MEDIA_TYPES.ociIndex, 'index.json');
+  } catch (err) {
+    if (!(err instanceof BerthError) || err.code !== 'INVALID_ARGUMENT') throw err;
+    throw invalid(err.message.replace(/^invalid /, ''));
+  }
   if (parsed.kind !== 'index') throw invalid('index.json is not an image index');
   const out: ArchiveImage[] = [];
   for (const desc of parsed.index.manifests) {
     let target = desc;
     if (isIndexMediaType(desc.mediaType)) {
       if (depth >= MAX_INDEX_DEPTH) throw invalid('image indexes nest too deeply');
-      const nested = parseManifest(await files.readBlob(desc.digest));
+      const nested = parseManifest(await readDescribed(files, desc, MAX_MANIFEST_BYTES, 'image index'));
       if (nested.kind !== 'index') throw invalid(`${desc.digest} is not an image index`);
       target = selectPlatform(nested.index, platform);
     }
-    const image = await imageFromManifest(files, await files.readBlob(target.digest), target.digest);
+    const image = await imageFromManifest(files, await readDescribed(files, target, MAX_MANIFEST_BYTES, 'image manifest'), target.digest);
     const name = nameFromAnnotations(desc);
     const seen = out.find((i) => i.configDigest === image.configDigest && i.manifestDigest === image.manifestDigest);
     if (seen) {
@@ -161,27 +225,27 @@ async function imagesFromIndex(files: ArchiveFiles, indexBytes: Buffer, platform
   return out;
 }
 
-async function layerMediaType(files: ArchiveFiles, path: string, staged: StagedFile | undefined): Promise<string> {
-  let head: Buffer;
-  if (staged) {
-    const handle = await open(staged.path, 'r');
-    try {
-      head = Buffer.alloc(8);
-      const { bytesRead } = await handle.read(head, 0, 8, 0);
-      head = head.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } else {
-    head = (await files.read(path)).subarray(0, 8);
+/** The first `length` bytes of a file. */
+async function readHead(path: string, length: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(head, 0, length, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
   }
+}
+
+async function layerMediaType(files: ArchiveFiles, path: string, staged: StagedFile | undefined): Promise<string> {
+  const blob = files.blobDigest(path);
+  const head = staged ? await readHead(staged.path, 8) : blob ? await readHead(files.blobPath(blob), 8) : Buffer.alloc(0);
   const compression = detectCompression(head);
   return compression === 'gzip' ? MEDIA_TYPES.ociLayerGzip : compression === 'zstd' ? MEDIA_TYPES.ociLayerZstd : MEDIA_TYPES.ociLayerTar;
 }
 
-async function imageFromDockerEntry(files: ArchiveFiles, staged: StagedArchive, entry: DockerArchiveManifestEntry, i: number): Promise<ArchiveImage> {
-  if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw invalid(`manifest.json entry ${i} needs "Config" and "Layers"`);
-  const configBytes = await files.read(entry.Config);
+async function imageFromDockerEntry(files: ArchiveFiles, staged: StagedArchive, entry: DockerEntry, i: number): Promise<ArchiveImage> {
+  const configBytes = await files.read(entry.Config, MAX_CONFIG_BYTES, 'image config');
   const configDigest = sha256Digest(configBytes);
   const config = parseImageConfig(configBytes);
   if (config.rootfs.diff_ids.length !== entry.Layers.length) {
@@ -215,7 +279,7 @@ async function imageFromDockerEntry(files: ArchiveFiles, staged: StagedArchive, 
     layers: layers.map((l) => l.descriptor),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const names = (entry.RepoTags ?? []).map(canonicalTag);
+  const names = entry.names;
   return { configDigest, config, configBytes, manifestDigest: sha256Digest(manifestBytes), manifest, manifestBytes, layers, names };
 }
 
@@ -229,15 +293,14 @@ export async function resolveArchive(staged: StagedArchive, content: ContentStor
     images = await imagesFromIndex(files, indexBytes, opts.platform, 0);
     if (dockerBytes) {
       // docker ≥ 25: the same images, maybe with tags the index does not carry
-      for (const entry of parseJson<DockerArchiveManifestEntry[]>(dockerBytes, 'manifest.json')) {
-        const digest = files.blobDigest(entry.Config ?? '');
+      for (const entry of dockerEntries(dockerBytes)) {
+        const digest = files.blobDigest(entry.Config);
         const image = images.find((im) => im.configDigest === digest);
-        for (const name of (entry.RepoTags ?? []).map(canonicalTag)) if (image && !image.names.includes(name)) image.names.push(name);
+        for (const name of entry.names) if (image && !image.names.includes(name)) image.names.push(name);
       }
     }
   } else if (dockerBytes) {
-    const entries = parseJson<DockerArchiveManifestEntry[]>(dockerBytes, 'manifest.json');
-    if (!Array.isArray(entries)) throw invalid('manifest.json is not a list');
+    const entries = dockerEntries(dockerBytes);
     images = [];
     for (const [i, entry] of entries.entries()) images.push(await imageFromDockerEntry(files, staged, entry, i));
   } else {

@@ -114,7 +114,12 @@ export class Authenticator {
     creds: Credentials | undefined,
     signal?: AbortSignal,
   ): Promise<{ token: string; expiresIn: number }> {
-    const url = new URL(challenge.params.realm ?? '');
+    const url = URL.parse(challenge.params.realm ?? '');
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new RegistryError('UNAVAILABLE', `${domain} asks for a token from ${JSON.stringify(challenge.params.realm ?? '')}, which is not an HTTP(S) URL`, { status: 401, url: challenge.params.realm ?? '' }, {
+        hint: 'the registry is misconfigured',
+      });
+    }
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     if (scope) url.searchParams.set('scope', scope);
     if (creds) url.searchParams.set('account', creds.username);

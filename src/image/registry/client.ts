@@ -7,6 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { BerthError, RegistryError } from '../../common/index.ts';
+import { markInterrupted } from '../blob.ts';
+import { MAX_MANIFEST_BYTES, formatBytes } from '../limits.ts';
 import { MANIFEST_MEDIA_TYPES } from '../manifest.ts';
 import type { ImageReference } from '../reference.ts';
 import { Authenticator, loginHint } from './auth.ts';
@@ -44,6 +46,11 @@ export interface RequestOptions {
 export interface FetchBlobOptions extends RequestOptions {
   /** Start at this byte (HTTP Range); the stream then yields the blob from `offset` on. */
   offset?: number;
+  /**
+   * The blob's size as its descriptor gives it: an answer whose Content-Length says more is
+   * refused before its body is read (whoever stores the blob stops at this size too).
+   */
+  size?: number;
 }
 
 interface SendInit {
@@ -55,7 +62,6 @@ interface SendInit {
   isStreamed?: boolean;
 }
 
-const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -85,14 +91,60 @@ async function errorDetail(res: Response): Promise<string> {
   }
 }
 
+function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+}
+
+/** Why a body broke off: `aborted: ECONNRESET`, `terminated: other side closed`. */
+function breakReason(err: unknown): string {
+  const e = err as { message?: string; code?: unknown; cause?: { message?: unknown } };
+  const parts = [e?.message ?? String(err), e?.code, e?.cause?.message].filter((p): p is string => typeof p === 'string' && p !== '');
+  return [...new Set(parts)].join(': ');
+}
+
+/** The error of a body that broke off after `received` bytes: UNAVAILABLE, and worth resuming. */
+function brokenBody(url: string, status: number, what: string, received: number, err: unknown): RegistryError {
+  const host = URL.parse(url)?.host ?? url;
+  return markInterrupted(new RegistryError('UNAVAILABLE', `the connection to ${host} broke while downloading ${what}, after ${received} bytes (${breakReason(err)})`, { status, url }, {
+    cause: err,
+    hint: 'check the network and pull again (what arrived of a layer is kept for the next pull to resume)',
+  }));
+}
+
+/** An answer's body, as it streams, with a network failure turned into `brokenBody`. */
+async function* guardedBody(body: AsyncIterable<Uint8Array>, res: Response, what: string): AsyncGenerator<Uint8Array> {
+  let received = 0;
+  try {
+    for await (const chunk of body) {
+      received += chunk.length;
+      yield chunk;
+    }
+  } catch (err) {
+    if (isAbortError(err) || err instanceof BerthError) throw err;
+    throw brokenBody(res.url, res.status, what, received, err);
+  }
+}
+
+function tooLarge(what: string, size: number, limit: number): BerthError {
+  return new BerthError('INVALID_ARGUMENT', `${what} is ${size} bytes, more than the ${formatBytes(limit)} berth reads`, {
+    hint: 'the registry sent something that is not a manifest',
+  });
+}
+
+/** A body of at most `limit` bytes, refused unread when its Content-Length says it is larger. */
 async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge(what, declared, limit);
+  }
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of res.body ?? []) {
+  for await (const chunk of guardedBody(lockedBody(res), res, what)) {
     length += chunk.length;
     if (length > limit) {
       await res.body?.cancel().catch(() => {});
-      throw new BerthError('INVALID_ARGUMENT', `${what} is larger than ${limit} bytes`, { hint: 'the registry sent something that is not a manifest' });
+      throw tooLarge(what, length, limit);
     }
     chunks.push(Buffer.from(chunk));
   }
@@ -180,7 +232,7 @@ export class RegistryClient {
     }, pullScope(ref));
     if (res.status === 404) throw await this.#fail(res, 'NOT_FOUND', `manifest unknown: ${ref.canonical}`);
     if (!res.ok) throw await this.#fail(res, codeFor(res.status), `cannot get manifest of ${ref.canonical}`);
-    const bytes = await readLimited(res, MANIFEST_MAX_BYTES, `manifest of ${ref.canonical}`);
+    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `the manifest of ${ref.canonical}`);
     const expected = ref.digest ?? res.headers.get('docker-content-digest') ?? undefined;
     const algorithm = expected?.split(':')[0] ?? 'sha256';
     const actual = ['sha256', 'sha384', 'sha512'].includes(algorithm) ? hashOf(bytes, algorithm) : hashOf(bytes, 'sha256');
@@ -217,7 +269,16 @@ export class RegistryClient {
     if (res.status === 416) throw await this.#fail(res, 'INVALID_ARGUMENT', `blob ${digest} in ${ref.name} has no byte ${offset}`);
     if (res.status !== 200 && res.status !== 206) throw await this.#fail(res, codeFor(res.status), `cannot get blob ${digest} of ${ref.name}`);
     const streamed = streamedBody(res);
-    const body: AsyncIterable<Uint8Array> = streamed ?? lockedBody(res);
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    const expected = opts.size === undefined ? undefined : res.status === 206 ? opts.size - offset : opts.size;
+    if (expected !== undefined && declared > expected) {
+      streamed?.destroy();
+      await res.body?.cancel().catch(() => {});
+      throw new RegistryError('INVALID_ARGUMENT', `registry ${ref.domain} answered blob ${digest} of ${ref.name} with ${declared} bytes, but its descriptor says ${opts.size}`, { status: res.status, url: res.url }, {
+        hint: 'the registry sent a wrong blob; nothing was stored',
+      });
+    }
+    const body: AsyncIterable<Uint8Array> = guardedBody(streamed ?? lockedBody(res), res, `blob ${digest} of ${ref.name}`);
     if (offset === 0) return body;
     if (res.status === 200) return skipBytes(body, offset);
     const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
@@ -351,7 +412,12 @@ export class RegistryClient {
       if (!REDIRECT_STATUSES.has(res.status) || !location || method === 'POST' || method === 'PUT') return res;
       await res.body?.cancel().catch(() => {});
       if (hops >= MAX_REDIRECTS) throw new RegistryError('UNAVAILABLE', `too many redirects from ${url}`, { status: res.status, url: current.href });
-      const next = new URL(location, current);
+      const next = URL.parse(location, current);
+      if (next === null || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
+        throw new RegistryError('UNAVAILABLE', `${current.host} redirected ${method} ${current.pathname} to ${JSON.stringify(location)}, which is not an HTTP(S) URL`, { status: res.status, url: current.href }, {
+          hint: 'the registry (or a proxy in front of it) is misconfigured or hostile; nothing was fetched from there',
+        });
+      }
       if (next.origin !== current.origin) delete headers.Authorization;
       if (res.status === 303) {
         method = 'GET';
