@@ -122,7 +122,7 @@ void op_run_hook(const struct plan_op *op)
 	else
 		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
 	/* the same sentence as the runtime's own hooks (src/runtime/hooks.ts) */
-	snprintf(msg, sizeof(msg), "%s hook %s failed: %s%s%s", name, path, why, used ? ": " : "", text);
+	snprintf(msg, sizeof(msg), "error running hook (%s %s): %s%s%s", name, path, why, used ? ": " : "", text);
 	fail_msg("hook", 0, path, msg);
 }
 

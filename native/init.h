@@ -121,6 +121,7 @@ void op_home_env(const struct plan_op *op);
 void op_exec(const struct plan_op *op);
 void write_file(const char *path, const char *content);
 int connect_unix(const char *path);
+int connect_seccomp_agent(const char *path);
 void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
 
 /* hooks.c */

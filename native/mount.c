@@ -195,7 +195,7 @@ static void require_real_dir(const char *dest)
 	if (fstat(fd, &st) < 0)
 		fail("stat", errno, dest);
 	if (S_ISLNK(st.st_mode))
-		fail_msg("mount", ELOOP, dest, "the mount destination is a symlink in the root filesystem; this filesystem is mounted only on a real directory");
+		fail_msg("mount", ELOOP, dest, "the mount destination is a symlink in the root filesystem: procfs and sysfs must be mounted on ordinary directory");
 	if (!S_ISDIR(st.st_mode))
 		fail_msg("mount", ENOTDIR, dest, "the mount destination is not a directory");
 }

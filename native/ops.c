@@ -61,7 +61,7 @@ void run_op(const struct plan_op *op)
 	}
 	case OP_RLIMIT: op_rlimit(op); break;
 	case OP_CONSOLE_CONNECT: ctx.console_fd = connect_unix(arg_str(op, 0)); break;
-	case OP_SECCOMP_LISTENER: ctx.seccomp_listener_fd = connect_unix(arg_str(op, 0)); break;
+	case OP_SECCOMP_LISTENER: ctx.seccomp_listener_fd = connect_seccomp_agent(arg_str(op, 0)); break;
 	case OP_SECCOMP_NOTIFY_SEND: seccomp_notify_send(op); break;
 	case OP_BIND_TREE: op_bind_tree(op); break;
 	case OP_CONSOLE: op_console(op); break;

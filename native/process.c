@@ -69,6 +69,21 @@ int connect_unix(const char *path)
 	return fd;
 }
 
+/* linux.seccomp.listenerPath: the agent must be listening */
+int connect_seccomp_agent(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path))
+		fail("connect", ENAMETOOLONG, path);
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail("socket", errno, path);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		fail_msg("connect", errno, path, "failed to connect with seccomp agent (linux.seccomp.listenerPath)");
+	return fd;
+}
+
 void op_console(const struct plan_op *op)
 {
 	struct winsize ws = { .ws_row = (unsigned short)arg_u64(op, 0), .ws_col = (unsigned short)arg_u64(op, 1) };

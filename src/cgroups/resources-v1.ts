@@ -36,7 +36,7 @@ export function compileV1(resources: CgroupResources, probe: V1Probe, sections?:
   const unenforced: Unenforced[] = [];
   const isWanted = (section: ResourceSection) => sections === undefined || sections.includes(section);
   if (resources.unified && Object.keys(resources.unified).length > 0) {
-    throw invalid('linux.resources.unified', 'cannot be used on cgroup v1: it holds cgroup v2 files', 'remove linux.resources.unified or run on a cgroup v2 host');
+    throw invalid('linux.resources.unified', 'invalid configuration: cannot be used on cgroup v1 (it holds cgroup v2 files)', 'remove linux.resources.unified or run on a cgroup v2 host');
   }
   if (isWanted('memory')) writes.push(...memoryWrites(resources, probe, unenforced));
   if (isWanted('cpu')) writes.push(...cpuWrites(resources));

@@ -3,7 +3,7 @@
  * prints it, and prints errors once, here at the boundary.
  */
 import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { resolve, join } from 'node:path';
+import { dirname, resolve, join } from 'node:path';
 import { BerthError, SyscallError } from '../common/index.ts';
 import { parseCommandArgs, parseGlobalArgs, formatHelp, formatFlags, type CommandSpec, type ParsedArgs } from './args.ts';
 
@@ -146,30 +146,41 @@ function exitCodeForError(err: unknown, command: string): number {
     if (err.errnoName === 'ENOENT') return 127;
     if (err.errnoName === 'EACCES') return 126;
   }
+  // exec's own status is the process's: an error of the exec itself is 255, as runc's
+  if (command === 'exec') return 255;
   return 1;
 }
 
 async function dispatch(command: string, args: ParsedArgs, globals: Globals, io: Io): Promise<number> {
   const id = args.positionals[0]!;
   const bundleDir = resolve((args.flags.bundle as string | undefined) ?? '.');
+  // systemd socket activation (LISTEN_FDS fds from 3, for this process): passed on first, as
+  // runc passes them, the container told of them with LISTEN_FDS and LISTEN_PID=1
+  const listenFds = Number(process.env.LISTEN_FDS ?? 0);
+  const isListening = Number.isInteger(listenFds) && listenFds > 0 && (process.env.LISTEN_PID === undefined || Number(process.env.LISTEN_PID) === process.pid);
   const createOpts = {
+    extraEnv: isListening ? [`LISTEN_FDS=${listenFds}`, 'LISTEN_PID=1'] : undefined,
     bundleDir,
     consoleSocket: args.flags['console-socket'] as string | undefined,
     pidFile: args.flags['pid-file'] as string | undefined,
     noPivot: args.flags['no-pivot'] === true,
-    preserveFds: (args.flags['preserve-fds'] as number | undefined) ?? 0,
+    preserveFds: ((args.flags['preserve-fds'] as number | undefined) ?? 0) + (isListening ? listenFds : 0),
     configPath: args.flags.config as string | undefined,
   };
   const warn = (warnings: string[]) => warnings.forEach((w) => io.err(`${PROG}: warning: ${w}\n`));
   switch (command) {
     case 'create': {
       const runtime = await runtimeFor(globals);
+      checkPidFileDir(createOpts.pidFile);
+      await debugPlan(globals, io, () => runtime.explain(id, createOpts));
       if (args.flags.explain) return io.out(await runtime.explain(id, createOpts)), 0;
       warn((await runtime.create(id, createOpts)).warnings);
       return 0;
     }
     case 'run': {
       const runtime = await runtimeFor(globals);
+      checkPidFileDir(createOpts.pidFile);
+      await debugPlan(globals, io, () => runtime.explain(id, { ...createOpts, foreground: args.flags.detach !== true }));
       if (args.flags.explain) return io.out(await runtime.explain(id, { ...createOpts, foreground: args.flags.detach !== true })), 0;
       // the container gets the terminal's signals from berth-init; this process must outlive it
       const ignore = () => {};
@@ -185,6 +196,7 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
     }
     case 'exec': {
       const runtime = await runtimeFor(globals);
+      checkPidFileDir(args.flags['pid-file'] as string | undefined);
       const execOpts = {
         process: await execProcessFromFlags(args),
         addCapabilities: ((args.flags.cap as string[] | undefined) ?? []).map((c) => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`)),
@@ -197,6 +209,7 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
         subCgroups: args.flags.cgroup as string[] | undefined,
       };
       if (args.flags.explain) return io.out(await runtime.explainExec(id, execOpts)), 0;
+      await debugPlan(globals, io, () => runtime.explainExec(id, execOpts));
       const ignore = () => {};
       if (!execOpts.detach) for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(sig, ignore);
       const result = await runtime.exec(id, execOpts);
@@ -373,15 +386,44 @@ function table(header: string[], rows: string[][]): string {
   return line(header) + rows.map(line).join('');
 }
 
+/** A log line as runc (logrus) writes it: text `time="…" level=… msg="…"`, or JSON. */
+function logLine(globals: Globals, level: 'debug' | 'error', message: string): string {
+  const time = new Date().toISOString();
+  return globals.logFormat === 'json' ? JSON.stringify({ level, msg: message, time }) : `time="${time}" level=${level} msg=${JSON.stringify(message)}`;
+}
+
 function logError(globals: Globals, message: string): void {
   if (!globals.log) return;
-  const time = new Date().toISOString();
-  const line = globals.logFormat === 'json' ? JSON.stringify({ level: 'error', msg: message, time }) : `time="${time}" level=error msg=${JSON.stringify(message)}`;
   try {
-    appendFileSync(globals.log, line + '\n');
+    appendFileSync(globals.log, logLine(globals, 'error', message) + '\n');
   } catch {
     // the log is a copy; stderr still has the error
   }
+}
+
+/** --debug: to --log when given (containerd reads it), else to stderr. */
+function logDebug(globals: Globals, io: Io, message: string): void {
+  if (!globals.debug) return;
+  const line = logLine(globals, 'debug', message) + '\n';
+  if (!globals.log) return io.err(line);
+  try {
+    appendFileSync(globals.log, line);
+  } catch {
+    io.err(line);
+  }
+}
+
+/** The directory of a pid file must be there: runc refuses to make it, and so does berth. */
+function checkPidFileDir(path: string | undefined): void {
+  if (path === undefined) return;
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir)) throw new BerthError('NOT_FOUND', `--pid-file ${path}: directory ${dir} does not exist`);
+}
+
+/** With --debug, the plan that is about to run, one log line per step. */
+async function debugPlan(globals: Globals, io: Io, text: () => Promise<string>): Promise<void> {
+  if (!globals.debug) return;
+  for (const line of (await text()).trimEnd().split('\n')) logDebug(globals, io, line);
 }
 
 export async function runtimeMain(argv: readonly string[], io: Io = stdio): Promise<number> {
@@ -416,7 +458,10 @@ export async function runtimeMain(argv: readonly string[], io: Io = stdio): Prom
     if (!spec) throw new BerthError('INVALID_ARGUMENT', `unknown command "${command}"`, { hint: `see: ${PROG} --help` });
     const args = parseCommandArgs(spec, argv.slice(i + 1), PROG);
     if (args.help) return io.out(formatHelp(spec, PROG)), 0;
-    return await dispatch(command, args, globals, io);
+    logDebug(globals, io, `${PROG} ${argv.slice(i).join(' ')}`);
+    const status = await dispatch(command, args, globals, io);
+    logDebug(globals, io, `${command}: done, exit status ${status}`);
+    return status;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     io.err(`${PROG}: ${message}\n`);

@@ -102,7 +102,7 @@ function envEntry(value: unknown, path: string): string {
  * Anything else is a mistake worth naming. */
 function capabilityName(value: unknown, path: string): string {
   const name = string(value, path);
-  if (!isKnownCapability(name) && !/^CAP_[A-Z0-9_]+$/.test(name)) {
+  if (!isKnownCapability(name) && !/^[A-Z0-9_]+$/.test(name)) {
     fail(
       path,
       `unknown capability ${JSON.stringify(name)} (expected a CAP_* name from CAP_CHOWN to CAP_CHECKPOINT_RESTORE, see capabilities(7))`,

@@ -138,7 +138,7 @@ describe('validateRuntimeConfig', () => {
 
   it('rejects a name that is no capability, and accepts unknown CAP_ names (skipped later, with a warning)', () => {
     assert.doesNotThrow(() => validateRuntimeConfig(variant((c) => (c['process']['capabilities'] = { bounding: ['CAP_CHOWN', 'CAP_FLY'] }))));
-    const err = assertRejected(variant((c) => (c['process']['capabilities'] = { ambient: ['NET_ADMIN'] })), 'process.capabilities.ambient[0]', 'unknown capability "NET_ADMIN"');
+    const err = assertRejected(variant((c) => (c['process']['capabilities'] = { ambient: ['net_admin'] })), 'process.capabilities.ambient[0]', 'unknown capability "net_admin"');
     assert.equal(err.hint, 'did you mean "CAP_NET_ADMIN"?');
     const ok = variant((c) => (c['process']['capabilities'] = { effective: ['CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'] }));
     assert.doesNotThrow(() => validateRuntimeConfig(ok));

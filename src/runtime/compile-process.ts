@@ -96,7 +96,7 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
     const action = seccompAction(rule.action, rule.errnoRet, `${field}.action`);
     if (rule.action === 'SCMP_ACT_NOTIFY' && rule.names.includes('write')) {
       // the runtime writes to the listener and its sync socket itself (runc refuses it too)
-      throw new BerthError('INVALID_ARGUMENT', `${field}: SCMP_ACT_NOTIFY cannot apply to "write"`, { hint: 'use another action for write' });
+      throw new BerthError('INVALID_ARGUMENT', `${field}: SCMP_ACT_NOTIFY cannot be used for the write syscall`, { hint: 'use another action for write' });
     }
     const args: SeccompArgCondition[] = (rule.args ?? []).map((a) => ({
       index: a.index,

@@ -25,6 +25,8 @@ export interface CreateOptions {
   bundleDir: string;
   /** The config to use instead of BUNDLE/config.json (crun's --config). */
   configPath?: string | undefined;
+  /** Variables added to the process's env (systemd socket activation: LISTEN_FDS, LISTEN_PID). */
+  extraEnv?: string[] | undefined;
   consoleSocket?: string | undefined;
   pidFile?: string | undefined;
   noPivot?: boolean | undefined;
@@ -151,6 +153,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   });
   // everything that can be refused is refused before anything is created
   const config = await loadBundleConfig(bundleDir, opts.configPath);
+  if (opts.extraEnv?.length && config.process) config.process.env = [...(config.process.env ?? []), ...opts.extraEnv];
   if (config.process?.terminal && !opts.consoleSocket && !opts.foreground && !opts.monitor) {
     throw new BerthError('INVALID_ARGUMENT', 'process.terminal is true but no --console-socket was given', {
       hint: 'pass --console-socket, run it in the foreground (berth-runtime run), or set process.terminal to false in config.json',
@@ -267,7 +270,7 @@ async function checkCgroupFree(ctx: RuntimeContext, id: string, cgroupPath: stri
   const found = await ctx.cgroups.inspect(cgroupPath);
   if (!found.exists) return { warnings: [], owned: true };
   if (found.frozen) {
-    throw new BerthError('FAILED_PRECONDITION', `linux.cgroupsPath: cgroup ${cgroupPath} is frozen; a container made in it could never start`, {
+    throw new BerthError('FAILED_PRECONDITION', `linux.cgroupsPath: the container's cgroup unexpectedly frozen (${cgroupPath}): a container made in it could never start`, {
       hint: 'thaw it first (berth-runtime resume, or write THAWED / 0 to its freezer file)',
     });
   }
@@ -283,7 +286,7 @@ async function checkCgroupFree(ctx: RuntimeContext, id: string, cgroupPath: stri
     });
   }
   return {
-    warnings: [`cgroup ${cgroupPath} already holds processes (${found.pids.slice(0, 5).join(', ')}${found.pids.length > 5 ? ', …' : ''}): they share the container's limits; berth will not kill them, nor remove the cgroup`],
+    warnings: [`the container's cgroup is not empty: ${cgroupPath} already holds processes (${found.pids.slice(0, 5).join(', ')}${found.pids.length > 5 ? ', …' : ''}); they share the container's limits, and berth will not kill them, nor remove the cgroup`],
     owned: false,
   };
 }

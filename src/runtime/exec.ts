@@ -59,7 +59,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
     ...opts.process,
     user: opts.process.user ?? base?.user ?? { uid: 0, gid: 0 },
     cwd: opts.process.cwd ?? base?.cwd ?? '/',
-    env: [...(opts.process.env ?? base?.env ?? []), ...(opts.appendEnv ?? [])],
+    env: mergeEnv(opts.process.env ?? base?.env ?? [], opts.appendEnv ?? []),
   };
   if (opts.addCapabilities?.length) {
     const caps = merged.capabilities ?? {};
@@ -83,6 +83,12 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   return { steps, warnings };
 }
 
+/** `extra` after `env`, a variable given in both taking extra's value (runc exec --env). */
+function mergeEnv(env: string[], extra: string[]): string[] {
+  const names = new Set(extra.map((e) => e.slice(0, e.indexOf('='))));
+  return [...env.filter((e) => !names.has(e.slice(0, e.indexOf('=')))), ...extra];
+}
+
 /** Where an exec'd process enters the container's cgroups: the container's own, or, for
  * --cgroup, existing sub-cgroups of it (per controller on cgroup v1). */
 async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: string[]): Promise<CgroupEntry> {
@@ -90,7 +96,7 @@ async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: s
   if (specs.length === 0) return own;
   const sub = async (rel: string) => {
     if (isAbsolute(rel) || rel.split('/').includes('..') || rel === '') {
-      throw new BerthError('INVALID_ARGUMENT', `--cgroup ${JSON.stringify(rel)}: must be a path below the container's cgroup (no "..")`);
+      throw new BerthError('INVALID_ARGUMENT', `--cgroup: ${rel} is not a sub cgroup path (a path below the container's cgroup, without "..")`);
     }
     const path = join(cgroupPath, rel);
     if (!(await ctx.cgroups.inspect(path)).exists) throw new BerthError('NOT_FOUND', `--cgroup: cgroup ${path} does not exist`, { hint: 'create the sub-cgroup first' });

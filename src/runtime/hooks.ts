@@ -49,7 +49,7 @@ export function runHook(name: HookName, hook: Hook, state: State, cwd?: string):
       if (code === 0) return resolve();
       const why = timedOut ? `timed out after ${hook.timeout}s` : signal ? `killed by ${signal}` : `exit status ${code}`;
       const detail = stderr.trimEnd() ? `: ${stderr.trimEnd()}` : '';
-      reject(new BerthError('FAILED_PRECONDITION', `${name} hook ${hook.path} failed: ${why}${detail}`));
+      reject(new BerthError('FAILED_PRECONDITION', `error running hook (${name} ${hook.path}): ${why}${detail}`));
     });
   });
 }

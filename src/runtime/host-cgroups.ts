@@ -144,8 +144,10 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
     async inspect(path) {
       needPath(path);
       const { driver } = await get();
-      if (!(await driver.exists(path))) return { exists: false, frozen: false, pids: [] };
-      return { exists: true, frozen: await driver.isFrozen(path).catch(() => false), pids: await driver.pids(path, true).catch(() => []) };
+      // a freezer cgroup may exist alone (v1): frozen is asked whatever else exists
+      const frozen = await driver.isFrozen(path).catch(() => false);
+      if (!(await driver.exists(path))) return { exists: frozen, frozen, pids: [] };
+      return { exists: true, frozen, pids: await driver.pids(path, true).catch(() => []) };
     },
     async create(path, resources: Resources | undefined) {
       needPath(path);

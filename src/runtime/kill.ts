@@ -96,6 +96,8 @@ export async function killContainer(ctx: RuntimeContext, id: string, signal: str
   const sig = typeof signal === 'number' ? signal : parseSignal(signal);
   const state = await ctx.store.read(id);
   const status = await containerStatus(ctx, state);
+  // --all reaches whatever is left in the container's cgroup: none left is not an error (runc)
+  if (opts.all && status === 'stopped') return;
   if (status === 'stopped' || status === 'creating') {
     throw new BerthError('FAILED_PRECONDITION', `container "${id}" is not running`);
   }

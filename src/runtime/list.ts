@@ -5,13 +5,14 @@ import { containerStatus } from './status.ts';
 export interface ListEntry {
   ociVersion: string;
   id: string;
-  rootfs: string;
   pid: number;
   status: ContainerStatus;
   bundle: string;
+  rootfs: string;
   created: string;
+  /** Absent when there are none (runc's omitempty). */
+  annotations?: Record<string, string>;
   owner: string;
-  annotations: Record<string, string>;
 }
 
 export async function listContainers(ctx: RuntimeContext): Promise<ListEntry[]> {
@@ -20,7 +21,8 @@ export async function listContainers(ctx: RuntimeContext): Promise<ListEntry[]> 
     const state = await ctx.store.read(id).catch(() => undefined);
     if (!state) continue;
     const status = await containerStatus(ctx, state);
-    out.push({ ociVersion: state.config.ociVersion, id, rootfs: state.rootfs, pid: status === 'stopped' ? 0 : state.pid, status, bundle: state.bundle, created: state.created, owner: state.owner ?? 'root', annotations: state.annotations });
+    // runc's order of keys (tools match its JSON as text)
+    out.push({ ociVersion: state.config.ociVersion, id, pid: status === 'stopped' ? 0 : state.pid, status, bundle: state.bundle, rootfs: state.rootfs, created: state.created, ...(Object.keys(state.annotations).length ? { annotations: state.annotations } : {}), owner: state.owner ?? 'root' });
   }
   return out;
 }

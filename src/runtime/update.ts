@@ -41,7 +41,7 @@ function mergeResources(base: Resources, change: Resources): Resources {
 
 export type RuntimeEvent =
   | { type: 'stats'; id: string; data: CgroupStats }
-  | { type: 'oom'; id: string; data: { count: number } };
+  | { type: 'oom'; id: string };
 
 /**
  * Stats every `intervalMs` and an `oom` event whenever the OOM-kill count grows, until the
@@ -70,7 +70,7 @@ export async function* containerEvents(
       const count = await ctx.cgroups.oomKillCount(state.cgroupPath).catch(() => ooms);
       if (count > ooms) {
         ooms = count;
-        yield { type: 'oom', id, data: { count } };
+        yield { type: 'oom', id };
       }
       if (status === 'stopped') return;
       if (Date.now() >= nextStats) {

@@ -64,7 +64,7 @@ describe('berth-runtime: a cgroup that holds others is never taken over', { skip
     });
     const id = uniqueId();
     const { warnings } = await h.runtime.create(id, { bundleDir: b.bundleDir });
-    assert.ok(warnings.some((w) => w.includes(`cgroup ${servicePath} already holds processes`)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.includes(`the container's cgroup is not empty: ${servicePath} already holds processes`)), warnings.join('\n'));
     await h.runtime.start(id);
     await h.runtime.kill(id, 'KILL', { all: true });
     await waitFor(async () => (await h.runtime.state(id)).status === 'stopped', 'the container to stop');
@@ -91,7 +91,7 @@ describe('berth-runtime: a cgroup that holds others is never taken over', { skip
         c.linux!.cgroupsPath = frozenPath;
       });
       const id = uniqueId();
-      await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir }), /cgroup \/berth-test-frozen-\d+ is frozen; a container made in it could never start/);
+      await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir }), /the container's cgroup unexpectedly frozen \(\/berth-test-frozen-\d+\)/);
       await assert.rejects(h.runtime.state(id), /does not exist/);
     } finally {
       await driver.thaw(frozenPath).catch(() => {});

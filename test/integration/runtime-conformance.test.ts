@@ -81,7 +81,7 @@ describe('berth-runtime conformance', { skip: skipUnlessRoot }, () => {
 
     it('refuses SCMP_ACT_NOTIFY on write, naming the rule', async () => {
       const b = h.bundle((c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/none.sock', syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY' }] }));
-      await assert.rejects(h.runtime.create(uniqueId(), { bundleDir: b.bundleDir }), /linux\.seccomp\.syscalls\[0\]: SCMP_ACT_NOTIFY cannot apply to "write"/);
+      await assert.rejects(h.runtime.create(uniqueId(), { bundleDir: b.bundleDir }), /linux\.seccomp\.syscalls\[0\]: SCMP_ACT_NOTIFY cannot be used for the write syscall/);
     });
   });
 
@@ -96,18 +96,18 @@ describe('berth-runtime conformance', { skip: skipUnlessRoot }, () => {
     });
 
     it('runs without a mount namespace in the host\'s, in the rootfs as given, leaving the host\'s mounts alone', async () => {
-      const before = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
-      const r = await h.run((c) => {
+      const b = h.bundle((c) => {
         c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount');
         c.mounts = [];
         c.linux!.maskedPaths = [];
         c.linux!.readonlyPaths = [];
         c.root!.readonly = false;
-        c.process!.args = ['/bin/sh', '-c', 'ls /bin/busybox && echo $(readlink /proc/self/ns/mnt 2>/dev/null || echo no-proc)'];
+        c.process!.args = ['/bin/sh', '-c', 'ls /bin/busybox > /tmp/seen'];
       });
-      assert.equal(r.exitCode, 0, r.stderr);
-      assert.match(r.stdout, /^\/bin\/busybox\n/);
-      assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length, before);
+      const r = await h.runtime.run(uniqueId(), { bundleDir: b.bundleDir, stdio: { stdout: 'ignore' } });
+      assert.equal(r.exitCode, 0);
+      assert.equal(readFileSync(join(b.rootfsDir, 'tmp/seen'), 'utf8'), '/bin/busybox\n', 'the rootfs was its root');
+      assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(b.bundleDir), false, 'nothing was mounted on the host');
     });
 
     it('mounts a read-only /dev, with its device nodes in it', async () => {
