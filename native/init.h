@@ -49,7 +49,14 @@ struct init_ctx {
 	int foreground;        /* parent waits for the container and passes its status */
 	char *state_json;      /* OCI state, from the last hooks acknowledgement */
 	char exec_path[4096];
-	char *home_env;        /* "HOME=…" for OP_EXEC (OP_HOME_ENV), or NULL */
+	char *home_env;        /* "HOME=…" for OP_EXEC (OP_HOME_ENV, OP_USER), or NULL */
+	struct {               /* OP_USER: the user it found, for setgroups/setgid/setuid/console */
+		int resolved;
+		uid_t uid;
+		gid_t gid;
+		gid_t *groups;
+		size_t ngroups;
+	} user;
 	char *deferred_cwd;    /* OP_CHDIR denied as root: tried again by OP_CHDIR_DEFERRED */
 	void *seccomp;         /* scmp_filter_ctx while a filter is being built */
 };
@@ -117,7 +124,9 @@ void op_sched(const struct plan_op *op);
 void op_affinity(const struct plan_op *op);
 void op_resolve_exec(const struct plan_op *op);
 void op_reset_signals(void);
+/* user.c */
 void op_home_env(const struct plan_op *op);
+void op_user(const struct plan_op *op);
 void op_exec(const struct plan_op *op);
 void write_file(const char *path, const char *content);
 int connect_unix(const char *path);

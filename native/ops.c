@@ -79,10 +79,12 @@ void run_op(const struct plan_op *op)
 			fail("personality", errno, NULL);
 		break;
 	case OP_SETGROUPS: op_setgroups(op); break;
-	case OP_SETGID:
-		if (setresgid((gid_t)arg_u64(op, 0), (gid_t)arg_u64(op, 0), (gid_t)arg_u64(op, 0)) < 0)
+	case OP_SETGID: {
+		gid_t gid = ctx.user.resolved ? ctx.user.gid : (gid_t)arg_u64(op, 0);
+		if (setresgid(gid, gid, gid) < 0)
 			fail("setresgid", errno, NULL);
 		break;
+	}
 	case OP_SETUID: op_setuid(op); break;
 	case OP_CAPS_BOUNDING: op_caps_bounding(op); break;
 	case OP_CAPS_SET: op_caps_set(op); break;
@@ -106,6 +108,7 @@ void run_op(const struct plan_op *op)
 	case OP_EXEC_WAIT: op_exec_wait(); break;
 	case OP_RESET_SIGNALS: op_reset_signals(); break;
 	case OP_HOME_ENV: op_home_env(op); break;
+	case OP_USER: op_user(op); break;
 	case OP_EXEC: op_exec(op); break;
 	case OP_CLOSE_FDS: close_host_fds((unsigned)arg_u64(op, 0)); break;
 	case OP_CLOEXEC_FDS: cloexec_from((unsigned)arg_u64(op, 0)); break;

@@ -87,7 +87,7 @@ int connect_seccomp_agent(const char *path)
 void op_console(const struct plan_op *op)
 {
 	struct winsize ws = { .ws_row = (unsigned short)arg_u64(op, 0), .ws_col = (unsigned short)arg_u64(op, 1) };
-	uid_t uid = (uid_t)arg_u64(op, 2);
+	uid_t uid = ctx.user.resolved ? ctx.user.uid : (uid_t)arg_u64(op, 2);
 	AUTO_FD master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		fail("open", errno, "/dev/ptmx");
@@ -166,7 +166,7 @@ void op_chdir_deferred(void)
 
 void op_setuid(const struct plan_op *op)
 {
-	uid_t uid = (uid_t)arg_u64(op, 0);
+	uid_t uid = ctx.user.resolved ? ctx.user.uid : (uid_t)arg_u64(op, 0);
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		fail("prctl", errno, "PR_SET_KEEPCAPS");
 	if (setresuid(uid, uid, uid) < 0)
@@ -177,6 +177,11 @@ void op_setuid(const struct plan_op *op)
 
 void op_setgroups(const struct plan_op *op)
 {
+	if (ctx.user.resolved) {
+		if (setgroups(ctx.user.ngroups, ctx.user.groups) < 0)
+			fail("setgroups", errno, NULL);
+		return;
+	}
 	unsigned pos = 0;
 	uint64_t n = arg_u64(op, pos++);
 	AUTO_FREE gid_t *gids = calloc(n ? (size_t)n : 1, sizeof(gid_t));
@@ -329,50 +334,6 @@ void op_reset_signals(void)
 			signal(sig, SIG_DFL); /* refused only for signals that cannot be caught */
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		fail("sigprocmask", errno, NULL);
-}
-
-/* the home directory of uid in the container's /etc/passwd (read with a size cap, only if it
- * is a regular file: the image may hold anything there) */
-void op_home_env(const struct plan_op *op)
-{
-	uid_t uid = (uid_t)arg_u64(op, 0);
-	const char *home = "/";
-	AUTO_FREE char *buf = NULL;
-	AUTO_FD fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		size_t cap = st.st_size < (4 << 20) ? (size_t)st.st_size : (4 << 20);
-		buf = malloc(cap + 1);
-		ssize_t n = buf ? read(fd, buf, cap) : -1;
-		if (n > 0) {
-			buf[n] = '\0';
-			for (char *line = buf, *next; line && *line; line = next) {
-				next = strchr(line, '\n');
-				if (next)
-					*next++ = '\0';
-				/* name:password:uid:gid:gecos:home:shell */
-				char *field[7] = { 0 };
-				char *p = line;
-				for (int i = 0; i < 7 && p; i++) {
-					field[i] = p;
-					p = strchr(p, ':');
-					if (p)
-						*p++ = '\0';
-				}
-				char *end;
-				if (!field[5] || !field[2] || !*field[2])
-					continue;
-				unsigned long id = strtoul(field[2], &end, 10);
-				if (*end == '\0' && id == uid && *field[5]) {
-					home = field[5];
-					break;
-				}
-			}
-		}
-	}
-	free(ctx.home_env);
-	if (asprintf(&ctx.home_env, "HOME=%s", home) < 0)
-		fail("home-env", ENOMEM, NULL);
 }
 
 void op_exec(const struct plan_op *op)

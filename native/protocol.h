@@ -230,7 +230,11 @@
 	   (1 stdin open, 2 tty), exit command) this process stays as the container's monitor:   \
 	   pipes (or the pty) for its stdio, the json-file log, attach clients, then the exit    \
 	   record, and execve of the exit command (monitor.c) */                                \
-	X(OP_MONITOR, 67, "monitor", "P", "s u u s s s u s*")
+	X(OP_MONITOR, 67, "monitor", "P", "s u u s s s u s*")                                    \
+	/* (user, additional groups) docker's user ("name", "uid", "name:group", …) looked up  \
+	   in the container's /etc/passwd and /etc/group (user.c); the setgroups, setgid, setuid  \
+	   and console ops after it use what it found, and HOME is its home */                  \
+	X(OP_USER, 68, "user", "C", "s s*")
 
 enum berth_op {
 #define BERTH_OP_ENUM(e, code, name, stages, sig) e = code,

@@ -111,6 +111,7 @@ const SAMPLES: { [K in OpName]: Extract<PlanStep, { op: K }> } = {
   remount: { stage: 'child', op: 'remount', path: '/dev', flags: 1, flagNames: ['MS_RDONLY'] },
   detach: { stage: 'child', op: 'detach', path: '/proc' },
   'home-env': { stage: 'child', op: 'home-env', uid: 0 },
+  user: { stage: 'child', op: 'user', spec: 'nobody:nogroup', groups: ['wheel'] },
   monitor: { stage: 'parent', op: 'monitor', logPath: '/c/log', logMaxSize: 0, logMaxFiles: 1, attachPath: '/c/attach.sock', exitPath: '/c/exit', oomFile: '', stdinOpen: false, tty: false, exitCommand: ['/bin/true'] },
 };
 

@@ -85,6 +85,7 @@ export const OPS = {
   detach: { code: 65, stages: 'C', signature: 's' },
   'home-env': { code: 66, stages: 'C', signature: 'u' },
   monitor: { code: 67, stages: 'P', signature: 's u u s s s u s*' },
+  user: { code: 68, stages: 'C', signature: 's s*' },
 } as const satisfies Record<string, { code: number; stages: string; signature: string }>;
 
 export type OpName = keyof typeof OPS;
@@ -161,6 +162,8 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'detach'; path: string }
   /** HOME from the container's /etc/passwd entry of uid (or /), for an env without HOME. */
   | { op: 'home-env'; uid: number }
+  /** docker's user spec looked up in the container's own passwd and group files (user.c). */
+  | { op: 'user'; spec: string; groups: string[] }
   /** This process stays as the container's monitor (native/monitor.c). */
   | {
       op: 'monitor';
@@ -375,6 +378,8 @@ function argsOf(step: PlanStep): Arg[] {
     case 'close-fds':
     case 'cloexec-fds':
       return [step.from];
+    case 'user':
+      return [step.spec, step.groups.length, ...step.groups];
     case 'monitor':
       return [
         step.logPath,

@@ -8,7 +8,7 @@ import { readlinkSync } from 'node:fs';
 import type { PlanStep } from '../native/protocol.ts';
 import type { NamespaceType, Process, RuntimeConfig } from '../oci/index.ts';
 import { CLONE_FLAGS, cgroupEntrySteps, type CgroupEntry } from './compile.ts';
-import { affinityStep, processSteps, seccompListenerPath, type SeccompListenerState } from './compile-process.ts';
+import { affinityStep, processSteps, seccompListenerPath, type SeccompListenerState, type UserSpec } from './compile-process.ts';
 
 const PROC_NS_NAMES: Record<NamespaceType, string> = {
   user: 'user',
@@ -33,6 +33,7 @@ export interface ExecCompileOptions {
   consoleSocket?: string | undefined;
   relayConsole?: boolean | undefined;
   preserveFds?: number | undefined;
+  userSpec?: UserSpec | undefined;
 }
 
 function sameNamespace(a: string, b: string): boolean {
@@ -82,6 +83,7 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
     waitForStart: false,
     isRootless: globalThis.process.getuid?.() !== 0,
     seccompState: opts.seccompState,
+    userSpec: opts.userSpec,
   });
   steps.push(...plan.steps);
   return { steps, warnings: plan.warnings };

@@ -137,6 +137,48 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
   return steps;
 }
 
+export interface UserSpec {
+  user: string;
+  groups: string[];
+}
+
+/** Annotation of a config whose user is named (docker's --user, --group-add): JSON UserSpec. */
+export const USER_ANNOTATION = 'io.berth.user';
+
+/** The named user of a config (USER_ANNOTATION), checked. */
+export function userSpecOf(annotations: Record<string, string> | undefined): UserSpec | undefined {
+  const raw = annotations?.[USER_ANNOTATION];
+  if (raw === undefined) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    throw new BerthError('INVALID_ARGUMENT', `annotations["${USER_ANNOTATION}"]: not JSON`);
+  }
+  const d = doc as Partial<UserSpec>;
+  if (typeof d?.user !== 'string' || !Array.isArray(d.groups ?? []) || !(d.groups ?? []).every((g) => typeof g === 'string')) {
+    throw new BerthError('INVALID_ARGUMENT', `annotations["${USER_ANNOTATION}"]: expected {"user": string, "groups": [string]}`);
+  }
+  return checkUserSpec({ user: d.user, groups: d.groups ?? [] });
+}
+
+/** A user spec's parts are names or numbers of at most 255 bytes, without NUL, ':' only once. */
+export function checkUserSpec(spec: UserSpec): UserSpec {
+  const ok = (s: string) => s.length > 0 && Buffer.byteLength(s) <= 255 && !/[\0\n:,]/.test(s);
+  const [name, group, ...rest] = spec.user.split(':');
+  if (!ok(name ?? '') || (group !== undefined && !ok(group)) || rest.length) {
+    throw new BerthError('INVALID_ARGUMENT', `invalid user "${spec.user}": expected NAME|UID[:GROUP|GID]`);
+  }
+  for (const id of [name!, group].filter((x): x is string => x !== undefined)) {
+    if (/^\d+$/.test(id) && Number(id) > 0x7fffffff) throw new BerthError('INVALID_ARGUMENT', `invalid user "${spec.user}": id ${id} is above 2147483647`);
+  }
+  for (const g of spec.groups) {
+    if (!ok(g)) throw new BerthError('INVALID_ARGUMENT', `invalid group "${g}"`);
+    if (/^\d+$/.test(g) && Number(g) > 0x7fffffff) throw new BerthError('INVALID_ARGUMENT', `invalid group "${g}": above 2147483647`);
+  }
+  return spec;
+}
+
 export interface ProcessStepOptions {
   /** A pty is made for the process (console socket or relay). */
   hasConsole: boolean;
@@ -151,6 +193,9 @@ export interface ProcessStepOptions {
   seccompState?: SeccompListenerState | undefined;
   /** The host's security modules (default: this host's). */
   security?: HostSecurity | undefined;
+  /** A user as docker names one ("name[:group]", "uid[:gid]") and groups to add, looked up in
+   * the container's /etc/passwd and /etc/group by the init; it replaces process.user's ids. */
+  userSpec?: UserSpec | undefined;
   /** The highest capability this kernel knows (default: /proc/sys/kernel/cap_last_cap). */
   lastCapability?: number | undefined;
 }
@@ -264,6 +309,11 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
     child({ stage: 'child', op: 'rlimit', type: rl.type, resource, soft: toBig(rl.soft), hard: toBig(rl.hard) });
   }
   steps.push(...priorityAndSchedulerSteps(process));
+  // in the container's root now: its /etc/passwd and /etc/group are the container's
+  if (opts.userSpec) {
+    if (opts.isRootless && opts.userSpec.groups.length) throw new BerthError('INVALID_ARGUMENT', 'a rootless container cannot set additional groups');
+    child({ stage: 'child', op: 'user', spec: opts.userSpec.user, groups: opts.userSpec.groups });
+  }
   if (opts.hasConsole) {
     child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
   }

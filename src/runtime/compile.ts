@@ -7,7 +7,7 @@ import { BerthError } from '../common/index.ts';
 import type { PlanStep } from '../native/protocol.ts';
 import { parseMountOptions, MS_SLAVE, MS_REC, MS_PRIVATE, parseRootfsPropagation, type RuntimeConfig, type NamespaceType } from '../oci/index.ts';
 import { mountFlagNames } from './flag-names.ts';
-import { processSteps, seccompListenerPath } from './compile-process.ts';
+import { processSteps, seccompListenerPath, userSpecOf } from './compile-process.ts';
 import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
 import { deviceSteps, hostProcSysMounts, idMapText, mountSteps, type CgroupHierarchy, type MountContext } from './compile-mounts.ts';
 
@@ -325,6 +325,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     isRootless: opts.isRootless,
     seccompState: { id: opts.containerId, status: 'creating', bundle: opts.bundleDir, annotations: config.annotations },
     security: opts.security,
+    userSpec: userSpecOf(config.annotations),
   });
   steps.push(...processPlan.steps);
   warnings.push(...processPlan.warnings);

@@ -11,6 +11,7 @@ import { encodePlan } from '../native/protocol.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
 import { compileExecPlan } from './compile-exec.ts';
+import { checkUserSpec, type UserSpec } from './compile-process.ts';
 import { checkPreserveFds, spawnInit, type ContainerStdio } from './init-process.ts';
 import { explainPlan } from './explain.ts';
 
@@ -34,6 +35,8 @@ export interface ExecOptions {
    * their count). Without them, this process's own 3 … 3+preserveFds-1 are passed, as runc does. */
   extraFds?: readonly number[] | undefined;
   stdio?: ContainerStdio | undefined;
+  /** A user named as docker names one, looked up in the container (docker exec --user). */
+  userSpec?: UserSpec | undefined;
 }
 
 export interface ExecResult {
@@ -79,6 +82,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     relayConsole: !opts.detach && !opts.consoleSocket,
     preserveFds: opts.preserveFds ?? opts.extraFds?.length,
+    userSpec: opts.userSpec ? checkUserSpec(opts.userSpec) : undefined,
   });
   return { steps, warnings };
 }

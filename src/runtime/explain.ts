@@ -116,6 +116,8 @@ function describeStep(step: PlanStep): string {
       return `close_range(${step.from}, ~0) but the fds berth-init still needs (sync socket, start socket, console socket, seccomp listener, prepared mounts)  nothing of the host reaches the container`;
     case 'home-env':
       return `HOME from the entry of uid ${step.uid} in the container's /etc/passwd (or /): the config sets no HOME`;
+    case 'user':
+      return `look up user ${q(step.spec)}${step.groups.length ? ` and groups ${step.groups.map(q).join(', ')}` : ''} in the container's /etc/passwd and /etc/group: setgroups, setgid, setuid and the terminal's owner use what is found`;
     case 'monitor':
       return `this process stays as the container's monitor: ${step.tty ? 'the pty master' : `pipe() for stdout and stderr${step.stdinOpen ? ' and stdin' : ''}`}; ${step.logPath ? `json-file log ${q(step.logPath)}${step.logMaxSize ? ` (rotated at ${step.logMaxSize} bytes, ${step.logMaxFiles} file(s))` : ''}` : 'no log'}; socket(AF_UNIX); bind(${q(step.attachPath)}) for attach; after the container: the exit record ${q(step.exitPath)}, then execve(${step.exitCommand.map(q).join(', ')})`;
     case 'reset-signals':
