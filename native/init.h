@@ -130,6 +130,9 @@ void op_user(const struct plan_op *op);
 void op_exec(const struct plan_op *op);
 void write_file(const char *path, const char *content);
 int connect_unix(const char *path);
+int listen_unix(const char *path, int backlog, int sock_flags);
+/* tinit.c */
+int tinit_main(int argc, char **argv);
 int connect_seccomp_agent(const char *path);
 void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
 

@@ -3,6 +3,7 @@
  *   berth-init create --plan-fd N --sync-fd M [--foreground]
  *   berth-init check-syscalls NAME...
  *   berth-init reap -- COMMAND [ARG...]   (subreaper: adopts and reaps orphaned containers)
+ *   berth-init [init] -- COMMAND [ARG...] (a container's PID 1 for --init: tinit.c)
  *   berth-init oom-watch CGROUP_DIR       (cgroup v1 OOM notifications as lines)
  *
  * It always runs from a sealed memfd copy of itself, so a container can never overwrite
@@ -143,6 +144,11 @@ static int check_plan(void)
 
 int main(int argc, char **argv)
 {
+	/* /dev/init -- COMMAND…: the container's tiny init (tinit.c) */
+	if (argc >= 2 && strcmp(argv[1], "--") == 0)
+		return tinit_main(argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "init") == 0 && strcmp(argv[2], "--") == 0)
+		return tinit_main(argc - 3, argv + 3);
 	if (argc >= 2 && strcmp(argv[1], "check-syscalls") == 0)
 		return check_syscalls(argc - 2, argv + 2);
 	if (argc == 2 && strcmp(argv[1], "check-plan") == 0)

@@ -22,7 +22,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -250,14 +249,7 @@ void op_monitor(const struct plan_op *op)
 	}
 	if (*mon.log_path && (mon.log_fd = open_log()) < 0)
 		fail("open", errno, mon.log_path);
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(mon.attach_path) >= sizeof(addr.sun_path))
-		fail("bind", ENAMETOOLONG, mon.attach_path);
-	strcpy(addr.sun_path, mon.attach_path);
-	mon.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (mon.listen_fd < 0 || bind(mon.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    chmod(mon.attach_path, 0600) < 0 || listen(mon.listen_fd, 8) < 0)
-		fail("bind", errno, mon.attach_path);
+	mon.listen_fd = listen_unix(mon.attach_path, 8, SOCK_NONBLOCK);
 	mon.oom_start = read_oom_count();
 }
 

@@ -17,9 +17,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-void op_start_socket(const struct plan_op *op)
+/* A listening unix socket at `path`, mode 0600 (only its owner may connect); a path longer than
+ * sun_path is bound through its directory's fd. Fails the op on error. */
+int listen_unix(const char *path, int backlog, int sock_flags)
 {
-	const char *path = arg_str(op, 0);
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	AUTO_FD dir = -1;
 	char copy[4096];
@@ -28,7 +29,6 @@ void op_start_socket(const struct plan_op *op)
 	if (strlen(path) < sizeof(addr.sun_path)) {
 		strcpy(addr.sun_path, path);
 	} else {
-		/* longer than sun_path: bound through the directory's fd */
 		snprintf(copy, sizeof(copy), "%s", path);
 		dir = open(dirname(copy), O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (dir < 0)
@@ -38,17 +38,22 @@ void op_start_socket(const struct plan_op *op)
 		if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
 			fail("bind", ENAMETOOLONG, path);
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | sock_flags, 0);
 	if (fd < 0)
 		fail("socket", errno, path);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		fail("bind", errno, path);
-	/* only the runtime's user may start the container */
 	if (chmod(addr.sun_path, 0600) < 0)
 		fail("chmod", errno, path);
-	if (listen(fd, 1) < 0)
+	if (listen(fd, backlog) < 0)
 		fail("listen", errno, path);
-	ctx.start_fd = fd;
+	return fd;
+}
+
+/* only the runtime's user may start the container */
+void op_start_socket(const struct plan_op *op)
+{
+	ctx.start_fd = listen_unix(arg_str(op, 0), 1, 0);
 }
 
 void op_exec_wait(void)

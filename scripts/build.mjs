@@ -12,6 +12,8 @@ mkdirSync(join(repoDir, 'build'), { recursive: true });
 mkdirSync(join(repoDir, 'dist'), { recursive: true });
 const sources = readdirSync(join(repoDir, 'native')).filter((f) => f.endsWith('.c')).map((f) => join('native', f));
 execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', 'build/berth-init', ...sources, '-lseccomp'], { cwd: repoDir, stdio: 'inherit' });
+// a static build: bound into containers as /dev/init (--init), where no libc of the host's is
+execFileSync('cc', ['-O2', '-static', '-Wall', '-Wextra', '-Werror', '-o', 'build/berth-init-static', ...sources, '-lseccomp'], { cwd: repoDir, stdio: 'inherit' });
 // the same C with AddressSanitizer and UBSan (any finding aborts): the runtime's integration
 // tests run once more with it (scripts/test.mjs). Skipped where the compiler lacks them.
 try {

@@ -4,7 +4,7 @@
  * engine and returns an exit code. Output goes only through `env.io`.
  */
 import { BerthError } from '../common/index.ts';
-import type { Images } from '../engine/index.ts';
+import type { Engine, Images } from '../engine/index.ts';
 import type { CommandSpec, ParsedArgs } from './args.ts';
 
 export const PROG = 'berth';
@@ -14,11 +14,15 @@ export interface Io {
   err(text: string): void;
   /** Standard input (for `load`, `import -`, `login --password-stdin`). */
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  /** Standard output as a byte stream (for `save` without -o). */
+  /** Standard output as a byte stream (for `save` without -o, a container's output). */
   stdout: NodeJS.WritableStream;
+  /** Standard error as a byte stream (a container's stderr). */
+  stderr: NodeJS.WritableStream;
   /** True when stdout is a terminal (progress bars, refusing to write archives to it). */
   isTty: boolean;
   columns: number;
+  /** Aborted when stdout is gone (EPIPE: `berth logs -f | head`): streaming commands end. */
+  closed?: AbortSignal;
 }
 
 export interface Globals {
@@ -32,11 +36,34 @@ export interface CommandEnv {
   globals: Globals;
   /** The engine's images (opened on first use, closed when the command ends). */
   images(): Images;
+  /** The whole engine: images and containers (the same database as images()). */
+  engine(): Engine;
 }
 
 export interface BerthCommand {
   spec: CommandSpec;
   run(args: ParsedArgs, env: CommandEnv): Promise<number>;
+  /** The exit code of an error of this command (docker's run and create: 125, whatever it is). */
+  errorExitCode?: number;
+}
+
+/**
+ * Runs `fn` for each container named, printing each name as docker does when it worked and
+ * each error when it did not; 1 when any failed.
+ */
+export async function forEachContainer(args: ParsedArgs, env: CommandEnv, fn: (ref: string) => Promise<string | undefined>): Promise<number> {
+  let status = 0;
+  for (const ref of args.positionals) {
+    try {
+      const shown = await fn(ref);
+      if (shown !== undefined) env.io.out(`${shown}\n`);
+    } catch (err) {
+      if (!(err instanceof BerthError) || err.code === 'INTERNAL') throw err;
+      renderError(err, env.io, env.globals.debug);
+      status = 1;
+    }
+  }
+  return status;
 }
 
 export function stringFlag(args: ParsedArgs, name: string): string | undefined {

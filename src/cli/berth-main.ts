@@ -3,7 +3,7 @@
  * and write their output; this file parses global flags, dispatches, and prints errors once,
  * here at the boundary, with docker's exit codes.
  */
-import { Images } from '../engine/index.ts';
+import { Engine } from '../engine/index.ts';
 import { parseCommandArgs, parseGlobalArgs, formatFlags, formatHelp, type CommandSpec, type FlagSpec } from './args.ts';
 import { PROG, exitCodeFor, renderError, type BerthCommand, type CommandEnv, type Globals, type Io } from './berth-command.ts';
 import { importTopCommand, imageImportCommand, imageLoadCommand, imageSaveCommand, loadTopCommand, saveTopCommand } from './berth-image-archive.ts';
@@ -12,13 +12,65 @@ import { imageLsCommand, imagesCommand } from './berth-image-list.ts';
 import { imagePruneCommand, imageRmCommand, imageTagCommand, rmiTopCommand, tagTopCommand } from './berth-image-remove.ts';
 import { imagePullCommand, loginCommand, logoutCommand, pullTopCommand } from './berth-registry.ts';
 import { BerthError } from '../common/index.ts';
+import { createCommand, runCommand, startCommand } from './berth-container-run.ts';
+import {
+  containerCleanupCommand, containerPruneCommand, killCommand, pauseCommand, renameCommand, restartCommand, rmCommand, stopCommand,
+  unpauseCommand, updateCommand, waitCommand,
+} from './berth-container-verbs.ts';
+import { containerLsCommand, psTopCommand } from './berth-container-ps.ts';
+import { attachCommand, execTopCommand, logsCommand } from './berth-container-io.ts';
+import { containerInspectCommand, inspectTopCommand, statsCommand, topCommand } from './berth-container-info.ts';
+import { eventsCommand, infoCommand, systemBootCommand, systemCheckCommand, systemDfCommand, systemPruneCommand, VERSION, versionCommand } from './berth-system.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
+/** The top-level commands, in the order --help lists them. */
 const TOP_COMMANDS: BerthCommand[] = [
-  imagesCommand, pullTopCommand, rmiTopCommand, tagTopCommand, historyTopCommand,
-  saveTopCommand, loadTopCommand, importTopCommand, loginCommand, logoutCommand,
+  runCommand, execTopCommand, psTopCommand, pullTopCommand, imagesCommand, loginCommand, logoutCommand, infoCommand, versionCommand,
+  attachCommand, createCommand, eventsCommand, historyTopCommand, importTopCommand, inspectTopCommand, killCommand, loadTopCommand,
+  logsCommand, pauseCommand, renameCommand, restartCommand, rmCommand, rmiTopCommand, saveTopCommand, startCommand, statsCommand,
+  stopCommand, tagTopCommand, topCommand, unpauseCommand, updateCommand, waitCommand,
 ];
+
+/** `berth container <sub>`: the container verbs under docker's management command. */
+const CONTAINER_COMMANDS: Array<[string[], BerthCommand]> = [
+  [['ls', 'ps', 'list'], containerLsCommand],
+  [['run'], runCommand],
+  [['create'], createCommand],
+  [['start'], startCommand],
+  [['stop'], stopCommand],
+  [['restart'], restartCommand],
+  [['kill'], killCommand],
+  [['rm', 'remove'], rmCommand],
+  [['pause'], pauseCommand],
+  [['unpause'], unpauseCommand],
+  [['rename'], renameCommand],
+  [['update'], updateCommand],
+  [['wait'], waitCommand],
+  [['logs'], logsCommand],
+  [['exec'], execTopCommand],
+  [['attach'], attachCommand],
+  [['inspect'], containerInspectCommand],
+  [['top'], topCommand],
+  [['stats'], statsCommand],
+  [['prune'], containerPruneCommand],
+  [['cleanup'], containerCleanupCommand],
+];
+
+const SYSTEM_COMMANDS: Array<[string[], BerthCommand]> = [
+  [['df'], systemDfCommand],
+  [['check'], systemCheckCommand],
+  [['prune'], systemPruneCommand],
+  [['boot'], systemBootCommand],
+  [['info'], infoCommand],
+  [['events'], eventsCommand],
+];
+
+const MANAGEMENT: Record<string, { summary: string; commands: Array<[string[], BerthCommand]>; hidden?: string[] }> = {
+  container: { summary: 'Manage containers', commands: CONTAINER_COMMANDS, hidden: ['cleanup'] },
+  image: { summary: 'Manage images', commands: [] },
+  system: { summary: 'Manage berth', commands: SYSTEM_COMMANDS },
+};
 
 /** `berth image <sub>`; aliases as docker has them. */
 const IMAGE_COMMANDS: Array<[string[], BerthCommand]> = [
@@ -34,6 +86,8 @@ const IMAGE_COMMANDS: Array<[string[], BerthCommand]> = [
   [['prune'], imagePruneCommand],
 ];
 
+MANAGEMENT.image!.commands = IMAGE_COMMANDS;
+
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'root', type: 'string', value: 'DIR', description: 'engine state directory (default $BERTH_ROOT or /var/lib/berth)' },
   { name: 'insecure-registry', type: 'string', repeatable: true, value: 'HOST', description: 'reach this registry over plain HTTP (also $BERTH_INSECURE_REGISTRIES)' },
@@ -46,26 +100,46 @@ function summaryOf(spec: CommandSpec): string {
 }
 
 function mainHelp(): string {
-  const lines = [`Usage: ${PROG} [OPTIONS] COMMAND`, '', 'A daemonless, Docker-compatible container engine.', '', 'Commands:'];
-  for (const c of TOP_COMMANDS) lines.push(`  ${c.spec.name.padEnd(10)} ${summaryOf(c.spec)}`);
-  lines.push('', 'Management Commands:', `  ${'image'.padEnd(10)} Manage images`, '', 'Global Options:', ...formatFlags(GLOBAL_FLAGS));
+  const lines = [`Usage: ${PROG} [OPTIONS] COMMAND`, '', 'A daemonless, Docker-compatible container engine.', '', 'Common Commands:'];
+  const common = ['run', 'exec', 'ps', 'pull', 'images', 'login', 'logout', 'info', 'version'];
+  for (const c of TOP_COMMANDS.filter((c) => common.includes(c.spec.name))) lines.push(`  ${c.spec.name.padEnd(10)} ${summaryOf(c.spec)}`);
+  lines.push('', 'Management Commands:');
+  for (const [name, m] of Object.entries(MANAGEMENT)) lines.push(`  ${name.padEnd(10)} ${m.summary}`);
+  lines.push('', 'Commands:');
+  for (const c of TOP_COMMANDS.filter((c) => !common.includes(c.spec.name))) lines.push(`  ${c.spec.name.padEnd(10)} ${summaryOf(c.spec)}`);
+  lines.push('', 'Global Options:', ...formatFlags(GLOBAL_FLAGS));
   lines.push('', `Run '${PROG} COMMAND --help' for more information on a command.`);
   return lines.join('\n') + '\n';
 }
 
-function imageHelp(): string {
-  const lines = [`Usage: ${PROG} image COMMAND`, '', 'Manage images', '', 'Commands:'];
-  for (const [names, c] of IMAGE_COMMANDS) lines.push(`  ${names[0]!.padEnd(10)} ${summaryOf(c.spec)}${names.length > 1 ? ` (alias: ${names.slice(1).join(', ')})` : ''}`);
-  lines.push('', `Run '${PROG} image COMMAND --help' for more information on a command.`);
+function managementHelp(name: string): string {
+  const m = MANAGEMENT[name]!;
+  const lines = [`Usage: ${PROG} ${name} COMMAND`, '', m.summary, '', 'Commands:'];
+  for (const [names, c] of m.commands) {
+    if (m.hidden?.includes(names[0]!)) continue;
+    lines.push(`  ${names[0]!.padEnd(10)} ${summaryOf(c.spec)}${names.length > 1 ? ` (alias: ${names.slice(1).join(', ')})` : ''}`);
+  }
+  lines.push('', `Run '${PROG} ${name} COMMAND --help' for more information on a command.`);
   return lines.join('\n') + '\n';
 }
 
 function defaultIo(): Io {
+  // a reader that went away (`berth logs | head`): output is dropped, and streams end
+  const closed = new AbortController();
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      stream.write = (() => true) as typeof stream.write;
+      closed.abort();
+    });
+  }
   return {
+    closed: closed.signal,
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     stdin: process.stdin,
     stdout: process.stdout,
+    stderr: process.stderr,
     isTty: process.stdout.isTTY === true,
     columns: process.stdout.columns ?? 80,
   };
@@ -86,10 +160,11 @@ function parseGlobals(argv: readonly string[]): { globals: Globals; rest: string
 function findCommand(rest: string[]): { command?: BerthCommand; args: string[]; helpText?: string } {
   const [first, second] = rest;
   if (first === undefined) return { args: [], helpText: mainHelp() };
-  if (first === 'image') {
-    if (second === undefined || second === '--help' || second === '-h') return { args: [], helpText: imageHelp() };
-    const found = IMAGE_COMMANDS.find(([names]) => names.includes(second));
-    if (!found) throw new BerthError('INVALID_ARGUMENT', `unknown command "${second}" for "${PROG} image"`, { hint: `see '${PROG} image --help'` });
+  const management = MANAGEMENT[first];
+  if (management) {
+    if (second === undefined || second === '--help' || second === '-h') return { args: [], helpText: managementHelp(first) };
+    const found = management.commands.find(([names]) => names.includes(second));
+    if (!found) throw new BerthError('INVALID_ARGUMENT', `unknown command "${second}" for "${PROG} ${first}"`, { hint: `see '${PROG} ${first} --help'` });
     return { command: found[1], args: rest.slice(2) };
   }
   if (first === 'help') return { args: [], helpText: mainHelp() };
@@ -99,8 +174,9 @@ function findCommand(rest: string[]): { command?: BerthCommand; args: string[]; 
 }
 
 export async function berthMain(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
-  let images: Images | undefined;
+  let engine: Engine | undefined;
   let globals: Globals = { debug: false, insecureRegistries: [] };
+  let found: BerthCommand | undefined;
   try {
     const parsed = parseGlobals(argv);
     globals = parsed.globals;
@@ -108,19 +184,22 @@ export async function berthMain(argv: readonly string[], io: Io = defaultIo()): 
     if (parsed.early === 'help') return io.out(mainHelp()), 0;
     const { command, args, helpText } = findCommand(parsed.rest);
     if (!command) return io.out(helpText ?? mainHelp()), 0;
+    found = command;
     const commandArgs = parseCommandArgs(command.spec, args, PROG);
     if (commandArgs.help) return io.out(formatHelp(command.spec, PROG)), 0;
     const root = globals.root;
+    const openEngine = () => (engine ??= new Engine({ ...(root ? { root } : {}), insecureRegistries: globals.insecureRegistries, launcher: 'node' }));
     const env: CommandEnv = {
       io,
       globals,
-      images: () => (images ??= new Images(root ? { root } : {})),
+      images: () => openEngine().images,
+      engine: openEngine,
     };
     return await command.run(commandArgs, env);
   } catch (err) {
     renderError(err, io, globals.debug);
-    return exitCodeFor(err);
+    return found?.errorExitCode ?? exitCodeFor(err);
   } finally {
-    images?.close();
+    engine?.close();
   }
 }

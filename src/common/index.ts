@@ -1,2 +1,3 @@
 export * from './errors.ts';
 export * from './fs-atomic.ts';
+export * from './duration.ts';

@@ -15,6 +15,7 @@ import { LayerStore, ownerTag } from '../storage/index.ts';
 import { Database, resolveRoot, type Migration } from './db.ts';
 import { IMAGE_MIGRATIONS, ImageStore } from './image-store.ts';
 import { LEASE_MIGRATIONS, Leases } from './leases.ts';
+import { CONTAINER_MIGRATIONS, ContainerStore } from './container-store.ts';
 
 /** A container that keeps an image from being deleted. */
 export interface ImageUser {
@@ -40,13 +41,16 @@ export interface ImageContext {
   leases: Leases;
   tmpDir: string;
   isImageInUse: (imageId: string) => ImageUser | undefined;
+  /** Layers a container's overlay needs: garbage collection keeps them whatever the images say. */
+  layersInUse: () => Set<string>;
 }
 
-export const ENGINE_MIGRATIONS: readonly Migration[] = [...LEASE_MIGRATIONS, ...IMAGE_MIGRATIONS];
+export const ENGINE_MIGRATIONS: readonly Migration[] = [...LEASE_MIGRATIONS, ...IMAGE_MIGRATIONS, ...CONTAINER_MIGRATIONS];
 
 export function openImageContext(opts: ImageContextOptions = {}): ImageContext {
   const root = resolveRoot(opts.root);
   const db = Database.open(root, [...ENGINE_MIGRATIONS, ...(opts.migrations ?? [])]);
+  const containers = new ContainerStore(db);
   return {
     root,
     db,
@@ -55,7 +59,8 @@ export function openImageContext(opts: ImageContextOptions = {}): ImageContext {
     layers: new LayerStore(join(root, 'storage')),
     leases: new Leases(db),
     tmpDir: join(root, 'tmp'),
-    isImageInUse: opts.isImageInUse ?? (() => undefined),
+    isImageInUse: opts.isImageInUse ?? ((imageId) => containers.imageUser(imageId)),
+    layersInUse: () => containers.layersInUse(),
   };
 }
 

@@ -86,6 +86,7 @@ export async function collectGarbage(ctx: ImageContext, opts: LeftoverOptions = 
   if (!lease) return { ...result, isSkipped: true };
   try {
     const refs = ctx.store.references();
+    for (const chainId of ctx.layersInUse()) refs.chainIds.add(chainId);
     for (const digest of await ctx.content.list()) {
       if (refs.blobs.has(digest)) continue;
       result.reclaimed += (await ctx.content.size(digest)) ?? 0;

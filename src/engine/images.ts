@@ -17,8 +17,8 @@ import { imageHistory, imageSummary, inspectImage, type HistoryItem, type ImageI
 export class Images {
   readonly ctx: ImageContext;
 
-  constructor(opts: ImageContextOptions = {}) {
-    this.ctx = openImageContext(opts);
+  constructor(opts: ImageContextOptions | { context: ImageContext } = {}) {
+    this.ctx = 'context' in opts ? opts.context : openImageContext(opts);
   }
 
   close(): void {

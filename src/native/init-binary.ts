@@ -17,3 +17,11 @@ export function initBinaryPath(): string {
   }
   throw new BerthError('FAILED_PRECONDITION', 'berth-init is not built', { hint: 'run ./setup.sh' });
 }
+
+/** berth-init linked statically (build/berth-init-static): what a container can run itself
+ * (`--init`), whatever libc its image has. */
+export function staticInitBinaryPath(): string {
+  const path = initBinaryPath().replace(/berth-init$/, 'berth-init-static');
+  if (!existsSync(path)) throw new BerthError('FAILED_PRECONDITION', `the static berth-init (${path}) is not built`, { hint: 'run ./setup.sh' });
+  return path;
+}

@@ -25,6 +25,10 @@ export interface CreateOptions {
   bundleDir: string;
   /** The config to use instead of BUNDLE/config.json (crun's --config). */
   configPath?: string | undefined;
+  /** Library callers that built the config (the engine): used as is, config.json not read.
+   * Its seccomp syscall names are not checked against libseccomp's table (berth-init skips
+   * names it does not know, as runc does). */
+  config?: RuntimeConfig | undefined;
   /** Variables added to the process's env (systemd socket activation: LISTEN_FDS, LISTEN_PID). */
   extraEnv?: string[] | undefined;
   consoleSocket?: string | undefined;
@@ -138,7 +142,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
 export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
   validateContainerId(id);
   const bundleDir = resolve(opts.bundleDir);
-  const config = await loadBundleConfig(bundleDir, opts.configPath);
+  const config = opts.config ? structuredClone(opts.config) : await loadBundleConfig(bundleDir, opts.configPath);
   const { plan } = await prepare(ctx, id, opts, config, bundleDir);
   return { config, plan };
 }
@@ -152,7 +156,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     throw err;
   });
   // everything that can be refused is refused before anything is created
-  const config = await loadBundleConfig(bundleDir, opts.configPath);
+  const config = opts.config ? structuredClone(opts.config) : await loadBundleConfig(bundleDir, opts.configPath);
   if (opts.extraEnv?.length && config.process) config.process.env = [...(config.process.env ?? []), ...opts.extraEnv];
   if (config.process?.terminal && !opts.consoleSocket && !opts.foreground && !opts.monitor) {
     throw new BerthError('INVALID_ARGUMENT', 'process.terminal is true but no --console-socket was given', {

@@ -15,6 +15,7 @@ import type { InitLauncher } from './init-process.ts';
 import { updateContainer, containerEvents, type RuntimeEvent } from './update.ts';
 import { execInContainer, explainExec, type ExecOptions, type ExecResult } from './exec.ts';
 import type { Resources } from '../oci/index.ts';
+import type { CgroupStats } from '../cgroups/index.ts';
 
 export interface RuntimeOptions {
   /** State directory (runc's --root). */
@@ -105,6 +106,17 @@ export class Runtime {
   /** Stats and OOM events of a container (runc events). */
   events(id: string, opts: { intervalMs?: number; statsOnly?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<RuntimeEvent> {
     return containerEvents(this.ctx, id, opts);
+  }
+
+  /** The cgroup's statistics now (CPU, memory, pids, block I/O). */
+  async stats(id: string): Promise<CgroupStats> {
+    const stored = await this.ctx.store.read(id);
+    return this.ctx.cgroups.stats(stored.cgroupPath);
+  }
+
+  /** The container's cgroup path (as the runtime made it). */
+  async cgroupPath(id: string): Promise<string> {
+    return (await this.ctx.store.read(id)).cgroupPath;
   }
 
   /** How many of the container's processes the kernel OOM-killed (the engine's OOMKilled). */

@@ -1,0 +1,326 @@
+/**
+ * `create`: a container record, its directory and its bundle, from an image and a RunSpec.
+ *
+ * Everything that can be refused (flags, the image, binds, devices, the name) is refused
+ * before anything is made. The record is written first (name taken, image pinned, layers kept)
+ * and then the directory: a command killed in between leaves a record that `rm -f` and
+ * `system check` remove whole. A failure after the record removes what it made.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, normalize } from 'node:path';
+import { BerthError, isErrno } from '../common/index.ts';
+import { CAPABILITIES, type RuntimeConfig } from '../oci/index.ts';
+import { formatPlatform, hostPlatform, parsePlatform, type ContainerConfig, type Platform } from '../image/index.ts';
+import { overlayMount, type MountSpec } from '../storage/index.ts';
+import type { EngineContext } from './container-context.ts';
+import { containerPaths, type ContainerPaths } from './container-paths.ts';
+import { containerArgs, containerConfig, type HostView, type RunSpec } from './container-spec.ts';
+import { checkHostname, hostsFile, resolvConf } from './container-etc.ts';
+import { newContainerId, validateName, type ContainerRecord } from './container-store.ts';
+import { imageContainerConfig, noSuchImage, type ImageRecord } from './image-store.ts';
+import { pull, type PullEvent } from './image-pull.ts';
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export type CreateEvent = { type: 'image-missing'; imageRef: string } | { type: 'pull'; event: PullEvent };
+
+export interface CreateOptions {
+  /** When to pull the image (docker's --pull; default missing). */
+  pull?: PullPolicy;
+  onEvent?: (event: CreateEvent) => void;
+}
+
+export interface CreateResult {
+  record: ContainerRecord;
+  /** What the container gets differently from what was asked (said to the user, as docker does). */
+  warnings: string[];
+}
+
+/** The image a run names, pulled per the policy. */
+export async function imageForRun(ctx: EngineContext, spec: RunSpec, opts: CreateOptions): Promise<ImageRecord> {
+  const policy = opts.pull ?? 'missing';
+  const platform = spec.platform ? parsePlatform(spec.platform) : undefined;
+  let image = policy === 'always' ? undefined : ctx.store.find(spec.image);
+  if (image && platform && !samePlatform(image, platform)) {
+    if (policy === 'never') throw wrongPlatform(spec.image, platform, image);
+    image = undefined;
+  }
+  if (!image) {
+    if (policy === 'never') throw noSuchImage(spec.image);
+    if (policy === 'missing') opts.onEvent?.({ type: 'image-missing', imageRef: spec.image });
+    const pulled = await pull(ctx, spec.image, {
+      insecureRegistries: ctx.insecureRegistries,
+      ...(platform ? { platform } : {}),
+      ...(opts.onEvent ? { onProgress: (event: PullEvent) => opts.onEvent!({ type: 'pull', event }) } : {}),
+    });
+    image = ctx.store.resolve(pulled.id);
+  }
+  if (platform && !samePlatform(image, platform)) throw wrongPlatform(spec.image, platform, image);
+  return image;
+}
+
+function samePlatform(image: ImageRecord, p: Platform): boolean {
+  return image.os === p.os && image.architecture === p.architecture && (!p.variant || image.variant === p.variant);
+}
+
+function wrongPlatform(imageRef: string, wanted: Platform, image: ImageRecord): BerthError {
+  const actual = formatPlatform({ os: image.os, architecture: image.architecture, ...(image.variant ? { variant: image.variant } : {}) });
+  return new BerthError('CONFLICT', `image with reference ${imageRef} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${actual}`);
+}
+
+/** Capability names this kernel has (docker's ALL). */
+export function kernelCapabilities(): string[] {
+  let last = 40;
+  try {
+    last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  } catch {
+    // no procfs value: berth's own table
+  }
+  return Object.entries(CAPABILITIES).filter(([, n]) => n <= last).map(([name]) => name);
+}
+
+function hostDevice(path: string): ReturnType<HostView['device']> {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new BerthError('NOT_FOUND', `error gathering device information while adding custom device "${path}": no such file or directory`);
+    throw err;
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new BerthError('INVALID_ARGUMENT', `error gathering device information while adding custom device "${path}": not a device node`);
+  const rdev = st.rdev;
+  // glibc's major/minor of a 64-bit dev_t
+  const major = Number((BigInt(rdev) >> 8n) & 0xfffn) | Number((BigInt(rdev) >> 32n) & ~0xfffn);
+  const minor = Number(BigInt(rdev) & 0xffn) | Number((BigInt(rdev) >> 12n) & ~0xffn);
+  return { type: st.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o7777 };
+}
+
+/** Refuses what docker refuses in a spec, with its words, before anything is made. */
+export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
+  if (spec.name !== undefined && spec.name !== '') validateName(spec.name);
+  if (spec.hostname) checkHostname(spec.hostname);
+  for (const cap of [...(spec.capAdd ?? []), ...(spec.capDrop ?? [])]) {
+    const name = cap.toUpperCase().startsWith('CAP_') ? cap.toUpperCase() : `CAP_${cap.toUpperCase()}`;
+    if (name !== 'CAP_ALL' && !allCaps.includes(name)) throw new BerthError('INVALID_ARGUMENT', `invalid capability: unknown capability: "${name}"`);
+  }
+  if (spec.memory !== undefined && spec.memory !== 0 && spec.memory < 6 * 1024 * 1024) {
+    throw new BerthError('INVALID_ARGUMENT', 'Minimum memory limit allowed is 6MB');
+  }
+  if (spec.memorySwap !== undefined && spec.memorySwap > 0 && spec.memory !== undefined && spec.memorySwap < spec.memory) {
+    throw new BerthError('INVALID_ARGUMENT', 'Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  if (spec.memorySwap !== undefined && spec.memorySwap > 0 && !spec.memory) {
+    throw new BerthError('INVALID_ARGUMENT', 'You should always set the Memory limit when using Memoryswap limit, see usage');
+  }
+  if (spec.cpus !== undefined && (spec.cpuQuota !== undefined || spec.cpuPeriod !== undefined)) {
+    throw new BerthError('INVALID_ARGUMENT', 'Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  }
+  if (spec.autoRemove && spec.restart && spec.restart.name !== 'no') {
+    throw new BerthError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
+  }
+  if (spec.workdir !== undefined && spec.workdir !== '' && !spec.workdir.startsWith('/')) {
+    throw new BerthError('INVALID_ARGUMENT', `the working directory '${spec.workdir}' is invalid, it needs to be an absolute path`);
+  }
+  const targets = new Set<string>();
+  const target = (t: string, flag: string) => {
+    if (!isAbsolute(t)) throw new BerthError('INVALID_ARGUMENT', `invalid mount config for ${flag}: mount path must be absolute: ${t}`);
+    const n = normalize(t).replace(/\/+$/, '') || '/';
+    if (n === '/') throw new BerthError('INVALID_ARGUMENT', `invalid mount config for ${flag}: invalid specification: destination can't be '/'`);
+    if (targets.has(n)) throw new BerthError('INVALID_ARGUMENT', `Duplicate mount point: ${n}`);
+    targets.add(n);
+  };
+  for (const b of spec.binds ?? []) {
+    target(b.target, 'bind');
+    if (!isAbsolute(b.source)) {
+      throw new BerthError('NOT_IMPLEMENTED', `named volumes are not supported yet: "${b.source}"`, { hint: 'give an absolute host path (-v /host/dir:/path), or use --tmpfs' });
+    }
+  }
+  for (const t of spec.tmpfs ?? []) target(t.target, 'tmpfs');
+  if (spec.network !== undefined && !['none', 'host', 'default', 'bridge'].includes(spec.network) && !spec.network.startsWith('container:')) {
+    throw new BerthError('NOT_FOUND', `network ${spec.network} not found`);
+  }
+  if (spec.network === 'bridge') {
+    throw new BerthError('NOT_IMPLEMENTED', 'the bridge network is not available yet', { hint: 'use --network none or --network host' });
+  }
+}
+
+/** The merged Config docker's inspect shows. */
+function dockerConfig(imageConfig: ContainerConfig, spec: RunSpec, hostname: string, env: string[], args: string[]): Record<string, unknown> {
+  const entrypoint = spec.entrypoint ?? imageConfig.Entrypoint ?? null;
+  const cmd = args.slice(entrypoint?.length ?? 0);
+  return {
+    Hostname: hostname,
+    Domainname: spec.domainname ?? '',
+    User: spec.user ?? imageConfig.User ?? '',
+    AttachStdin: spec.interactive === true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: spec.tty === true,
+    OpenStdin: spec.interactive === true,
+    StdinOnce: false,
+    Env: env,
+    Cmd: cmd.length ? cmd : null,
+    Image: spec.image,
+    Volumes: imageConfig.Volumes ?? null,
+    WorkingDir: spec.workdir || imageConfig.WorkingDir || '',
+    Entrypoint: entrypoint?.length ? entrypoint : null,
+    OnBuild: imageConfig.OnBuild ?? null,
+    Labels: { ...(imageConfig.Labels ?? {}), ...(spec.labels ?? {}) },
+    ...(imageConfig.ExposedPorts ? { ExposedPorts: imageConfig.ExposedPorts } : {}),
+    ...(spec.stopSignal ?? imageConfig.StopSignal ? { StopSignal: spec.stopSignal ?? imageConfig.StopSignal } : {}),
+    ...(spec.stopTimeout !== undefined ? { StopTimeout: spec.stopTimeout } : {}),
+  };
+}
+
+/** What a container will be made of: checked and computed, nothing written. */
+export interface ContainerPlan {
+  id: string;
+  name: string;
+  image: ImageRecord;
+  paths: ContainerPaths;
+  rootMount: MountSpec;
+  config: RuntimeConfig;
+  dockerConfig: Record<string, unknown>;
+  hostname: string;
+  files: { path: string; content: string }[];
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+}
+
+export async function planContainer(ctx: EngineContext, spec: RunSpec, image: ImageRecord): Promise<ContainerPlan> {
+  const allCaps = kernelCapabilities();
+  checkRunSpec(spec, allCaps);
+  for (const b of spec.binds ?? []) {
+    if (!b.createSource && !exists(b.source)) throw new BerthError('NOT_FOUND', `invalid mount config for type "bind": bind source path does not exist: ${b.source}`);
+  }
+  const id = newContainerId();
+  const paths = containerPaths(ctx.paths, id);
+  const hostname = spec.hostname || id.slice(0, 12);
+  const chainIds = image.layers.map((l) => l.chainId);
+  let rootMount: MountSpec;
+  if (chainIds.length) {
+    const lower = await ctx.layers.lowerDirs(chainIds);
+    rootMount = overlayMount({ ...lower, upperDir: paths.upperDir, workDir: paths.workDir });
+  } else {
+    // an image of no layers (an empty import): the upper dir alone, over an empty lower
+    rootMount = overlayMount({ lowerDirs: [join(paths.dir, 'empty')], upperDir: paths.upperDir, workDir: paths.workDir });
+  }
+  const imageConfig = imageContainerConfig(image);
+  const host: HostView = {
+    namespaceOf: (ref, type) => namespacePath(ctx, ref, type),
+    initBinary: '',
+    device: hostDevice,
+    arch: process.arch,
+  };
+  if (spec.init) {
+    const { staticInitBinaryPath } = await import('../native/index.ts');
+    host.initBinary = staticInitBinaryPath();
+  }
+  const config = containerConfig({ config: imageConfig }, { ...spec, hostname }, paths, host, rootMount, allCaps);
+  config.linux!.cgroupsPath = `/berth/${id}`;
+  const args = containerArgs(imageConfig, spec);
+  const network = spec.network ?? 'none';
+  const files = [{ path: paths.hostnamePath, content: `${hostname}\n` }];
+  if (network === 'host') {
+    files.push({ path: paths.hostsPath, content: readHostFile('/etc/hosts') + (spec.addHosts?.length ? hostsFile({ addHosts: spec.addHosts }).split('\n').slice(6).join('\n') : '') });
+    files.push({ path: paths.resolvConfPath, content: spec.dns?.length || spec.dnsSearch?.length || spec.dnsOptions?.length ? resolvConf(readHostFile('/etc/resolv.conf'), spec) : readHostFile('/etc/resolv.conf') });
+  } else {
+    files.push({ path: paths.hostsPath, content: hostsFile({ ...(spec.addHosts ? { addHosts: spec.addHosts } : {}) }) });
+    files.push({ path: paths.resolvConfPath, content: resolvConf(readHostFile('/etc/resolv.conf'), spec) });
+  }
+  return {
+    id,
+    name: spec.name ? validateName(spec.name) : '',
+    image,
+    paths,
+    rootMount,
+    config,
+    dockerConfig: dockerConfig(imageConfig, spec, hostname, config.process!.env ?? [], args),
+    hostname,
+    files,
+  };
+}
+
+function readHostFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The namespace file of another container's init (--pid/--ipc/--network container:X). */
+function namespacePath(ctx: EngineContext, ref: string, type: 'pid' | 'ipc' | 'network' | 'uts'): string {
+  const other = ctx.containers.resolve(ref);
+  if (other.status !== 'running' && other.status !== 'paused') {
+    throw new BerthError('CONFLICT', `cannot join the ${type} namespace of container ${ref}: it is not running`);
+  }
+  return `/proc/${other.pid}/ns/${type === 'network' ? 'net' : type}`;
+}
+
+export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: CreateOptions = {}): Promise<CreateResult> {
+  const image = await imageForRun(ctx, spec, opts);
+  const plan = await planContainer(ctx, spec, image);
+  const warnings: string[] = [];
+  if (image.architecture !== hostPlatform().architecture) {
+    warnings.push(`The requested image's platform (${image.os}/${image.architecture}) does not match the detected host platform (${formatPlatform(hostPlatform())}) and no specific platform was requested`);
+  }
+  const now = new Date().toISOString();
+  // the image is pinned in the same transaction as the record: a concurrent rmi sees the container
+  const record = ctx.db.transaction(() => {
+    if (!ctx.store.get(image.id)) throw noSuchImage(spec.image);
+    return ctx.containers.insert({
+      id: plan.id,
+      name: plan.name,
+      imageId: image.id,
+      imageRef: spec.image,
+      layers: image.layers.map((l) => l.chainId),
+      createdAt: now,
+      spec,
+      config: plan.dockerConfig,
+      status: 'created',
+      pid: 0,
+      pidStart: '',
+      monitorPid: 0,
+      monitorStart: '',
+      startedAt: '',
+      finishedAt: '',
+      exitCode: 0,
+      oomKilled: false,
+      error: '',
+      restartCount: 0,
+      stoppedByUser: false,
+    });
+  });
+  try {
+    await writeBundle(plan, spec);
+  } catch (err) {
+    await rm(plan.paths.dir, { recursive: true, force: true });
+    ctx.containers.remove(plan.id);
+    throw err;
+  }
+  ctx.containers.release(plan.id);
+  ctx.containers.event('container', 'create', plan.id, { name: record.name, image: spec.image });
+  return { record, warnings };
+}
+
+async function writeBundle(plan: ContainerPlan, spec: RunSpec): Promise<void> {
+  const { paths } = plan;
+  await mkdir(paths.dir, { recursive: true, mode: 0o710 });
+  for (const dir of [paths.rootfsDir, paths.upperDir, paths.workDir]) await mkdir(dir, { mode: 0o700 });
+  if (!plan.image.layers.length) await mkdir(join(paths.dir, 'empty'), { mode: 0o755 });
+  for (const f of plan.files) await writeFile(f.path, f.content, { mode: 0o644 });
+  // -v makes a missing host directory, as docker does (--mount's were refused in planContainer)
+  for (const b of spec.binds ?? []) if (b.createSource && !exists(b.source)) await mkdir(b.source, { recursive: true, mode: 0o755 });
+  // a new directory: nobody reads config.json before the record says the container is ready
+  await writeFile(paths.configPath, JSON.stringify(plan.config), { mode: 0o600 });
+}

@@ -1,0 +1,27 @@
+/**
+ * The engine as one object: images and containers over one state root and one database.
+ *
+ *   const engine = new Engine({ root: '/var/lib/berth' });
+ *   const { exitCode } = await engine.containers.run({ image: 'busybox', command: ['echo', 'hi'], autoRemove: true },
+ *     { streams: { stdout: process.stdout, stderr: process.stderr, tty: false } });
+ *   engine.close();
+ */
+import { openEngineContext, type EngineContext, type EngineOptions } from './container-context.ts';
+import { Containers } from './containers.ts';
+import { Images } from './images.ts';
+
+export class Engine {
+  readonly ctx: EngineContext;
+  readonly images: Images;
+  readonly containers: Containers;
+
+  constructor(opts: EngineOptions = {}) {
+    this.ctx = openEngineContext(opts);
+    this.images = new Images({ context: this.ctx });
+    this.containers = new Containers(this.ctx);
+  }
+
+  close(): void {
+    this.ctx.db.close();
+  }
+}
