@@ -106,6 +106,15 @@ function typecheck() {
   return 1;
 }
 
+// the container tests drive bin/berth, the bundle the monitors' exit commands run too: never stale
+if (isRoot && !unitOnly) {
+  const built = spawnSync(nodeBin, [join(repoDir, 'scripts/build.mjs')], { cwd: repoDir, stdio: 'inherit' });
+  if (built.status !== 0) {
+    console.error('build failed: see above');
+    process.exit(1);
+  }
+}
+
 let status = explicit.length === 0 ? typecheck() : 0;
 status = runSuite(files) || status;
 if (isRoot && !unitOnly && explicit.length === 0) {

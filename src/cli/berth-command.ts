@@ -94,7 +94,7 @@ export function renderError(err: unknown, io: Io, debug = false): void {
 
 /** Docker's exit codes: 1 when the image or what was asked is the problem, 125 for the engine. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof BerthError && (err.code === 'NOT_FOUND' || err.code === 'CONFLICT' || err.code === 'CANCELED' || err.code === 'PERMISSION_DENIED')) return 1;
+  if (err instanceof BerthError && ['NOT_FOUND', 'CONFLICT', 'CANCELED', 'PERMISSION_DENIED', 'FAILED_PRECONDITION', 'NOT_IMPLEMENTED'].includes(err.code)) return 1;
   return 125;
 }
 

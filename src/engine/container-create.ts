@@ -69,15 +69,23 @@ function wrongPlatform(imageRef: string, wanted: Platform, image: ImageRecord): 
   return new BerthError('CONFLICT', `image with reference ${imageRef} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${actual}`);
 }
 
-/** Capability names this kernel has (docker's ALL). */
+/**
+ * The capabilities a container can be given (docker's ALL): those of this kernel that this
+ * process's bounding set still holds (a host whose root lacks one cannot pass it on).
+ */
 export function kernelCapabilities(): string[] {
+  let bounding = (1n << 64n) - 1n;
   let last = 40;
   try {
     last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapBnd:'));
+    if (line) bounding = BigInt(`0x${line.split(/\s+/)[1]}`);
   } catch {
-    // no procfs value: berth's own table
+    // no procfs: berth's own table
   }
-  return Object.entries(CAPABILITIES).filter(([, n]) => n <= last).map(([name]) => name);
+  return Object.entries(CAPABILITIES)
+    .filter(([, n]) => n <= last && (bounding >> BigInt(n)) & 1n)
+    .map(([name]) => name);
 }
 
 function hostDevice(path: string): ReturnType<HostView['device']> {
@@ -102,7 +110,13 @@ export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
   if (spec.hostname) checkHostname(spec.hostname);
   for (const cap of [...(spec.capAdd ?? []), ...(spec.capDrop ?? [])]) {
     const name = cap.toUpperCase().startsWith('CAP_') ? cap.toUpperCase() : `CAP_${cap.toUpperCase()}`;
-    if (name !== 'CAP_ALL' && !allCaps.includes(name)) throw new BerthError('INVALID_ARGUMENT', `invalid capability: unknown capability: "${name}"`);
+    if (name !== 'CAP_ALL' && !Object.hasOwn(CAPABILITIES, name)) throw new BerthError('INVALID_ARGUMENT', `invalid capability: unknown capability: "${name}"`);
+  }
+  for (const cap of spec.capAdd ?? []) {
+    const name = cap.toUpperCase().startsWith('CAP_') ? cap.toUpperCase() : `CAP_${cap.toUpperCase()}`;
+    if (name !== 'CAP_ALL' && !allCaps.includes(name)) {
+      throw new BerthError('PERMISSION_DENIED', `cannot add capability ${name}: berth does not hold it (this host's bounding set lacks it)`);
+    }
   }
   if (spec.memory !== undefined && spec.memory !== 0 && spec.memory < 6 * 1024 * 1024) {
     throw new BerthError('INVALID_ARGUMENT', 'Minimum memory limit allowed is 6MB');
@@ -316,7 +330,9 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
 async function writeBundle(plan: ContainerPlan, spec: RunSpec): Promise<void> {
   const { paths } = plan;
   await mkdir(paths.dir, { recursive: true, mode: 0o710 });
-  for (const dir of [paths.rootfsDir, paths.upperDir, paths.workDir]) await mkdir(dir, { mode: 0o700 });
+  // the upper dir's root is the container's / (its mode is what every user of the container sees)
+  await mkdir(paths.upperDir, { mode: 0o755 });
+  for (const dir of [paths.rootfsDir, paths.workDir]) await mkdir(dir, { mode: 0o700 });
   if (!plan.image.layers.length) await mkdir(join(paths.dir, 'empty'), { mode: 0o755 });
   for (const f of plan.files) await writeFile(f.path, f.content, { mode: 0o644 });
   // -v makes a missing host directory, as docker does (--mount's were refused in planContainer)

@@ -152,7 +152,8 @@ export function containerCapabilities(spec: RunSpec, all: readonly string[]): st
   for (const c of drop) caps.delete(c);
   if (add.includes('CAP_ALL')) caps = new Set(all);
   for (const c of add) if (c !== 'CAP_ALL') caps.add(c);
-  return [...caps];
+  // none the host cannot give (a default it lacks is left out, as the runtime would refuse it)
+  return [...caps].filter((c) => all.includes(c));
 }
 
 function namespaceMode(value: string | undefined, flag: string): { kind: 'private' | 'host' | 'container' | 'shareable'; target?: string } {

@@ -14,6 +14,7 @@ import type { EngineContext } from './container-context.ts';
 import { containerPaths } from './container-paths.ts';
 import { assertTransition } from './container-status.ts';
 import { validateName, type ContainerRecord } from './container-store.ts';
+import { openAttach, SEND_CLIENT_CLEANS } from './container-attach.ts';
 import { resourcesOf, type RunSpec } from './container-spec.ts';
 import {
   finishLocked,
@@ -63,6 +64,20 @@ function stopSignalOf(rec: ContainerRecord, signal?: string): number {
   return parseSignal(signal ?? rec.spec.stopSignal ?? image.StopSignal ?? 'SIGTERM');
 }
 
+/**
+ * Tells the container's monitor that this process finishes the container (so it starts no exit
+ * command); the connection stays open until `close`.
+ */
+async function takeOverFinish(ctx: EngineContext, rec: ContainerRecord): Promise<{ close(): void }> {
+  try {
+    const session = await openAttach(containerPaths(ctx.paths, rec.id).attachPath);
+    session.send(SEND_CLIENT_CLEANS);
+    return session;
+  } catch {
+    return { close: () => undefined }; // no monitor to tell
+  }
+}
+
 /** Waits until the process is gone (true) or the time is up (false). */
 async function waitGone(pid: number, start: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -89,6 +104,7 @@ function isZombie(pid: number): boolean {
 export async function stopContainer(ctx: EngineContext, ref: string, opts: { timeoutSec?: number; signal?: string } = {}): Promise<ContainerRecord> {
   let rec = await settled(ctx, ref);
   const signal = stopSignalOf(rec, opts.signal);
+  let monitor: { close(): void } | undefined;
   const target = await withLock(ctx, rec.id, 'stop', async (fresh) => {
     if (fresh.status === 'restarting') {
       // the cleanup waiting to restart it sees this and gives up
@@ -101,6 +117,8 @@ export async function stopContainer(ctx: EngineContext, ref: string, opts: { tim
       return undefined;
     }
     ctx.containers.update(fresh.id, { stoppedByUser: true });
+    // this command finishes it: no exit command has to start
+    monitor = await takeOverFinish(ctx, fresh);
     const runtime = ctx.runtime();
     await runtime.kill(fresh.id, signal).catch(ignoreNotFound);
     // a frozen process handles no signal: thaw it
@@ -114,6 +132,9 @@ export async function stopContainer(ctx: EngineContext, ref: string, opts: { tim
       await ctx.runtime().kill(target.id, 'KILL').catch(ignoreNotFound);
       await waitGone(target.pid, target.pidStart, 10_000);
     }
+    // the monitor writes the exit record and leaves; then the container is finished here
+    await waitGone(target.monitorPid, target.monitorStart, 5_000);
+    monitor?.close();
     ctx.containers.event('container', 'stop', target.id, { name: target.name, image: target.imageRef });
   }
   rec = (await settle(ctx, rec.id)) ?? rec;
@@ -208,8 +229,12 @@ export async function removeContainer(ctx: EngineContext, ref: string, opts: { f
       if (!opts.force) assertTransition('remove', fresh.status, fresh.id);
       ctx.containers.update(fresh.id, { stoppedByUser: true });
       if (seen === 'live') {
+        const monitor = await takeOverFinish(ctx, fresh);
         await ctx.runtime().kill(fresh.id, 'KILL').catch(ignoreNotFound);
         await waitGone(fresh.pid, fresh.pidStart, 10_000);
+        // the monitor writes the exit record into the directory about to go: it leaves first
+        await waitGone(fresh.monitorPid, fresh.monitorStart, 5_000);
+        monitor.close();
       }
     }
     // ended, or its monitor gone: finished here (a cleanup still to come finds nothing to do)
