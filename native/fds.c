@@ -108,3 +108,13 @@ void cloexec_from(unsigned first)
 	if (close_range_or_each(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		fail("close_range", errno, NULL);
 }
+
+/* berth-init's own start: the launcher passes stdio, the container's preserved fds, then the
+ * plan and sync fds, in that order; anything above them is the caller's by accident (an fd it
+ * did not mark close-on-exec) and is closed, so that no process of berth-init's (the monitor
+ * above all, which outlives its caller) holds a file, pipe or socket of the caller's. */
+void close_fds_above(unsigned last)
+{
+	if (close_range_or_each(last + 1, ~0U, 0) < 0)
+		fail("close_range", errno, NULL);
+}

@@ -182,6 +182,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	reexec_sealed(argv);
+	close_fds_above((unsigned)(plan_fd > ctx.sync_fd ? plan_fd : ctx.sync_fd));
 	/* the caller's fds must not reach the container by accident */
 	if (fcntl(plan_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(ctx.sync_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		perror("berth-init: --plan-fd and --sync-fd must be open");

@@ -8,11 +8,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { berth, berthChild, busyboxRoot, containerDirs, ok, repoDir } from '../fixtures/berth-cli.ts';
+import { BERTH, berth, berthChild, busyboxRoot, ok, repoDir } from '../fixtures/berth-cli.ts';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the container e2e tests need root';
@@ -165,6 +165,20 @@ describe('berth containers: concurrency and failures', { skip }, () => {
     for (const line of ps.split('\n').filter(Boolean)) assert.match(line, /^cut-\d+ (running|created|exited)$/);
     clean();
     assert.equal(ok(berth(root, ['system', 'check'])), 'nothing to repair\n');
+  });
+
+  it('no fd of the caller reaches the monitor or the container, even one not marked close-on-exec', () => {
+    const marker = join(root, 'caller-file');
+    writeFileSync(marker, 'x');
+    const r = spawnSync('bash', ['-c', `exec 7<"${marker}" 100<"${marker}" 1000<"${marker}"; exec "${BERTH}" --root "${root}" run -d --name fds busybox sleep 30`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const pid = pidOf(root, 'fds');
+    for (const p of [pid, parentOf(pid)]) {
+      const held = readdirSync(`/proc/${p}/fd`).map((fd) => readlinkSync(`/proc/${p}/fd/${fd}`));
+      assert.ok(!held.includes(marker), `process ${p} holds the caller's file: ${held.join(' ')}`);
+    }
+    ok(berth(root, ['rm', '-f', 'fds']));
+    clean();
   });
 
   it('rmi refuses an image a container uses; rmi -f untags it but keeps its layers, and the container still starts', () => {
