@@ -3,7 +3,7 @@
 // start-up loads one file and does no work at import time.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,3 +50,20 @@ await build({ ...common, entryPoints: entries.map((f) => join(repoDir, 'src/bin'
 const workers = ['inflate-thread', 'file-thread'];
 rmSync(join(repoDir, 'dist/workers'), { recursive: true, force: true });
 await build({ ...common, entryPoints: workers.map((name) => join(repoDir, 'src/storage', `${name}.ts`)), outdir: join(repoDir, 'dist/workers') });
+
+// The library (`import { Engine } from 'berth'`, package.json "exports"): an ES module bundle,
+// its workers beside it, and its type declarations (tsc, with the sources' .ts specifiers made
+// .js so that a consumer's TypeScript finds the .d.ts files).
+const { format: _cjs, outExtension: _ext, define: _define, banner: _banner, ...esmCommon } = common;
+rmSync(join(repoDir, 'dist/lib'), { recursive: true, force: true });
+await build({ ...esmCommon, format: 'esm', entryPoints: [join(repoDir, 'src/lib/index.ts')], outfile: join(repoDir, 'dist/lib/index.js') });
+await build({ ...common, entryPoints: workers.map((name) => join(repoDir, 'src/storage', `${name}.ts`)), outdir: join(repoDir, 'dist/lib/workers') });
+execFileSync(process.execPath, [join(repoDir, 'node_modules/typescript/bin/tsc'), '-p', join(repoDir, 'tsconfig.lib.json')], { cwd: repoDir, stdio: 'inherit' });
+const rewrite = (dir) => {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) rewrite(path);
+    else if (entry.name.endsWith('.d.ts')) writeFileSync(path, readFileSync(path, 'utf8').replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]+)\.ts\2/g, '$1$2$3.js$2'));
+  }
+};
+rewrite(join(repoDir, 'dist/lib/types'));

@@ -325,7 +325,12 @@ export class ContainerStore {
 
   events(since: number, limit = 1000): ContainerEvent[] {
     return this.db
-      .all<{ id: number; time_nano: number | bigint; type: string; action: string; actor_id: string; attributes: string }>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?', since, limit)
+      // nanoseconds since the epoch are past 2^53: read as text, made a bigint
+      .all<{ id: number; time_nano: string; type: string; action: string; actor_id: string; attributes: string }>(
+        'SELECT id, CAST(time_nano AS TEXT) AS time_nano, type, action, actor_id, attributes FROM events WHERE id > ? ORDER BY id LIMIT ?',
+        since,
+        limit,
+      )
       .map((r) => ({ id: r.id, timeNano: BigInt(r.time_nano), type: r.type, action: r.action, actorId: r.actor_id, attributes: JSON.parse(r.attributes) as Record<string, string> }));
   }
 }

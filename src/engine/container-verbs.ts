@@ -135,9 +135,10 @@ export async function stopContainer(ctx: EngineContext, ref: string, opts: { tim
     // the monitor writes the exit record and leaves; then the container is finished here
     await waitGone(target.monitorPid, target.monitorStart, 5_000);
     monitor?.close();
-    ctx.containers.event('container', 'stop', target.id, { name: target.name, image: target.imageRef });
   }
   rec = (await settle(ctx, rec.id)) ?? rec;
+  // after its `die`, as docker orders them
+  if (target) ctx.containers.event('container', 'stop', target.id, { name: target.name, image: target.imageRef });
   return rec;
 }
 
