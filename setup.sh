@@ -32,4 +32,4 @@ fi
 node_modules/node/bin/node scripts/build.mjs
 # the offline default image: busybox:latest from Debian's busybox-static (same image ID every run)
 node_modules/node/bin/node scripts/make-busybox-image.mjs
-echo "setup.sh: done. Try: ./bin/berth images, ./bin/berth-runtime --help"
+echo "setup.sh: done. Try: ./bin/berth run --rm busybox echo hello"

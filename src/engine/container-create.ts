@@ -154,6 +154,11 @@ export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
   if (spec.network !== undefined && !['none', 'host', 'default', 'bridge'].includes(spec.network) && !spec.network.startsWith('container:')) {
     throw new BerthError('NOT_FOUND', `network ${spec.network} not found`);
   }
+  if (spec.userns === 'auto' || spec.uidMaps?.length || spec.gidMaps?.length) {
+    throw new BerthError('NOT_IMPLEMENTED', 'user-namespaced containers (--userns auto, --uidmap) are not available in the engine yet', {
+      hint: 'the image\'s layers must first be mounted id-mapped into the container; berth-runtime runs user-namespaced OCI bundles today',
+    });
+  }
   if (spec.network === 'bridge') {
     throw new BerthError('NOT_IMPLEMENTED', 'the bridge network is not available yet', { hint: 'use --network none or --network host' });
   }

@@ -8,7 +8,7 @@ import { Socket } from 'node:net';
 import { canPosixSpawn, memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
 import { BerthError, SyscallError } from '../common/index.ts';
 import { ACK_ABORT, ACK_HOOKS, INIT_EXIT_SETUP_FAILED, type InitMessage } from '../native/protocol.ts';
-import { initBinaryPath } from '../native/init-binary.ts';
+import { initBinaryPath, staticInitBinaryPath } from '../native/init-binary.ts';
 import { constants } from 'node:os';
 
 function signalNumber(signal: NodeJS.Signals | null): number {
@@ -101,7 +101,7 @@ interface Launched {
 /** child_process.spawn: forks this process; berth-init then re-executes itself from a sealed copy. */
 function launchWithNode(args: string[], stdio: StdioOptions, planFd: number, syncFd: number, plan: Buffer, setsid: boolean): Launched {
   stdio = [...(stdio as unknown[]), 'pipe', 'pipe'] as StdioOptions;
-  const child = spawn(initBinaryPath(), args, { stdio, detached: setsid });
+  const child = spawn(binaryFor(setsid), args, { stdio, detached: setsid });
   const planPipe = child.stdio[planFd] as Socket;
   planPipe.on('error', () => {});
   planPipe.end(plan);
@@ -123,19 +123,29 @@ function launchWithNode(args: string[], stdio: StdioOptions, planFd: number, syn
   };
 }
 
-let sealedInit: number | undefined;
+/**
+ * A monitor outlives its caller for the container's whole life: it runs the static build, whose
+ * resident memory is only the pages it touches (no libc or ld.so of the host's mapped in).
+ */
+function binaryFor(isMonitor: boolean): string {
+  return isMonitor ? staticInitBinaryPath() : initBinaryPath();
+}
+
+const sealedInit = new Map<string, number>();
 
 /** posix_spawn of berth-init from a sealed memfd this process made once: no copy of this
  * process, and no re-exec in berth-init (it finds itself sealed already). */
 function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer, setsid: boolean): Launched {
-  sealedInit ??= memfdWith('berth-init', readFileSync(initBinaryPath()), { sealed: true });
+  const binary = binaryFor(setsid);
+  let sealed = sealedInit.get(binary);
+  if (sealed === undefined) sealedInit.set(binary, (sealed = memfdWith('berth-init', readFileSync(binary), { sealed: true })));
   const planFd = memfdWith('berth-plan', plan);
   let pair: [number, number] | undefined;
   let devNull: number | undefined;
   try {
     const fds = stdio.map((fd) => (fd === 'ignore' ? (devNull ??= openSync('/dev/null', 'r+')) : fd));
     pair = socketPair();
-    const child = posixSpawn(`/proc/self/fd/${sealedInit}`, ['berth-init', ...args], { fds: [...fds, planFd, pair[1]], setsid });
+    const child = posixSpawn(`/proc/self/fd/${sealed}`, ['berth-init', ...args], { fds: [...fds, planFd, pair[1]], setsid });
     const sync = new Socket({ fd: pair[0], readable: true, writable: true });
     return { pid: child.pid, sync, exited: child.exited, hasExited: child.hasExited, kill: child.kill, unref: child.unref };
   } catch (err) {

@@ -89,6 +89,8 @@ describe('berth containers', { skip }, () => {
         [['run', '--ulimit', 'nofile=10:5', 'busybox', 'true'], /soft limit must be less than or equal to hard limit/],
         [['run', '--add-host', 'myhost:not-an-ip', 'busybox', 'true'], /invalid IP address in add-host/],
         [['run', '--security-opt', 'seccomp=/no/such/profile.json', 'busybox', 'true'], /opening seccomp profile \(\/no\/such\/profile.json\) failed/],
+        [['run', '--uidmap', '0:100000:65536', 'busybox', 'true'], /user-namespaced containers .* are not available in the engine yet/],
+        [['run', '--network', 'bridge', 'busybox', 'true'], /the bridge network is not available yet/],
         [['create', '--bogus'], /unknown flag --bogus/],
       ];
       for (const [args, message] of cases) {
