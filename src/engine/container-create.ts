@@ -245,7 +245,7 @@ export async function planContainer(ctx: EngineContext, spec: RunSpec, image: Im
     host.initBinary = staticInitBinaryPath();
   }
   const config = containerConfig({ config: imageConfig }, { ...spec, hostname }, paths, host, rootMount, allCaps);
-  config.linux!.cgroupsPath = `/berth/${id}`;
+  config.linux!.cgroupsPath = `${ctx.paths.cgroupParent}/${id}`;
   const args = containerArgs(imageConfig, spec);
   const network = spec.network ?? 'none';
   const files = [{ path: paths.hostnamePath, content: `${hostname}\n` }];

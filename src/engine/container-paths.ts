@@ -10,15 +10,20 @@
  *   <root>/containers/<id>/exit.json      the monitor's exit record
  *   <run>/runtime/<id>/                   the runtime's state (runc's layout)
  *   <run>/attach/<id>                     the monitor's attach socket
+ *   /berth/<id> (cgroups)                 /berth-<hash of the root>/<id> for other roots
  *
  * <run> is /run/berth for the default root (gone at reboot, as a container's processes are)
  * and <root>/run for any other root, so that two roots never share runtime state.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DEFAULT_ROOT } from './db.ts';
 
 export interface EnginePaths {
   root: string;
+  /** The cgroup its containers' cgroups go under: /berth for the default root, /berth-<hash>
+   * for any other (two roots never judge each other's cgroups, e.g. in `system check`). */
+  cgroupParent: string;
   containersDir: string;
   runDir: string;
   runtimeRoot: string;
@@ -43,7 +48,8 @@ export interface ContainerPaths {
 
 export function enginePaths(root: string): EnginePaths {
   const runDir = root === DEFAULT_ROOT ? '/run/berth' : join(root, 'run');
-  return { root, containersDir: join(root, 'containers'), runDir, runtimeRoot: join(runDir, 'runtime'), attachDir: join(runDir, 'attach') };
+  const cgroupParent = root === DEFAULT_ROOT ? '/berth' : `/berth-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+  return { root, cgroupParent, containersDir: join(root, 'containers'), runDir, runtimeRoot: join(runDir, 'runtime'), attachDir: join(runDir, 'attach') };
 }
 
 export function containerPaths(paths: EnginePaths, id: string): ContainerPaths {

@@ -100,7 +100,7 @@ function berthSection(ctx: EngineContext, rec: ContainerRecord): Record<string, 
   const paths = containerPaths(ctx.paths, rec.id);
   return {
     Namespaces: namespaces,
-    CgroupsPath: `/berth/${rec.id}`,
+    CgroupsPath: `${ctx.paths.cgroupParent}/${rec.id}`,
     Cgroups: cgroup,
     MonitorPid: rec.monitorPid,
     Bundle: paths.dir,

@@ -26,8 +26,8 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** Directories of berth's containers' cgroups (`/berth/<id>` in every hierarchy). */
-async function cgroupIds(): Promise<Set<string>> {
+/** Container IDs with a cgroup under this root's parent (`/berth/<id>` in every hierarchy). */
+async function cgroupIds(parent: string): Promise<Set<string>> {
   const out = new Set<string>();
   let layout;
   try {
@@ -36,7 +36,7 @@ async function cgroupIds(): Promise<Set<string>> {
     return out;
   }
   const dirs = [...layout.v1Mounts.values(), ...(layout.v2Dir ? [layout.v2Dir] : [])];
-  for (const dir of new Set(dirs)) for (const name of listDir(join(dir, 'berth'))) if (ID_RE.test(name)) out.add(name);
+  for (const dir of new Set(dirs)) for (const name of listDir(join(dir, parent))) if (ID_RE.test(name)) out.add(name);
   return out;
 }
 
@@ -114,15 +114,15 @@ export async function checkSystem(ctx: EngineContext): Promise<CheckResult> {
     await rm(join(ctx.paths.attachDir, id), { force: true });
     note(`attach socket of no container removed: ${id.slice(0, 12)}`);
   }
-  for (const id of await cgroupIds()) {
+  for (const id of await cgroupIds(ctx.paths.cgroupParent)) {
     const rec = ctx.containers.get(id);
     if (rec && isActive(rec)) continue;
     if (rec && isBusy(ctx, id)) continue;
     try {
-      await ctx.runtime().ctx.cgroups.destroy(`/berth/${id}`);
-      note(`cgroup of ${rec ? 'an ended' : 'no'} container removed: /berth/${id.slice(0, 12)}`);
+      await ctx.runtime().ctx.cgroups.destroy(`${ctx.paths.cgroupParent}/${id}`);
+      note(`cgroup of ${rec ? 'an ended' : 'no'} container removed: ${ctx.paths.cgroupParent}/${id.slice(0, 12)}`);
     } catch (err) {
-      problems.push(`cgroup /berth/${id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
+      problems.push(`cgroup ${ctx.paths.cgroupParent}/${id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   const images = await collectLeftovers(ctx);

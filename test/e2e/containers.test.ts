@@ -260,7 +260,8 @@ describe('berth containers', { skip }, () => {
       assert.deepEqual(doc!.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
       assert.match(doc!.Berth.Namespaces.pid, /^pid:\[\d+\]$/);
       assert.equal(doc!.Berth.Namespaces.pid, `pid:[${execFileSync('stat', ['-L', '-c', '%i', `/proc/${doc!.State.Pid}/ns/pid`], { encoding: 'utf8' }).trim()}]`);
-      assert.ok((doc!.Berth.Cgroups as string[]).some((l) => l.includes(`/berth/${doc!.Id}`)));
+      assert.match(doc!.Berth.CgroupsPath, new RegExp(`^/berth-[0-9a-f]{12}/${doc!.Id}$`), 'a cgroup parent of this root\'s own');
+      assert.ok((doc!.Berth.Cgroups as string[]).some((l) => l.endsWith(doc!.Berth.CgroupsPath)));
       // images too, and both in one call
       const both = JSON.parse(ok(berth(root, ['inspect', 'insp', 'busybox']))) as { Id: string }[];
       assert.equal(both.length, 2);
