@@ -12,6 +12,8 @@
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -200,6 +202,28 @@ static void require_real_dir(const char *dest)
 		fail_msg("mount", ENOTDIR, dest, "the mount destination is not a directory");
 }
 
+/* A destination must land where it says: one that a symlink of the image sends into the
+ * container's /proc or /sys (`/etc/hosts -> /proc/sys/kernel/core_pattern`) would put a file of
+ * the host's over a kernel interface (the CVE-2019-19921 / CVE-2019-16884 class). Only a
+ * destination written under /proc or /sys may be there. */
+static void check_not_redirected(int fd, const char *dest)
+{
+	struct statfs sf;
+	if (fstatfs(fd, &sf) < 0)
+		fail("statfs", errno, dest);
+	const char *in = sf.f_type == PROC_SUPER_MAGIC ? "/proc" : sf.f_type == SYSFS_MAGIC ? "/sys" : NULL;
+	if (!in)
+		return;
+	size_t n = strlen(in);
+	while (dest[0] == '/' && dest[1] == '/')
+		dest++;
+	if (strncmp(dest, in, n) == 0 && (dest[n] == '/' || dest[n] == '\0'))
+		return;
+	char msg[160];
+	snprintf(msg, sizeof(msg), "the mount destination resolves into %s through a symlink in the root filesystem", in);
+	fail_msg("mount", ELOOP, dest, msg);
+}
+
 void op_mount(const struct plan_op *op)
 {
 	const char *source = arg_str(op, 0), *dest = arg_str(op, 1), *fstype = arg_str(op, 2);
@@ -216,6 +240,7 @@ void op_mount(const struct plan_op *op)
 	int fd = open_in_root(dest, is_file ? 2 : 1, O_PATH);
 	if (fd < 0)
 		fail("open", errno, dest);
+	check_not_redirected(fd, dest);
 	/* tmpcopyup: this fd keeps reading the directory once the mount covers it */
 	AUTO_FD lower = -1;
 	if (copy_up) {

@@ -14,11 +14,22 @@
 
 #define DB_MAX (4u << 20)
 
-/* the file, NUL-terminated, if it is a regular file of at most DB_MAX bytes */
+/* the file, NUL-terminated, if it is a regular file; NULL when it is missing or not a regular
+ * file (it is looked at through an O_PATH fd first: a device node or FIFO the image put there is
+ * never opened); a larger file than DB_MAX fails the op, naming it */
 static char *read_db(const char *path)
 {
-	AUTO_FD fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	AUTO_FD probe = open(path, O_PATH | O_CLOEXEC);
 	struct stat st;
+	if (probe < 0 || fstat(probe, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	if ((size_t)st.st_size > DB_MAX)
+		fail_msg("user", EFBIG, path, "the user database is larger than 4 MiB");
+	char self[64];
+	procfd_path(self, sizeof(self), probe);
+	AUTO_FD fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) /* no /proc in this container: the path, then the type again */
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return NULL;
 	size_t cap = (size_t)st.st_size < DB_MAX ? (size_t)st.st_size : DB_MAX;

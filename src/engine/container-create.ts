@@ -106,6 +106,10 @@ function hostDevice(path: string): ReturnType<HostView['device']> {
 
 /** Refuses what docker refuses in a spec, with its words, before anything is made. */
 export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
+  // every string of a spec ends up a C string of berth-init's: none may hold a NUL
+  const hasNul = (v: unknown): boolean =>
+    typeof v === 'string' ? v.includes('\0') : Array.isArray(v) ? v.some(hasNul) : v !== null && typeof v === 'object' ? Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x)) : false;
+  if (hasNul(spec)) throw new BerthError('INVALID_ARGUMENT', 'a NUL character in an argument, variable, name or path cannot be passed to a container');
   if (spec.name !== undefined && spec.name !== '') validateName(spec.name);
   if (spec.hostname) checkHostname(spec.hostname);
   for (const cap of [...(spec.capAdd ?? []), ...(spec.capDrop ?? [])]) {

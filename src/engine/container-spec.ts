@@ -221,6 +221,9 @@ export function containerConfig(image: ImageInfo, spec: RunSpec, paths: Containe
   process.args = spec.init ? ['/dev/init', '--', ...args] : args;
   process.env = containerEnv(image.config, spec, hostname);
   process.cwd = spec.workdir || image.config.WorkingDir || '/';
+  if (!process.cwd.startsWith('/')) {
+    throw new BerthError('INVALID_ARGUMENT', `the working directory '${process.cwd}' is invalid, it needs to be an absolute path`, { hint: 'the image\'s WorkingDir is relative: give -w /some/dir' });
+  }
   // a named user is looked up by berth-init in the container's own /etc/passwd and /etc/group
   process.user = { uid: 0, gid: 0 };
   // (no user: root, with the groups /etc/group lists root in, as docker gives it)

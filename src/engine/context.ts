@@ -7,12 +7,13 @@
  *   <root>/tmp/                     staging for load and import (same filesystem):
  *                                   `<verb>-<pid>-<start>-*`, named after their owner
  */
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BerthError } from '../common/index.ts';
+import { BerthError, isErrno } from '../common/index.ts';
 import { ContentStore } from '../image/index.ts';
 import { LayerStore, ownerTag } from '../storage/index.ts';
-import { Database, resolveRoot, type Migration } from './db.ts';
+import { Database, DATABASE_FILE, resolveRoot, type Migration } from './db.ts';
 import { IMAGE_MIGRATIONS, ImageStore } from './image-store.ts';
 import { LEASE_MIGRATIONS, Leases } from './leases.ts';
 import { CONTAINER_MIGRATIONS, ContainerStore } from './container-store.ts';
@@ -47,9 +48,27 @@ export interface ImageContext {
 
 export const ENGINE_MIGRATIONS: readonly Migration[] = [...LEASE_MIGRATIONS, ...IMAGE_MIGRATIONS, ...CONTAINER_MIGRATIONS];
 
+/**
+ * What the state root holds is root's alone: unpacked layers carry the images' set-id programs
+ * and device nodes, the records carry containers' environments. Whatever mode a --root the user
+ * made has, these go 0700 (the database 0600), so no other user of the host reaches them.
+ */
+function tightenRoot(root: string): void {
+  for (const [name, mode] of [['storage', 0o700], ['content', 0o700], ['containers', 0o700], ['tmp', 0o700], [DATABASE_FILE, 0o600]] as const) {
+    const path = join(root, name);
+    try {
+      if ((statSync(path).mode & 0o777) !== mode) chmodSync(path, mode);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      if (name !== DATABASE_FILE) mkdirSync(path, { recursive: true, mode });
+    }
+  }
+}
+
 export function openImageContext(opts: ImageContextOptions = {}): ImageContext {
   const root = resolveRoot(opts.root);
   const db = Database.open(root, [...ENGINE_MIGRATIONS, ...(opts.migrations ?? [])]);
+  tightenRoot(root);
   const containers = new ContainerStore(db);
   return {
     root,

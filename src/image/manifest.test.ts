@@ -84,6 +84,24 @@ describe('parseImageConfig', () => {
   it('refuses a config without rootfs layers or with a malformed diff ID', () => {
     assert.throws(() => parseImageConfig('{"architecture":"amd64","os":"linux"}'), /"rootfs" must be/);
     assert.throws(() => parseImageConfig(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: ['nope'] } })), /rootfs.diff_ids\[0\] "nope" is malformed/);
+  });
+
+  it('refuses runtime fields a container cannot be made of, naming the field (a hostile image fails at pull, not at run)', () => {
+    const withConfig = (config: unknown) => JSON.stringify({ architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: [D1] } });
+    const cases: [unknown, RegExp][] = [
+      [{ Env: [5] }, /config\.Env must be a list of strings/],
+      [{ Env: 'A=1' }, /config\.Env must be a list of strings/],
+      [{ Env: ['A=1\u0000B=2'] }, /config\.Env must be a list of strings/],
+      [{ Entrypoint: 'sh' }, /config\.Entrypoint must be a list of strings/],
+      [{ Cmd: [['sh']] }, /config\.Cmd must be a list of strings/],
+      [{ User: 0 }, /config\.User must be a string/],
+      [{ WorkingDir: ['/'] }, /config\.WorkingDir must be a string/],
+      [{ Labels: { a: 1 } }, /config\.Labels must map names to strings/],
+      [{ Volumes: ['/data'] }, /config\.Volumes must be an object/],
+    ];
+    for (const [config, message] of cases) assert.throws(() => parseImageConfig(withConfig(config)), message, JSON.stringify(config));
+    // null lists are docker's "none"
+    assert.deepEqual(parseImageConfig(withConfig({ Entrypoint: null, Cmd: null, Env: ['A=1'] })).config?.Env, ['A=1']);
     assert.throws(() => parseImageConfig(JSON.stringify({ os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })), /no "architecture"/);
   });
 

@@ -245,6 +245,27 @@ export function checkImageManifest(manifest: ImageManifest): void {
 }
 
 /** Parse and validate an image config; `rootfs.diff_ids` must be well-formed digests. */
+const isStringList = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string' && !x.includes('\0'));
+
+/**
+ * The runtime fields of an image's config, as a container is made of them: lists of strings
+ * (no NUL: they become C strings), strings, objects. A hostile or broken image is refused when
+ * it is pulled or loaded, naming the field, not later as a confusing error of `run`.
+ */
+function checkContainerConfig(c: Record<string, unknown>): void {
+  for (const key of ['Env', 'Entrypoint', 'Cmd', 'OnBuild', 'Shell'] as const) {
+    if (c[key] !== undefined && c[key] !== null && !isStringList(c[key])) throw invalid('image config', `config.${key} must be a list of strings`);
+  }
+  for (const key of ['User', 'WorkingDir', 'StopSignal'] as const) {
+    const v = c[key];
+    if (v !== undefined && v !== null && (typeof v !== 'string' || v.includes('\0'))) throw invalid('image config', `config.${key} must be a string`);
+  }
+  for (const key of ['ExposedPorts', 'Volumes', 'Labels'] as const) {
+    if (c[key] !== undefined && c[key] !== null && !isObject(c[key])) throw invalid('image config', `config.${key} must be an object`);
+  }
+  if (isObject(c.Labels) && !Object.values(c.Labels).every((v) => typeof v === 'string')) throw invalid('image config', 'config.Labels must map names to strings');
+}
+
 export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
   const doc = parseJson(bytes, 'image config');
   if (typeof doc.architecture !== 'string' || doc.architecture === '') throw invalid('image config', 'no "architecture"');
@@ -257,6 +278,7 @@ export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
     if (typeof id !== 'string' || !isValidDigest(id)) throw invalid('image config', `rootfs.diff_ids[${i}] ${JSON.stringify(id)} is malformed`);
   });
   if (doc.config !== undefined && doc.config !== null && !isObject(doc.config)) throw invalid('image config', '"config" is not an object');
+  if (isObject(doc.config)) checkContainerConfig(doc.config);
   if (doc.history !== undefined && !Array.isArray(doc.history)) throw invalid('image config', '"history" is not a list');
   (doc.history as unknown[] | undefined)?.forEach((entry, i) => {
     if (!isObject(entry)) throw invalid('image config', `history[${i}] is not an object`);

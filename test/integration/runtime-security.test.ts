@@ -6,7 +6,7 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { RuntimeConfig } from '../../src/oci/index.ts';
@@ -201,5 +201,32 @@ describe('berth-runtime: no id is read as "unchanged" (uid/gid 4294967295 would 
     } finally {
       await h.runtime.delete(id, { force: true });
     }
+  });
+});
+
+describe('berth-runtime: no mount lands on a kernel interface through a symlink of the image (CVE-2019-19921 class)', { skip: skipUnlessRoot }, () => {
+  const h = harness();
+  after(() => h.cleanup());
+
+  it('refuses a bind mount whose destination a planted symlink sends into /proc or /sys, and allows those written there', async () => {
+    for (const [link, target, kernel] of [['etc/hosts', '/proc/sys/kernel/hostname', '/proc'], ['etc/motd', '/sys/kernel/notes', '/sys'], ['redirect', '/proc/sys/kernel', '/proc']] as const) {
+      const b = h.bundle((c) => {
+        c.process!.args = ['/bin/true'];
+        c.mounts!.push({ destination: `/${link}${link === 'redirect' ? '/core_pattern' : ''}`, type: 'bind', source: '/etc/hostname', options: ['bind', 'ro'] });
+      });
+      const linkPath = join(b.rootfsDir, link);
+      spawnSync('rm', ['-f', linkPath]);
+      symlinkSync(target, linkPath);
+      const id = uniqueId();
+      await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir }), new RegExp(`resolves into ${kernel} through a symlink in the root filesystem`), link);
+      assert.deepEqual(await h.runtime.ctx.store.list(), [], 'nothing is left');
+    }
+    // a destination written under /proc is the config's own choice (lxcfs-style views)
+    const r = await h.run((c) => {
+      c.process!.args = ['/bin/sh', '-c', 'head -c 5 /proc/uptime'];
+      c.mounts!.push({ destination: '/proc/uptime', type: 'bind', source: '/etc/hostname', options: ['bind', 'ro'] });
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, readFileSync('/etc/hostname', 'utf8').slice(0, 5));
   });
 });

@@ -104,6 +104,19 @@ describe('berth-runtime: users named in the container', { skip: skipUnlessRoot }
     assert.equal(r.stdout, expect(5000, 0, [], '/'));
   });
 
+  it('refuses a user database larger than 4 MiB, naming it, and never opens a device node put there', async () => {
+    let b = bundle('app', [], 'echo ran');
+    writeFileSync(join(b.rootfsDir, 'etc/passwd'), PASSWD + '#'.repeat(5 << 20) + '\n');
+    await assert.rejects(run(b), /\/etc\/passwd.*the user database is larger than 4 MiB/);
+    // /etc/group a character device (a tty would block or change state when opened): not opened, no groups
+    b = bundle('app', [], SHOW);
+    unlinkSync(join(b.rootfsDir, 'etc/group'));
+    execFileSync('mknod', [join(b.rootfsDir, 'etc/group'), 'c', '5', '0']);
+    const r = await run(b);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, expect(1000, 1000, [], '/home/app'));
+  });
+
   it('refuses malformed specs and ids above 2^31-1 before creating anything', async () => {
     for (const [user, groups] of [['a:b:c', []], ['', []], ['4294967295', []], ['app:4294967295', []], ['app', ['x\ny']], ['app', ['']]] as const) {
       const b = bundle(user, [...groups]);
