@@ -134,6 +134,8 @@ int connect_unix(const char *path);
 int listen_unix(const char *path, int backlog, int sock_flags);
 /* tinit.c */
 int tinit_main(int argc, char **argv);
+void seccomp_bpf_op(const struct plan_op *op);
+int seccomp_export(void);
 int connect_seccomp_agent(const char *path);
 void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
 

@@ -153,6 +153,8 @@ int main(int argc, char **argv)
 		return check_syscalls(argc - 2, argv + 2);
 	if (argc == 2 && strcmp(argv[1], "check-plan") == 0)
 		return check_plan();
+	if (argc == 2 && strcmp(argv[1], "seccomp-bpf") == 0)
+		return seccomp_export();
 	if (argc == 3 && strcmp(argv[1], "oom-watch") == 0)
 		return oom_watch(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "reap") == 0) {
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: berth-init create --plan-fd N --sync-fd M [--foreground]\n"
 				"       berth-init check-syscalls NAME...\n"
 				"       berth-init check-plan < PLAN\n"
+				"       berth-init seccomp-bpf < PLAN\n"
 				"       berth-init reap -- COMMAND [ARG...]\n"
 				"       berth-init oom-watch CGROUP_DIR\n"
 				"berth-init is berth's helper: run containers with berth or berth-runtime.\n");

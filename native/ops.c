@@ -109,6 +109,7 @@ void run_op(const struct plan_op *op)
 	case OP_RESET_SIGNALS: op_reset_signals(); break;
 	case OP_HOME_ENV: op_home_env(op); break;
 	case OP_USER: op_user(op); break;
+	case OP_SECCOMP_BPF: seccomp_bpf_op(op); break;
 	case OP_EXEC: op_exec(op); break;
 	case OP_CLOSE_FDS: close_host_fds((unsigned)arg_u64(op, 0)); break;
 	case OP_CLOEXEC_FDS: cloexec_from((unsigned)arg_u64(op, 0)); break;

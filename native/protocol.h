@@ -234,7 +234,11 @@
 	/* (user, additional groups) docker's user ("name", "uid", "name:group", …) looked up  \
 	   in the container's /etc/passwd and /etc/group (user.c); the setgroups, setgid, setuid  \
 	   and console ops after it use what it found, and HOME is its home */                  \
-	X(OP_USER, 68, "user", "C", "s s*")
+	X(OP_USER, 68, "user", "C", "s s*")                                                      \
+	/* (kernel filter flags, instructions: code | jt << 16 | jf << 24 | k << 32) a seccomp    \
+	   filter libseccomp compiled before (berth-init seccomp-bpf): seccomp(2)                 \
+	   SECCOMP_SET_MODE_FILTER, loaded where OP_SECCOMP_LOAD would be (seccomp.c) */          \
+	X(OP_SECCOMP_BPF, 69, "seccomp-bpf", "C", "u u*")
 
 enum berth_op {
 #define BERTH_OP_ENUM(e, code, name, stages, sig) e = code,

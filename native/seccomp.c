@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +85,59 @@ void seccomp_op(const struct plan_op *op)
 		break;
 	}
 	}
+}
+
+/* A filter compiled before, as BPF: loaded as it is (no libseccomp on the hot path). */
+void seccomp_bpf_op(const struct plan_op *op)
+{
+	unsigned pos = 0;
+	unsigned long flags = (unsigned long)arg_u64(op, pos++);
+	uint64_t n = arg_u64(op, pos++);
+	if (n == 0 || n > BPF_MAXINSNS || n + 2 != op->argc)
+		fail_msg("seccomp-bpf", EINVAL, NULL, "malformed seccomp program in plan");
+	AUTO_FREE struct sock_filter *insns = calloc((size_t)n, sizeof(*insns));
+	if (!insns)
+		fail("seccomp-bpf", ENOMEM, NULL);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t v = arg_u64(op, pos++);
+		insns[i] = (struct sock_filter){ .code = (uint16_t)v, .jt = (uint8_t)(v >> 16), .jf = (uint8_t)(v >> 24), .k = (uint32_t)(v >> 32) };
+	}
+	struct sock_fprog prog = { .len = (unsigned short)n, .filter = insns };
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
+		fail("seccomp", errno, NULL);
+}
+
+/* `berth-init seccomp-bpf < PLAN`: the filter of the plan's seccomp-init, -arch and -rule ops,
+ * compiled by libseccomp and written to stdout as BPF, for TypeScript to keep and pass back
+ * with OP_SECCOMP_BPF. */
+int seccomp_export(void)
+{
+	struct plan plan = { 0 };
+	int rc = plan_read(0, &plan);
+	if (rc < 0) {
+		fprintf(stderr, "berth-init: seccomp-bpf: %s\n", strerror(-rc));
+		return 1;
+	}
+	for (size_t i = 0; i < plan.nops; i++) {
+		unsigned code = plan.ops[i].code;
+		if (code != OP_SECCOMP_INIT && code != OP_SECCOMP_ARCH && code != OP_SECCOMP_RULE) {
+			fprintf(stderr, "berth-init: seccomp-bpf: %s is not a seccomp op\n", op_name(code));
+			return 1;
+		}
+		seccomp_op(&plan.ops[i]);
+	}
+	if (!ctx.seccomp) {
+		fprintf(stderr, "berth-init: seccomp-bpf: no seccomp-init in the plan\n");
+		return 1;
+	}
+	rc = seccomp_export_bpf(ctx.seccomp, 1);
+	seccomp_release(ctx.seccomp);
+	plan_free(&plan);
+	if (rc < 0) {
+		fprintf(stderr, "berth-init: seccomp-bpf: seccomp_export_bpf: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
 }
 
 /* The notify fd goes to linux.seccomp.listenerPath with the container process state (OCI

@@ -45,6 +45,8 @@ const RUNTIME_TESTS = [
   'test/integration/runtime-monitor.test.ts',
   'test/integration/runtime-namespaces.test.ts',
   'test/integration/runtime-security.test.ts',
+  'test/integration/runtime-seccomp-cache.test.ts',
+  'test/integration/runtime-user.test.ts',
 ];
 
 const args = process.argv.slice(2);

@@ -1,3 +1,4 @@
 export * from './errors.ts';
 export * from './fs-atomic.ts';
 export * from './duration.ts';
+export * from './random.ts';

@@ -15,8 +15,8 @@
  * <run> is /run/berth for the default root (gone at reboot, as a container's processes are)
  * and <root>/run for any other root, so that two roots never share runtime state.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { fnv1a64 } from '../common/index.ts';
 import { DEFAULT_ROOT } from './db.ts';
 
 export interface EnginePaths {
@@ -48,7 +48,7 @@ export interface ContainerPaths {
 
 export function enginePaths(root: string): EnginePaths {
   const runDir = root === DEFAULT_ROOT ? '/run/berth' : join(root, 'run');
-  const cgroupParent = root === DEFAULT_ROOT ? '/berth' : `/berth-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+  const cgroupParent = root === DEFAULT_ROOT ? '/berth' : `/berth-${fnv1a64(root).slice(0, 12)}`;
   return { root, cgroupParent, containersDir: join(root, 'containers'), runDir, runtimeRoot: join(runDir, 'runtime'), attachDir: join(runDir, 'attach') };
 }
 

@@ -8,9 +8,8 @@
  * that is gone is stale and taken over. Several berth commands at once are safe this way with
  * no daemon and no flock(2) (which Node cannot call).
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BerthError } from '../common/index.ts';
+import { BerthError, randomBytesSync } from '../common/index.ts';
 import { processStartTime } from '../storage/index.ts';
 import type { Database, Migration } from './db.ts';
 import type { RunSpec } from './container-spec.ts';
@@ -178,7 +177,7 @@ const ADJECTIVES = ['bold', 'brave', 'calm', 'clever', 'eager', 'fond', 'gentle'
 const NOUNS = ['anchor', 'berth', 'buoy', 'cargo', 'cove', 'dock', 'ferry', 'harbor', 'hull', 'keel', 'mast', 'pier', 'quay', 'raft', 'rudder', 'sail', 'skiff', 'tide', 'wharf', 'yacht'];
 
 export function randomName(): string {
-  const b = randomBytes(2);
+  const b = randomBytesSync(2);
   return `${ADJECTIVES[b[0]! % ADJECTIVES.length]}_${NOUNS[b[1]! % NOUNS.length]}`;
 }
 
@@ -337,5 +336,5 @@ export class ContainerStore {
 
 /** A new container ID: 64 hex characters, as docker's. */
 export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
+  return randomBytesSync(32).toString('hex');
 }

@@ -10,7 +10,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync as DatabaseSyncType, SQLInputValue } from 'node:sqlite';
-import { createRequire } from 'node:module';
 import { BerthError } from '../common/index.ts';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
@@ -28,12 +27,11 @@ export interface Migration {
 export type Row = Record<string, SQLInputValue>;
 
 /**
- * node:sqlite is loaded lazily and through require so that importing this module costs nothing
+ * node:sqlite is loaded lazily (process.getBuiltinModule) so that importing this module costs nothing
  * and tools that bundle berth do not need to know the module.
  */
 function loadSqlite(): typeof import('node:sqlite') {
-  const require = createRequire(import.meta.url);
-  return require('node:sqlite') as typeof import('node:sqlite');
+  return process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
 }
 
 /** The engine's state directory: `--root`, else `$BERTH_ROOT`, else /var/lib/berth. */

@@ -86,6 +86,7 @@ export const OPS = {
   'home-env': { code: 66, stages: 'C', signature: 'u' },
   monitor: { code: 67, stages: 'P', signature: 's u u s s s u s*' },
   user: { code: 68, stages: 'C', signature: 's s*' },
+  'seccomp-bpf': { code: 69, stages: 'C', signature: 'u u*' },
 } as const satisfies Record<string, { code: number; stages: string; signature: string }>;
 
 export type OpName = keyof typeof OPS;
@@ -164,6 +165,8 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'home-env'; uid: number }
   /** docker's user spec looked up in the container's own passwd and group files (user.c). */
   | { op: 'user'; spec: string; groups: string[] }
+  /** A filter compiled before (kernel flags; instructions packed as code | jt << 16 | jf << 24 | k << 32). */
+  | { op: 'seccomp-bpf'; flags: number; flagNames: string[]; program: bigint[]; ruleCount: number; cached: boolean }
   /** This process stays as the container's monitor (native/monitor.c). */
   | {
       op: 'monitor';
@@ -380,6 +383,8 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.from];
     case 'user':
       return [step.spec, step.groups.length, ...step.groups];
+    case 'seccomp-bpf':
+      return [step.flags, step.program.length, ...step.program];
     case 'monitor':
       return [
         step.logPath,

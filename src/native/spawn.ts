@@ -152,7 +152,10 @@ export interface PosixSpawnOptions {
   setsid?: boolean;
 }
 
-const signalNames = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([name, num]) => [num, name as NodeJS.Signals]));
+let signalNamesMap: Map<number, NodeJS.Signals> | undefined;
+const signalNames = {
+  get: (num: number) => (signalNamesMap ??= new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))).get(num),
+};
 
 interface Watched {
   resolve: (exit: SpawnedExit) => void;

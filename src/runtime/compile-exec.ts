@@ -8,6 +8,7 @@ import { readlinkSync } from 'node:fs';
 import type { PlanStep } from '../native/protocol.ts';
 import type { NamespaceType, Process, RuntimeConfig } from '../oci/index.ts';
 import { CLONE_FLAGS, cgroupEntrySteps, type CgroupEntry } from './compile.ts';
+import type { SeccompCache } from './seccomp-cache.ts';
 import { affinityStep, processSteps, seccompListenerPath, type SeccompListenerState, type UserSpec } from './compile-process.ts';
 
 const PROC_NS_NAMES: Record<NamespaceType, string> = {
@@ -34,6 +35,7 @@ export interface ExecCompileOptions {
   relayConsole?: boolean | undefined;
   preserveFds?: number | undefined;
   userSpec?: UserSpec | undefined;
+  seccompCache?: SeccompCache | undefined;
 }
 
 function sameNamespace(a: string, b: string): boolean {
@@ -78,6 +80,7 @@ export function compileExecPlan(config: RuntimeConfig, process: Process, opts: E
   // fds) before the execve
   steps.push({ stage: 'child', op: 'dumpable', value: false, reason: 'processes of the container cannot ptrace it before execve' });
   const plan = processSteps(config, process, {
+    seccompCache: opts.seccompCache,
     hasConsole,
     preserveFds: opts.preserveFds,
     waitForStart: false,

@@ -3,6 +3,7 @@
  * seccomp, capabilities, user, cwd, and the execve. Shared by a container's init (create) and
  * a process joining it (exec).
  */
+import type { SeccompCache } from './seccomp-cache.ts';
 import { BerthError } from '../common/index.ts';
 import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
 import type { PlanStep, SeccompArgCondition } from '../native/protocol.ts';
@@ -79,9 +80,23 @@ function listenerStateParts(metadata: string, state: SeccompListenerState): [str
   }
 }
 
-function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined): PlanStep[] {
+function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined, cache?: SeccompCache): PlanStep[] {
   const seccomp = config.linux?.seccomp;
   if (!seccomp) return [];
+  // a filter without a notify listener is loaded as BPF, compiled once and kept
+  if (cache && !seccompListenerPath(config)) {
+    let flags = 0;
+    const flagNames: string[] = [];
+    for (const name of seccomp.flags ?? []) {
+      const bit = SECCOMP_FLAG_BITS[name as keyof typeof SECCOMP_FLAG_BITS];
+      if (bit === undefined) throw new BerthError('NOT_IMPLEMENTED', `linux.seccomp.flags: "${name}" is not supported by berth-runtime`);
+      flags |= bit;
+      flagNames.push(name);
+    }
+    const ruleCount = (seccomp.syscalls ?? []).reduce((n, r) => n + r.names.length, 0);
+    const { program, cached } = cache.program(seccomp, () => seccompSteps(config, listenerState).filter((s) => s.op !== 'seccomp-load'));
+    return [{ stage: 'child', op: 'seccomp-bpf', flags /* berth's bits are the kernel's SECCOMP_FILTER_FLAG_* */, flagNames, program, ruleCount, cached }];
+  }
   let flags = 0;
   const flagNames: string[] = [];
   for (const name of seccomp.flags ?? []) {
@@ -193,6 +208,8 @@ export interface ProcessStepOptions {
   seccompState?: SeccompListenerState | undefined;
   /** The host's security modules (default: this host's). */
   security?: HostSecurity | undefined;
+  /** Where compiled seccomp filters are kept (none: libseccomp builds the filter in the child). */
+  seccompCache?: SeccompCache | undefined;
   /** A user as docker names one ("name[:group]", "uid[:gid]") and groups to add, looked up in
    * the container's /etc/passwd and /etc/group by the init; it replaces process.user's ids. */
   userSpec?: UserSpec | undefined;
@@ -318,7 +335,7 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
     child({ stage: 'child', op: 'console', rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0, uid: process.user.uid });
   }
 
-  const seccomp = seccompSteps(config, opts.seccompState);
+  const seccomp = seccompSteps(config, opts.seccompState, opts.seccompCache);
   const nnp = process.noNewPrivileges === true;
   const caps = process.capabilities ? usableCapabilities(process.capabilities, opts.lastCapability ?? kernelLastCapability(), warnings) : undefined;
   // The filter is loaded as the last step before execve (and the startContainer hooks), so

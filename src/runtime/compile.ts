@@ -7,6 +7,7 @@ import { BerthError } from '../common/index.ts';
 import type { PlanStep } from '../native/protocol.ts';
 import { parseMountOptions, MS_SLAVE, MS_REC, MS_PRIVATE, parseRootfsPropagation, type RuntimeConfig, type NamespaceType } from '../oci/index.ts';
 import { mountFlagNames } from './flag-names.ts';
+import type { SeccompCache } from './seccomp-cache.ts';
 import { processSteps, seccompListenerPath, userSpecOf } from './compile-process.ts';
 import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
 import { deviceSteps, hostProcSysMounts, idMapText, mountSteps, type CgroupHierarchy, type MountContext } from './compile-mounts.ts';
@@ -58,6 +59,8 @@ export function cgroupEntrySteps(entry: CgroupEntry, joinsCgroupNs: boolean, sta
 }
 
 export interface CompileOptions {
+  /** Where compiled seccomp filters are kept (see seccomp-cache.ts). */
+  seccompCache?: SeccompCache | undefined;
   containerId: string;
   bundleDir: string;
   /** The unix socket the created container's init waits on for `start`. */
@@ -318,6 +321,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   steps.push(...finalRemounts);
   if (config.root.readonly) child({ stage: 'child', op: 'remount-root-ro' });
   const processPlan = processSteps(config, process, {
+    seccompCache: opts.seccompCache,
     hasConsole,
     preserveFds: opts.preserveFds,
     waitForStart: true,

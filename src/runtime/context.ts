@@ -2,6 +2,7 @@ import type { Resources } from '../oci/index.ts';
 import type { CgroupStats } from '../cgroups/index.ts';
 import type { CgroupEntry, CgroupHierarchy } from './compile.ts';
 import type { StateStore } from './state-store.ts';
+import type { SeccompCache } from './seccomp-cache.ts';
 import type { InitLauncher } from './init-process.ts';
 
 /** What the runtime needs of cgroups (src/cgroups provides it; tests may point it elsewhere). */
@@ -43,6 +44,8 @@ export interface OomNotifier {
 
 export interface RuntimeContext {
   store: StateStore;
+  /** Compiled seccomp filters (none: libseccomp builds each container's filter). */
+  seccompCache?: SeccompCache | undefined;
   cgroups: RuntimeCgroups;
   /** How berth-init is started (default 'node'; see InitLauncher). */
   launcher?: InitLauncher | undefined;

@@ -122,6 +122,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
   }
   const preview = cgroupPath ? await ctx.cgroups.preview(cgroupPath) : { entry: { joinFiles: [] }, hierarchies: [] };
   const plan = compilePlan(config, {
+    seccompCache: ctx.seccompCache,
     containerId: id,
     bundleDir,
     startSocketPath: ctx.store.startSocketPath(id),

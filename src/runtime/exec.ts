@@ -76,6 +76,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   }
   const entry = state.cgroupPath ? await execCgroupEntry(ctx, state.cgroupPath, opts.subCgroups ?? []) : { joinFiles: [] };
   const { steps, warnings } = compileExecPlan(state.config, process, {
+    seccompCache: ctx.seccompCache,
     pid: state.pid,
     cgroupEntry: entry,
     seccompState: { id, status: 'running', bundle: state.bundle, annotations: state.annotations },

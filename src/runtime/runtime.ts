@@ -2,6 +2,8 @@ import type { State } from '../oci/index.ts';
 import { BerthError } from '../common/index.ts';
 import type { RuntimeCgroups, RuntimeContext } from './context.ts';
 import { StateStore } from './state-store.ts';
+import { SeccompCache } from './seccomp-cache.ts';
+import { join } from 'node:path';
 import { createContainer, planFor, type CreateOptions } from './create.ts';
 import { startContainer } from './start.ts';
 import { killContainer } from './kill.ts';
@@ -26,6 +28,8 @@ export interface RuntimeOptions {
    * (posix_spawn from a sealed memfd, no copy of this process, see src/native/spawn.ts) or
    * 'node' (child_process.spawn). */
   launcher?: InitLauncher;
+  /** false: no cache of compiled seccomp filters (each container's is built by libseccomp). */
+  seccompCache?: false;
 }
 
 /** berth's OCI runtime: runc's verbs as methods. */
@@ -34,7 +38,14 @@ export class Runtime {
 
   constructor(opts: RuntimeOptions = {}) {
     // 'auto': posix_spawn where koffi loads, decided at the first container (nothing loads here)
-    this.ctx = { store: new StateStore(opts.root), cgroups: opts.cgroups ?? hostCgroups(), launcher: opts.launcher ?? 'auto' };
+    const store = new StateStore(opts.root);
+    this.ctx = {
+      store,
+      cgroups: opts.cgroups ?? hostCgroups(),
+      launcher: opts.launcher ?? 'auto',
+      // kept beside the containers' state (a name no container id can have)
+      seccompCache: opts.seccompCache === false ? undefined : new SeccompCache(join(store.rootDir, '.seccomp-cache')),
+    };
   }
 
   async create(id: string, opts: CreateOptions): Promise<{ pid: number; warnings: string[] }> {

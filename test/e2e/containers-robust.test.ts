@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { enginePaths } from '../../src/engine/index.ts';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,10 +31,10 @@ function traces(root: string): string[] {
   const found: string[] = [];
   const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
   for (const d of list(join(root, 'containers'))) found.push(`dir ${d}`);
-  for (const d of list(join(root, 'run/runtime'))) found.push(`runtime state ${d}`);
+  for (const d of list(join(root, 'run/runtime')).filter((n) => n !== '.seccomp-cache')) found.push(`runtime state ${d}`);
   for (const d of list(join(root, 'run/attach'))) found.push(`attach socket ${d}`);
   // this root's containers' cgroups: /berth-<hash of the root>/<id> (src/engine/container-paths.ts)
-  const parent = `berth-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+  const parent = enginePaths(root).cgroupParent.slice(1);
   for (const hierarchy of list('/sys/fs/cgroup')) {
     for (const d of list(join('/sys/fs/cgroup', hierarchy, parent))) found.push(`cgroup ${hierarchy}/${parent}/${d}`);
   }

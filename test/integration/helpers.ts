@@ -56,7 +56,9 @@ export function harness(): Harness {
         for (const id of await runtime.ctx.store.list()) await runtime.delete(id, { force: true });
       } finally {
         for (const b of bundles) b.remove();
-        // only an empty root goes: a container left in it must stay visible to the leak check
+        // only an empty root goes (its seccomp cache aside): a container left in it must stay
+        // visible to the leak check
+        rmSync(join(rootDir, '.seccomp-cache'), { recursive: true, force: true });
         if (existsSync(rootDir) && readdirSync(rootDir).length === 0) rmSync(rootDir, { recursive: true, force: true });
       }
     },
