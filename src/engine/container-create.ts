@@ -28,6 +28,9 @@ export type CreateEvent = { type: 'image-missing'; imageRef: string } | { type: 
 export interface CreateOptions {
   /** When to pull the image (docker's --pull; default missing). */
   pull?: PullPolicy;
+  /** The container stays locked by this process after create (a run starts it next; it must
+   * release it with `ctx.containers.release`). */
+  keepLock?: boolean;
   onEvent?: (event: CreateEvent) => void;
 }
 
@@ -331,8 +334,10 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
     ctx.containers.remove(plan.id);
     throw err;
   }
-  ctx.containers.release(plan.id);
-  ctx.containers.event('container', 'create', plan.id, { name: record.name, image: spec.image });
+  ctx.db.transaction(() => {
+    if (!opts.keepLock) ctx.containers.release(plan.id);
+    ctx.containers.event('container', 'create', plan.id, { name: record.name, image: spec.image });
+  });
   return { record, warnings };
 }
 

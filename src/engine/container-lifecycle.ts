@@ -145,8 +145,10 @@ export async function startLocked(ctx: EngineContext, rec: ContainerRecord, opts
     ctx.containers.update(rec.id, { exitCode: startErrorExitCode(err), error: err instanceof Error ? err.message : String(err) });
     throw err;
   }
-  ctx.containers.update(rec.id, fields);
-  ctx.containers.event('container', 'start', rec.id, { name: rec.name, image: rec.imageRef });
+  ctx.db.transaction(() => {
+    ctx.containers.update(rec.id, fields);
+    ctx.containers.event('container', 'start', rec.id, { name: rec.name, image: rec.imageRef });
+  });
   return { ...rec, ...fields };
 }
 
@@ -179,11 +181,13 @@ export async function finishLocked(ctx: EngineContext, rec: ContainerRecord): Pr
     oomKilled: exit?.oomKilled ?? false,
     error: exit || rec.status === 'restarting' ? rec.error : 'the container\'s monitor was killed: its exit status is unknown',
   };
-  ctx.containers.update(rec.id, fields);
-  if (rec.status !== 'restarting') {
-    if (fields.oomKilled) ctx.containers.event('container', 'oom', rec.id, { name: rec.name, image: rec.imageRef });
-    ctx.containers.event('container', 'die', rec.id, { name: rec.name, image: rec.imageRef, exitCode: String(fields.exitCode) });
-  }
+  ctx.db.transaction(() => {
+    ctx.containers.update(rec.id, fields);
+    if (rec.status !== 'restarting') {
+      if (fields.oomKilled) ctx.containers.event('container', 'oom', rec.id, { name: rec.name, image: rec.imageRef });
+      ctx.containers.event('container', 'die', rec.id, { name: rec.name, image: rec.imageRef, exitCode: String(fields.exitCode) });
+    }
+  });
   return { ...rec, ...fields };
 }
 

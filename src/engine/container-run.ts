@@ -38,10 +38,11 @@ export interface RunResult {
 }
 
 export async function runContainer(ctx: EngineContext, spec: RunSpec, opts: RunOptions = {}): Promise<RunResult> {
-  const { record, warnings } = await createContainer(ctx, spec, opts);
+  // created locked by this process, and started holding that lock: nobody acts in between
+  const { record, warnings } = await createContainer(ctx, spec, { ...opts, keepLock: true });
   if (opts.detach) {
     try {
-      const started = await startContainer(ctx, record.id);
+      const started = await startContainer(ctx, record.id, { isLocked: true });
       opts.onStarted?.(started);
       return { record: started, warnings, detached: true };
     } catch (err) {
@@ -59,6 +60,7 @@ export async function runContainer(ctx: EngineContext, spec: RunSpec, opts: RunO
   let started: ContainerRecord;
   try {
     started = await startContainer(ctx, record.id, {
+      isLocked: true,
       ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}),
       beforeStart: async (paths) => {
         session = await openAttach(paths.attachPath);

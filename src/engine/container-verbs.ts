@@ -49,7 +49,16 @@ export async function settled(ctx: EngineContext, ref: string): Promise<Containe
   return fresh;
 }
 
-export async function startContainer(ctx: EngineContext, ref: string, opts: StartOptions = {}): Promise<ContainerRecord> {
+export async function startContainer(ctx: EngineContext, ref: string, opts: StartOptions & { isLocked?: boolean } = {}): Promise<ContainerRecord> {
+  if (opts.isLocked) {
+    // created by this process and still locked by it (a run): started at once, then unlocked
+    const rec = ctx.containers.resolve(ref);
+    try {
+      return await startLocked(ctx, rec, opts);
+    } finally {
+      ctx.containers.release(rec.id);
+    }
+  }
   const rec = await settled(ctx, ref);
   return withLock(ctx, rec.id, 'start', async (fresh) => {
     // docker: starting a running container does nothing
@@ -217,8 +226,10 @@ export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Pr
     ctx.containers.update(rec.id, { status: 'dead', error: `removal failed: ${err instanceof Error ? err.message : String(err)}` });
     throw err;
   }
-  ctx.containers.remove(rec.id);
-  ctx.containers.event('container', 'destroy', rec.id, { name: rec.name, image: rec.imageRef });
+  ctx.db.transaction(() => {
+    ctx.containers.remove(rec.id);
+    ctx.containers.event('container', 'destroy', rec.id, { name: rec.name, image: rec.imageRef });
+  });
 }
 
 /** docker rm [-f]: a running container only with force (SIGKILL first). */
