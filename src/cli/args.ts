@@ -174,7 +174,9 @@ function flagColumn(f: FlagSpec): string {
 /** Flag lines as docker prints them: aligned columns. */
 export function formatFlags(flags: readonly FlagSpec[]): string[] {
   const shown = flags.filter((f) => !f.hidden);
-  const rows = [...shown.map((f) => [flagColumn(f), f.description + (f.repeatable ? ' (repeatable)' : '')]), ['-h, --help', 'show this help']] as [string, string][];
+  // -h is --help unless a command gives it another meaning (run's --hostname, as docker's)
+  const help = flags.some((f) => f.short === 'h') ? '    --help' : '-h, --help';
+  const rows = [...shown.map((f) => [flagColumn(f), f.description + (f.repeatable ? ' (repeatable)' : '')]), [help, 'show this help']] as [string, string][];
   const width = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([left, right]) => `  ${left.padEnd(width)}   ${right}`);
 }
