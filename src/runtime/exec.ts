@@ -52,7 +52,8 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
   const state = await ctx.store.read(id);
   const status = await containerStatus(ctx, state);
   if (status !== 'running' && status !== 'created' && !(status === 'paused' && opts.ignorePaused)) {
-    throw new BerthError('FAILED_PRECONDITION', `cannot exec in container "${id}": it is ${status}`, status === 'paused' ? { hint: 'resume it, or pass --ignore-paused' } : {});
+    if (status === 'paused') throw new BerthError('FAILED_PRECONDITION', `cannot exec in a paused container "${id}" (use --ignore-paused to override)`, { hint: 'resume it, or pass --ignore-paused' });
+    throw new BerthError('FAILED_PRECONDITION', `cannot exec in container "${id}": it is ${status}`);
   }
   const base = state.config.process;
   const merged = {
@@ -104,7 +105,11 @@ async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: s
       throw new BerthError('INVALID_ARGUMENT', `--cgroup: ${rel} is not a sub cgroup path (a path below the container's cgroup, without "..")`);
     }
     const path = join(cgroupPath, rel);
-    if (!(await ctx.cgroups.inspect(path)).exists) throw new BerthError('NOT_FOUND', `--cgroup: cgroup ${path} does not exist`, { hint: 'create the sub-cgroup first' });
+    if (!(await ctx.cgroups.inspect(path)).exists) {
+      // runc's words: the process could not be added to a cgroup that is not there
+      const dir = own.joinFiles[0] ? `${own.joinFiles[0].slice(0, own.joinFiles[0].lastIndexOf('/'))}/${rel}` : path;
+      throw new BerthError('NOT_FOUND', `--cgroup: adding pid to cgroups: open ${dir}/cgroup.procs: no such file or directory (cgroup ${path} does not exist)`, { hint: 'create the sub-cgroup first' });
+    }
     return (await ctx.cgroups.preview(path)).entry;
   };
   const whole = specs.filter((s) => !s.includes(':'));

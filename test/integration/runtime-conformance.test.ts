@@ -339,7 +339,7 @@ print(os.read(os.open('self/mountinfo', os.O_RDONLY, dir_fd=proc), 1 << 20).deco
       assert.equal(run('pause', id).status, 0);
       let r = run('exec', id, '/bin/true');
       assert.notEqual(r.status, 0);
-      assert.match(r.stderr, /it is paused/);
+      assert.match(r.stderr, /cannot exec in a paused container .* \(use --ignore-paused to override\)/);
       // with --ignore-paused it goes ahead, and is frozen with the container until it resumes
       const paused = spawn(cli, ['--root', h.rootDir, 'exec', '--ignore-paused', id, '/bin/sh', '-c', 'echo ran-after-resume'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
@@ -384,7 +384,7 @@ print(os.read(os.open('self/mountinfo', os.O_RDONLY, dir_fd=proc), 1 << 20).deco
       assert.match(r.stdout, /\/sub$/m);
       const missing = spawnSync(cli, ['--root', h.rootDir, 'exec', '--cgroup', 'nope', id, '/bin/true'], { encoding: 'utf8' });
       assert.notEqual(missing.status, 0);
-      assert.match(missing.stderr, /--cgroup: cgroup .*\/nope does not exist/);
+      assert.match(missing.stderr, /--cgroup: adding pid to cgroups: open \/sys\/fs\/cgroup\/.*\/nope\/cgroup.procs: no such file or directory \(cgroup .*\/nope does not exist\)/);
       await h.runtime.delete(id, { force: true });
       for (const dir of subDirs) rmSync(dir, { recursive: false, force: true });
     });
