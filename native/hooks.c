@@ -114,11 +114,17 @@ void op_run_hook(const struct plan_op *op)
 		text[--used] = '\0';
 	if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return;
-	char why[64], msg[HOOK_STDERR_MAX + 4600];
+	char why[128], msg[HOOK_STDERR_MAX + 4600];
 	if (timed_out)
 		snprintf(why, sizeof(why), "timed out after %llus", (unsigned long long)timeout);
-	else if (WIFSIGNALED(status))
-		snprintf(why, sizeof(why), "killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+	else if (WIFSIGNALED(status)) {
+		/* and the signal in words, as runc says it ("signal: bad system call") */
+		const char *abbrev = sigabbrev_np(WTERMSIG(status)), *descr = sigdescr_np(WTERMSIG(status));
+		char words[40] = "";
+		for (size_t i = 0; descr && descr[i] && i + 1 < sizeof(words); i++)
+			words[i] = (char)(descr[i] >= 'A' && descr[i] <= 'Z' ? descr[i] + 32 : descr[i]);
+		snprintf(why, sizeof(why), "killed by SIG%s (signal: %s)", abbrev ? abbrev : "?", words);
+	}
 	else
 		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
 	/* the same sentence as the runtime's own hooks (src/runtime/hooks.ts) */

@@ -10,7 +10,7 @@
 //   --tag REF    image name (default busybox:latest)
 //   --tar FILE   only write the rootfs tar to FILE; import nothing
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -141,7 +141,9 @@ async function main(argv) {
   try {
     const tarPath = join(dir, 'rootfs.tar');
     await writeBusyboxRootfs(tarPath);
-    const args = [join(repoDir, 'src/bin/berth.ts')];
+    // the bundle when it is built (no type stripping, which is flaky under emulated CPUs)
+    const bundle = join(repoDir, 'dist/berth.cjs');
+    const args = [existsSync(bundle) ? bundle : join(repoDir, 'src/bin/berth.ts')];
     if (opts.root) args.push('--root', opts.root);
     args.push('import', '--platform', imagePlatform(), '--message', `busybox-static ${info.version}`.trim());
     for (const change of busyboxChanges(info.version)) args.push('--change', change);

@@ -118,8 +118,14 @@ const COMMAND_NAMES: Record<number, string> = {
 
 /** bpf(cmd, attr, ATTR_SIZE): the result, or -errno. */
 function bpf(lib: Native, cmd: number, attr: NativeBuffer): number {
-  const result = Number(lib.syscall(lib.sysBpf, 'int', cmd, 'void *', attr.ptr, 'uint32_t', ATTR_SIZE));
-  return result < 0 ? -lib.errno() : result;
+  // The verifier gives up with EAGAIN when a signal is pending for the caller (a SIGCHLD of one
+  // of Node's children will do): libbpf and cilium/ebpf load again, and so does berth.
+  for (let attempt = 1; ; attempt++) {
+    const result = Number(lib.syscall(lib.sysBpf, 'int', cmd, 'void *', attr.ptr, 'uint32_t', ATTR_SIZE));
+    if (result >= 0) return result;
+    const errno = lib.errno();
+    if (cmd !== BPF_PROG_LOAD || lib.errnoNames.get(errno) !== 'EAGAIN' || attempt >= 10) return -errno;
+  }
 }
 
 function fail(cmd: number, errno: number, info: { path?: string | undefined; detail?: string; hint?: string }): never {

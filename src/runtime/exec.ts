@@ -107,7 +107,8 @@ async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: s
     const path = join(cgroupPath, rel);
     if (!(await ctx.cgroups.inspect(path)).exists) {
       // runc's words: the process could not be added to a cgroup that is not there
-      const dir = own.joinFiles[0] ? `${own.joinFiles[0].slice(0, own.joinFiles[0].lastIndexOf('/'))}/${rel}` : path;
+      const ownDir = own.cloneInto ?? (own.joinFiles[0] ? own.joinFiles[0].slice(0, own.joinFiles[0].lastIndexOf('/')) : undefined);
+      const dir = ownDir === undefined ? path : `${ownDir}/${rel}`;
       throw new BerthError('NOT_FOUND', `--cgroup: adding pid to cgroups: open ${dir}/cgroup.procs: no such file or directory (cgroup ${path} does not exist)`, { hint: 'create the sub-cgroup first' });
     }
     return (await ctx.cgroups.preview(path)).entry;

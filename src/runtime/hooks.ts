@@ -20,6 +20,22 @@ function envObject(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
+/** A signal in words, as runc (Go) says it: "signal: bad system call". */
+const SIGNAL_WORDS: Record<string, string> = {
+  SIGSYS: 'bad system call',
+  SIGKILL: 'killed',
+  SIGTERM: 'terminated',
+  SIGSEGV: 'segmentation fault',
+  SIGABRT: 'aborted',
+  SIGINT: 'interrupt',
+  SIGBUS: 'bus error',
+  SIGILL: 'illegal instruction',
+  SIGFPE: 'floating point exception',
+  SIGHUP: 'hangup',
+  SIGPIPE: 'broken pipe',
+  SIGQUIT: 'quit',
+};
+
 export function runHook(name: HookName, hook: Hook, state: State, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const args = hook.args ?? [hook.path];
@@ -47,7 +63,7 @@ export function runHook(name: HookName, hook: Hook, state: State, cwd?: string):
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) return resolve();
-      const why = timedOut ? `timed out after ${hook.timeout}s` : signal ? `killed by ${signal}` : `exit status ${code}`;
+      const why = timedOut ? `timed out after ${hook.timeout}s` : signal ? `killed by ${signal}${SIGNAL_WORDS[signal] ? ` (signal: ${SIGNAL_WORDS[signal]})` : ''}` : `exit status ${code}`;
       const detail = stderr.trimEnd() ? `: ${stderr.trimEnd()}` : '';
       reject(new BerthError('FAILED_PRECONDITION', `error running hook (${name} ${hook.path}): ${why}${detail}`));
     });

@@ -208,12 +208,14 @@ describe('berth containers', { skip }, () => {
     });
 
     it('wait prints the exit code; top lists the processes; stats reads the cgroup', () => {
-      ok(berth(root, ['run', '-d', '--name', 'w1', 'busybox', 'sh', '-c', 'sleep 1; exit 42']));
+      // the container waits for a go from exec: nothing here depends on how fast the machine is
+      ok(berth(root, ['run', '-d', '--name', 'w1', 'busybox', 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 42']));
       const top = ok(berth(root, ['top', 'w1']));
       assert.match(top, /^UID +PID +PPID +C +STIME +TTY +TIME +CMD\n/);
-      assert.match(top, /sleep 1/);
+      assert.match(top, /sh -c while/);
       const stats = ok(berth(root, ['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}} {{.MemUsage}}', 'w1']));
       assert.match(stats, /^w1 [12] [\d.]+[KMG]?i?B \/ [\d.]+[KMG]iB\n$/);
+      ok(berth(root, ['exec', 'w1', 'touch', '/tmp/go']));
       assert.equal(ok(berth(root, ['wait', 'w1'])), '42\n');
       assert.equal(inspect(root, 'w1', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 42');
       ok(berth(root, ['rm', 'w1']));
@@ -409,9 +411,13 @@ int main(int argc, char **argv) {
   });
 
   describe('terminals', () => {
-    const script = (command: string, input: string[], delayMs = 400) => {
-      const feed = input.map((s) => `sleep ${delayMs / 1000}; printf '${s}'`).join('; ');
+    // input typed before the client has put the terminal in raw mode meets the tty's cooked
+    // mode, where ^Q is flow control and never reaches it: `waitFor` holds the input back until
+    // that text (the shell's prompt) is on the terminal
+    const script = (command: string, input: string[], delayMs = 400, waitFor?: string) => {
       const out = join(work, `pty-${Date.now()}`);
+      const wait = waitFor === undefined ? '' : `until grep -qF '${waitFor}' ${out} 2>/dev/null; do sleep 0.1; done; `;
+      const feed = wait + input.map((s) => `sleep ${delayMs / 1000}; printf '${s}'`).join('; ');
       const res = spawnSync('sh', ['-c', `(${feed}; sleep 1) | script -qefc "${command}" ${out} > /dev/null`], { encoding: 'utf8', timeout: 30_000 });
       const text = existsSync(out) ? readFileSync(out, 'utf8').replace(/\r/g, '') : '';
       return { status: res.status, text };
@@ -426,7 +432,7 @@ int main(int argc, char **argv) {
     });
 
     it('ctrl-p ctrl-q detaches, attach comes back to the same shell', () => {
-      const first = script(`${BERTH} --root ${root} run -it --name tty1 busybox sh`, ['export MARK=kept\\r', '\\020\\021']);
+      const first = script(`${BERTH} --root ${root} run -it --name tty1 busybox sh`, ['export MARK=kept\\r', '\\020\\021'], 400, '/ # ');
       assert.equal(first.status, 0, first.text);
       assert.equal(inspect(root, 'tty1', '{{.State.Status}}'), 'running');
       const second = script(`${BERTH} --root ${root} attach tty1`, ['echo mark-$MARK\\r', 'exit 9\\r']);
