@@ -8,10 +8,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <sys/statvfs.h>
@@ -184,6 +187,124 @@ void op_bind_tree(const struct plan_op *op)
 			fail("mount_setattr", errno, source);
 	}
 	ctx.idmap_trees[slot] = tree + 1;
+}
+
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#define FSMOUNT_CLOEXEC 0x00000001
+#define FSCONFIG_CMD_CREATE 6
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
+
+/* The helper of OP_DEVICE_TREE, in a mount namespace of its own: a tmpfs attached there (a
+ * detached one cannot be cloned from), the node made in it, and a detached bind of the node;
+ * returns that fd, or -1 with errno and *what set. */
+static int device_tree_in_helper(mode_t mode, dev_t dev, uid_t uid, gid_t gid, const char **what)
+{
+	*what = "unshare";
+	if (unshare(CLONE_NEWNS) < 0)
+		return -1;
+	*what = "mount";
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	*what = "fsopen";
+	int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	*what = "fsconfig";
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -1;
+	*what = "fsmount";
+	int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		return -1;
+	*what = "move_mount";
+	if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -1;
+	*what = "mknod";
+	if (mknodat(mnt, "node", mode, dev) < 0)
+		return -1;
+	*what = "chown";
+	if (fchownat(mnt, "node", uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	*what = "chmod"; /* the umask took bits of the mode */
+	if (fchmodat(mnt, "node", mode & 07777, 0) < 0)
+		return -1;
+	*what = "open_tree";
+	return (int)syscall(SYS_open_tree, mnt, "node", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+}
+
+void op_device_tree(const struct plan_op *op)
+{
+	uint64_t slot = arg_u64(op, 0);
+	const char *path = arg_str(op, 1);
+	mode_t mode = (mode_t)arg_u64(op, 2);
+	dev_t dev = makedev((unsigned)arg_u64(op, 3), (unsigned)arg_u64(op, 4));
+	uid_t uid = (uid_t)arg_u64(op, 5);
+	gid_t gid = (gid_t)arg_u64(op, 6);
+	if (slot >= BERTH_MAX_IDMAP_TREES)
+		fail_msg("mknod", EINVAL, path, "too many mounts prepared from the host");
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		fail("socketpair", errno, path);
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("fork", errno, path);
+	if (pid == 0) {
+		/* the helper: its answer is an fd, or errno and the call that failed */
+		const char *what = "";
+		int fd = device_tree_in_helper(mode, dev, uid, gid, &what);
+		int err = fd < 0 ? errno : 0;
+		char msg[64];
+		int n = snprintf(msg, sizeof(msg), "%d %s", err, what);
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { .iov_base = msg, .iov_len = (size_t)n + 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		if (fd >= 0) {
+			memset(&u, 0, sizeof(u));
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof(u.buf);
+			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		}
+		_exit(sendmsg(sv[1], &mh, 0) < 0 ? 1 : 0);
+	}
+	close(sv[1]);
+	char msg[64] = { 0 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	ssize_t got;
+	while ((got = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	int recv_err = got < 0 ? errno : 0;
+	close(sv[0]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (got <= 0)
+		fail("recvmsg", got < 0 ? recv_err : EPIPE, path);
+	int fd = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd < 0) {
+		int err = atoi(msg);
+		const char *what = strchr(msg, ' ');
+		fail(what && what[1] ? what + 1 : "mknod", err ? err : EIO, path);
+	}
+	ctx.idmap_trees[slot] = fd + 1;
 }
 
 /* The target must be a directory reached through no symlink at its last component (procfs

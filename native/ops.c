@@ -64,6 +64,7 @@ void run_op(const struct plan_op *op)
 	case OP_SECCOMP_LISTENER: ctx.seccomp_listener_fd = connect_seccomp_agent(arg_str(op, 0)); break;
 	case OP_SECCOMP_NOTIFY_SEND: seccomp_notify_send(op); break;
 	case OP_BIND_TREE: op_bind_tree(op); break;
+	case OP_DEVICE_TREE: op_device_tree(op); break;
 	case OP_CONSOLE: op_console(op); break;
 	case OP_CHDIR: op_chdir(op); break;
 	case OP_CHDIR_DEFERRED: op_chdir_deferred(); break;

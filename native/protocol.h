@@ -238,7 +238,13 @@
 	/* (kernel filter flags, instructions: code | jt << 16 | jf << 24 | k << 32) a seccomp    \
 	   filter libseccomp compiled before (berth-init seccomp-bpf): seccomp(2)                 \
 	   SECCOMP_SET_MODE_FILTER, loaded where OP_SECCOMP_LOAD would be (seccomp.c) */          \
-	X(OP_SECCOMP_BPF, 69, "seccomp-bpf", "C", "u u*")
+	X(OP_SECCOMP_BPF, 69, "seccomp-bpf", "C", "u u*")                                        \
+	/* (slot, path, mode, major, minor, host uid, host gid) a device node of linux.devices for \
+	   a user-namespaced container, where mknod is not allowed: made by the parent, as the    \
+	   host's root, in a tmpfs of its own (in a mount namespace of a short-lived helper), and \
+	   kept as a detached bind of that node for OP_MOUNT, which moves it into place (crun's  \
+	   way: the node need not exist on the host, and has the config's owner and mode) */     \
+	X(OP_DEVICE_TREE, 70, "device-tree", "P", "u s u u u u u")
 
 enum berth_op {
 #define BERTH_OP_ENUM(e, code, name, stages, sig) e = code,

@@ -103,8 +103,16 @@ void seccomp_bpf_op(const struct plan_op *op)
 		insns[i] = (struct sock_filter){ .code = (uint16_t)v, .jt = (uint8_t)(v >> 16), .jf = (uint8_t)(v >> 24), .k = (uint32_t)(v >> 32) };
 	}
 	struct sock_fprog prog = { .len = (unsigned short)n, .filter = insns };
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
+	long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (rc < 0)
 		fail("seccomp", errno, NULL);
+	/* with SECCOMP_FILTER_FLAG_NEW_LISTENER the result is the notify fd (close-on-exec) */
+	if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+		if (ctx.seccomp_listener_fd >= 0)
+			ctx.seccomp_notify_fd = (int)rc;
+		else
+			close((int)rc);
+	}
 }
 
 /* `berth-init seccomp-bpf < PLAN`: the filter of the plan's seccomp-init, -arch and -rule ops,

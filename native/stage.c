@@ -68,6 +68,7 @@ static void parent_op(const struct plan_op *op)
 	case OP_SECCOMP_LISTENER:
 	case OP_AFFINITY:          /* exec: execCPUAffinity.initial, before entering the cgroups */
 	case OP_BIND_TREE:         /* host paths and the host's user namespace */
+	case OP_DEVICE_TREE:       /* mknod as the host's root */
 		run_op(op);
 		break;
 	case OP_START_SOCKET:

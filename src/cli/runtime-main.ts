@@ -50,7 +50,7 @@ const COMMANDS: CommandSpec[] = [
   },
   { name: 'state', usage: 'state ID', summary: 'Print the OCI state of a container as JSON.', positionals: [1, 1], flags: [] },
   { name: 'kill', usage: 'kill [OPTIONS] ID [SIGNAL]', summary: 'Send a signal (default TERM; names or numbers) to the container\'s init.', positionals: [1, 2], flags: [{ name: 'all', short: 'a', type: 'boolean', description: 'send it to every process of the container' }] },
-  { name: 'delete', usage: 'delete [OPTIONS] ID', summary: 'Delete a stopped or created container (and its cgroup and state).', positionals: [1, 1], flags: [{ name: 'force', short: 'f', type: 'boolean', description: 'kill it first if it is running' }] },
+  { name: 'delete', usage: 'delete [OPTIONS] ID', summary: 'Delete a stopped or created container (and its cgroup and state).', positionals: [1, 1], flags: [{ name: 'force', short: 'f', type: 'boolean', description: 'kill it first if it is running' }, { name: 'regex', short: 'r', type: 'boolean', description: "ID is a regular expression: delete every container whose id it matches (crun's --regex)" }] },
   { name: 'list', usage: 'list [OPTIONS]', summary: 'List the containers of this runtime root.', positionals: [0, 0], flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }, { name: 'quiet', short: 'q', type: 'boolean', description: 'print only ids' }] },
   { name: 'ps', usage: 'ps [OPTIONS] ID [PS OPTIONS...]', summary: 'List the processes of a container (ps(1) output, default -ef; or pids as JSON).', positionals: [1, Number.MAX_SAFE_INTEGER], restAfter: 1, flags: [{ name: 'format', short: 'f', type: 'string', value: 'table|json', description: 'output format' }, ignorePausedFlag] },
   { name: 'pause', usage: 'pause ID', summary: 'Freeze every process of a container.', positionals: [1, 1], flags: [] },
@@ -228,8 +228,28 @@ async function dispatch(command: string, args: ParsedArgs, globals: Globals, io:
     }
     case 'delete': {
       const runtime = await runtimeFor(globals);
-      warn((await runtime.delete(id, { force: args.flags.force === true })).warnings);
-      return 0;
+      if (args.flags.regex !== true) {
+        warn((await runtime.delete(id, { force: args.flags.force === true })).warnings);
+        return 0;
+      }
+      // as crun: the expression matches anywhere in the id (POSIX regexec, unanchored)
+      let re: RegExp;
+      try {
+        re = new RegExp(id);
+      } catch (err) {
+        throw new BerthError('INVALID_ARGUMENT', `delete --regex: invalid regular expression ${JSON.stringify(id)}: ${(err as Error).message}`);
+      }
+      let failed = 0;
+      for (const entry of await runtime.list()) {
+        if (!re.test(entry.id)) continue;
+        try {
+          warn((await runtime.delete(entry.id, { force: args.flags.force === true })).warnings);
+        } catch (err) {
+          failed++;
+          io.err(`${PROG}: delete ${entry.id}: ${(err as Error).message}\n`);
+        }
+      }
+      return failed ? 1 : 0;
     }
     case 'list': {
       const runtime = await runtimeFor(globals);

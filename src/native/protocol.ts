@@ -87,6 +87,7 @@ export const OPS = {
   monitor: { code: 67, stages: 'P', signature: 's u u s s s u s*' },
   user: { code: 68, stages: 'C', signature: 's s*' },
   'seccomp-bpf': { code: 69, stages: 'C', signature: 'u u*' },
+  'device-tree': { code: 70, stages: 'P', signature: 'u s u u u u u' },
 } as const satisfies Record<string, { code: number; stages: string; signature: string }>;
 
 export type OpName = keyof typeof OPS;
@@ -105,6 +106,8 @@ export const SECCOMP_FLAG_BITS = {
   SECCOMP_FILTER_FLAG_LOG: 2,
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
 } as const;
+/** seccomp(2) returns a notify fd (not a flag of config.json: set for linux.seccomp.listenerPath). */
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 
 /** Exit status of berth-init when the set-up failed (it reported why over the sync socket). */
 export const INIT_EXIT_SETUP_FAILED = 125;
@@ -159,6 +162,8 @@ export type PlanStep = { stage: Stage } & (
       treeSlot?: number;
     }
   | { op: 'bind-tree'; slot: number; source: string; recursiveTree: boolean; idmap: boolean; recursiveIdmap: boolean; uidMap: string; gidMap: string }
+  /** A device node made by the parent for a user-namespaced container (owner: host ids). */
+  | { op: 'device-tree'; slot: number; path: string; mode: number; major: number; minor: number; uid: number; gid: number; type: string }
   | { op: 'remount'; path: string; flags: number; flagNames: string[] }
   | { op: 'detach'; path: string }
   /** HOME from the container's /etc/passwd entry of uid (or /), for an env without HOME. */
@@ -341,6 +346,8 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.value];
     case 'bind-tree':
       return [step.slot, step.source, step.recursiveTree, step.idmap, step.recursiveIdmap, step.uidMap, step.gidMap];
+    case 'device-tree':
+      return [step.slot, step.path, step.mode, step.major, step.minor, step.uid, step.gid];
     case 'sched':
       return [step.policy, step.flags, BigInt.asUintN(64, BigInt(step.nice)), step.priority, step.runtime, step.deadline, step.period];
     case 'affinity':

@@ -118,6 +118,21 @@ export function memfdWith(name: string, data: Uint8Array, opts: { sealed?: boole
   }
 }
 
+/**
+ * This process's fds `from` … `from+count-1` that its caller gave it: each fd, or -1 where there
+ * is none. Node marks every fd it inherits close-on-exec at start-up and opens its own (epoll,
+ * io_uring, event fds, pipes) at the lowest free numbers, gaps of the caller's range included:
+ * from inside Node the two cannot be told apart, and one of Node's must never reach a container.
+ * So the launcher (bin/berth-runtime), a shell that opens nothing, records the fds it was given
+ * in BERTH_INHERITED_FDS as "PID: FD FD …"; without a record for this process, undefined.
+ */
+export function inheritedFds(from: number, count: number, record = process.env.BERTH_INHERITED_FDS): number[] | undefined {
+  const m = /^(\d+):([\d ]*)$/.exec(record ?? '');
+  if (!m || Number(m[1]) !== process.pid) return undefined; // "PID: FD FD …", made for this process
+  const given = new Set(m[2]!.split(' ').filter(Boolean).map(Number));
+  return Array.from({ length: count }, (_, i) => (given.has(from + i) ? from + i : -1));
+}
+
 /** A connected pair of Unix stream sockets, both close-on-exec. */
 export function socketPair(): [number, number] {
   const sv = [0, 0];
@@ -144,7 +159,7 @@ export interface SpawnedProcess {
 }
 
 export interface PosixSpawnOptions {
-  /** fds[i] becomes the child's fd i (0, 1, 2, …); every other fd of ours stays out. */
+  /** fds[i] becomes the child's fd i (0, 1, 2, …), -1 leaves it closed (not for 0 to 2); every other fd of ours stays out. */
   fds: number[];
   /** Default: this process's environment. */
   env?: NodeJS.ProcessEnv;
@@ -206,7 +221,7 @@ function refKeepAlive(): void {
 /** Starts `path` with `argv` (argv[0] included), the child's fds as `opts.fds` maps them,
  * signal dispositions at their defaults and no signal blocked (as libuv does for its children). */
 export function posixSpawn(path: string, argv: string[], opts: PosixSpawnOptions): SpawnedProcess {
-  const bad = opts.fds.findIndex((fd) => !Number.isInteger(fd) || fd < 0);
+  const bad = opts.fds.findIndex((fd, i) => !Number.isInteger(fd) || fd < -1 || (fd === -1 && i < 3));
   if (bad >= 0) throw new BerthError('INVALID_ARGUMENT', `posix_spawn: fd ${bad} of the child must be an open file descriptor, not ${JSON.stringify(opts.fds[bad])}`);
   const l = load();
   const fa = Buffer.alloc(OPAQUE_SIZE);
@@ -219,10 +234,11 @@ export function posixSpawn(path: string, argv: string[], opts: PosixSpawnOptions
     // own fd too, when it is run as /proc/self/fd/N (a sealed memfd): the temporaries are
     // closed before execve, and N must still be there then.
     const execFd = /^\/proc\/self\/fd\/(\d+)$/.exec(path);
-    const base = Math.max(2, ...opts.fds, execFd ? Number(execFd[1]) : 0) + 1;
-    opts.fds.forEach((fd, i) => l.fa_adddup2(fa, fd, base + i));
-    opts.fds.forEach((_, i) => l.fa_adddup2(fa, base + i, i));
-    opts.fds.forEach((_, i) => l.fa_addclose(fa, base + i));
+    const base = opts.fds.reduce((max, fd) => Math.max(max, fd), Math.max(2, execFd ? Number(execFd[1]) : 0)) + 1;
+    // (-1: the child's fd i stays closed)
+    opts.fds.forEach((fd, i) => fd >= 0 && l.fa_adddup2(fa, fd, base + i));
+    opts.fds.forEach((fd, i) => fd >= 0 && l.fa_adddup2(fa, base + i, i));
+    opts.fds.forEach((fd, i) => fd >= 0 && l.fa_addclose(fa, base + i));
     l.sigfillset(sigs);
     l.attr_setsigdefault(attr, sigs);
     l.sigemptyset(sigs);

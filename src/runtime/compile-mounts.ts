@@ -187,7 +187,13 @@ function cgroupMountSteps(mount: Mount, flags: number, ctx: MountContext): PlanS
   return steps;
 }
 
-export function deviceSteps(config: RuntimeConfig, isUserNs: boolean): PlanStep[] {
+/** The host id of container id `id` under `maps` (undefined when it is not mapped). */
+function hostIdOf(id: number, maps: IdMapping[] | undefined): number | undefined {
+  for (const m of maps ?? []) if (id >= m.containerID && id - m.containerID < m.size) return m.hostID + (id - m.containerID);
+  return undefined;
+}
+
+export function deviceSteps(config: RuntimeConfig, isUserNs: boolean, ctx?: MountContext): PlanStep[] {
   const steps: PlanStep[] = [];
   const devices = [...(config.linux?.devices ?? [])];
   const given = new Set(devices.map((d) => d.path));
@@ -195,15 +201,32 @@ export function deviceSteps(config: RuntimeConfig, isUserNs: boolean): PlanStep[
     ...DEFAULT_DEVICES.filter((d) => !given.has(d.path)).map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 })),
     ...devices.map((d) => ({ path: d.path, type: d.type, major: Number(d.major ?? 0), minor: Number(d.minor ?? 0), fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 })),
   ];
-  for (const dev of all) {
+  all.forEach((dev, i) => {
+    const configured = i >= all.length - devices.length;
+    if (isUserNs && configured && ctx && !ctx.isRootless) {
+      // the parent makes it as the host's root, owned by the host ids of the config's owner,
+      // and the child moves it into place: no node of the host is needed (crun's way)
+      const field = `linux.devices[${i - (all.length - devices.length)}]`;
+      const uid = hostIdOf(dev.uid, ctx.userNsMappings.uid);
+      const gid = hostIdOf(dev.gid, ctx.userNsMappings.gid);
+      if (uid === undefined) throw new BerthError('INVALID_ARGUMENT', `${field}.uid: ${dev.uid} is not mapped in the container's user namespace (linux.uidMappings)`);
+      if (gid === undefined) throw new BerthError('INVALID_ARGUMENT', `${field}.gid: ${dev.gid} is not mapped in the container's user namespace (linux.gidMappings)`);
+      const typeBits = dev.type === 'b' ? 0o060000 : dev.type === 'p' ? 0o010000 : 0o020000;
+      const slot = ctx.treeSlots.next++;
+      steps.push(
+        { stage: 'parent', op: 'device-tree', slot, path: dev.path, mode: typeBits | (dev.fileMode & 0o7777), major: dev.major, minor: dev.minor, uid, gid, type: dev.type },
+        { stage: 'child', op: 'mount', source: dev.path, destination: dev.path, fstype: '', flags: MS_BIND, flagNames: ['MS_BIND'], data: '', propagation: 0, attrSet: 0, attrClr: 0, isFile: true, remountFlags: 0, treeSlot: slot },
+      );
+      return;
+    }
     if (isUserNs) {
       // mknod is not allowed in a user namespace: bind the host's node instead, as runc does
       steps.push({ stage: 'child', op: 'bind-device', hostPath: dev.path, path: dev.path });
-      continue;
+      return;
     }
     const typeBits = dev.type === 'b' ? 0o060000 : dev.type === 'p' ? 0o010000 : 0o020000;
     steps.push({ stage: 'child', op: 'mknod', path: dev.path, mode: typeBits | (dev.fileMode & 0o7777), major: dev.major, minor: dev.minor, uid: dev.uid, gid: dev.gid, type: dev.type });
-  }
+  });
   return steps;
 }
 

@@ -3,11 +3,11 @@
  * seccomp, capabilities, user, cwd, and the execve. Shared by a container's init (create) and
  * a process joining it (exec).
  */
-import type { SeccompCache } from './seccomp-cache.ts';
+import { compileSeccomp, type SeccompCache } from './seccomp-cache.ts';
 import { BerthError } from '../common/index.ts';
 import { checkLabels, hostSecurity, type HostSecurity } from './host-security.ts';
 import type { PlanStep, SeccompArgCondition } from '../native/protocol.ts';
-import { SECCOMP_FLAG_BITS } from '../native/protocol.ts';
+import { SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FLAG_BITS } from '../native/protocol.ts';
 import { readFileSync } from 'node:fs';
 import { LAST_CAPABILITY, capabilityMask, capabilityNumber, parseCpuList, rlimitNumber, type Process, type RuntimeConfig } from '../oci/index.ts';
 
@@ -57,19 +57,23 @@ export interface SeccompListenerState {
   annotations?: Record<string, string> | undefined;
 }
 
-/** linux.seccomp.listenerPath when the filter has SCMP_ACT_NOTIFY rules (else nothing to send):
- * callers connect to it while host paths are reachable. */
+/** linux.seccomp.listenerPath: callers connect to it while host paths are reachable. The filter's
+ * notify fd goes there even when no rule is SCMP_ACT_NOTIFY (as crun does: an agent may count on
+ * the container's state, and the fd costs nothing). */
 export function seccompListenerPath(config: RuntimeConfig): string | undefined {
-  const seccomp = config.linux?.seccomp;
-  if (!seccomp?.listenerPath) return undefined;
-  return (seccomp.syscalls ?? []).some((rule) => rule.action === 'SCMP_ACT_NOTIFY') ? seccomp.listenerPath : undefined;
+  return config.linux?.seccomp?.listenerPath || undefined;
 }
+
+const hasNotifyRule = (seccomp: NonNullable<NonNullable<RuntimeConfig['linux']>['seccomp']>) =>
+  (seccomp.syscalls ?? []).some((rule) => rule.action === 'SCMP_ACT_NOTIFY');
 
 /** The container process state JSON, cut where berth-init writes the pid (it knows it only then). */
 function listenerStateParts(metadata: string, state: SeccompListenerState): [string, string, string] {
   for (let sentinel = -1_000_000_001; ; sentinel--) {
     const doc = {
-      ociVersion: '1.2.0',
+      // the version of the container process state document: "0.2.0" in the runtime-spec's own
+      // example, which crun sends and agents written for it check (the state inside is 1.2.0)
+      ociVersion: '0.2.0',
       fds: ['seccompFd'],
       pid: sentinel,
       metadata,
@@ -83,8 +87,10 @@ function listenerStateParts(metadata: string, state: SeccompListenerState): [str
 function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined, cache?: SeccompCache): PlanStep[] {
   const seccomp = config.linux?.seccomp;
   if (!seccomp) return [];
-  // a filter without a notify listener is loaded as BPF, compiled once and kept
-  if (cache && !seccompListenerPath(config)) {
+  // a filter without SCMP_ACT_NOTIFY rules is loaded as BPF, compiled once and kept (libseccomp
+  // makes a listener only for notify rules: a listenerPath without them asks seccomp(2) for one)
+  const listenerPath = seccompListenerPath(config);
+  if (!hasNotifyRule(seccomp) && (cache || listenerPath)) {
     let flags = 0;
     const flagNames: string[] = [];
     for (const name of seccomp.flags ?? []) {
@@ -94,8 +100,15 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
       flagNames.push(name);
     }
     const ruleCount = (seccomp.syscalls ?? []).reduce((n, r) => n + r.names.length, 0);
-    const { program, cached } = cache.program(seccomp, () => seccompSteps(config, listenerState).filter((s) => s.op !== 'seccomp-load'));
-    return [{ stage: 'child', op: 'seccomp-bpf', flags /* berth's bits are the kernel's SECCOMP_FILTER_FLAG_* */, flagNames, program, ruleCount, cached }];
+    const ruleSteps = () =>
+      seccompSteps({ ...config, linux: { ...config.linux, seccomp: { ...seccomp, listenerPath: undefined } } }, undefined).filter((s) => s.op !== 'seccomp-load');
+    const { program, cached } = cache ? cache.program(seccomp, ruleSteps) : compileSeccomp(ruleSteps());
+    if (!listenerPath) return [{ stage: 'child', op: 'seccomp-bpf', flags /* berth's bits are the kernel's SECCOMP_FILTER_FLAG_* */, flagNames, program, ruleCount, cached }];
+    if (!listenerState) throw new BerthError('INTERNAL', 'seccomp notify: no container state for the listener');
+    return [
+      { stage: 'child', op: 'seccomp-bpf', flags: flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, flagNames: [...flagNames, 'SECCOMP_FILTER_FLAG_NEW_LISTENER'], program, ruleCount, cached },
+      { stage: 'child', op: 'seccomp-notify-send', path: listenerPath, parts: listenerStateParts(seccomp.listenerMetadata ?? '', listenerState) },
+    ];
   }
   let flags = 0;
   const flagNames: string[] = [];
@@ -144,7 +157,6 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
     steps.push({ stage: 'child', op: 'seccomp-arch', arch: arch.replace(/^SCMP_ARCH_/, '').toLowerCase() });
   }
   steps.push(...rules, { stage: 'child', op: 'seccomp-load' });
-  const listenerPath = seccompListenerPath(config);
   if (listenerPath) {
     if (!listenerState) throw new BerthError('INTERNAL', 'seccomp notify: no container state for the listener');
     steps.push({ stage: 'child', op: 'seccomp-notify-send', path: listenerPath, parts: listenerStateParts(seccomp.listenerMetadata ?? '', listenerState) });
@@ -313,6 +325,9 @@ function usableCapabilities(caps: NonNullable<Process['capabilities']>, lastCap:
 
 const CAP_SYS_ADMIN = 'CAP_SYS_ADMIN';
 
+/** Annotation (crun's): keep the caller's supplementary groups. */
+export const KEEP_GROUPS = 'run.oci.keep_original_groups';
+
 export function processSteps(config: RuntimeConfig, process: Process, opts: ProcessStepOptions): ProcessPlan {
   const steps: PlanStep[] = [];
   const warnings: string[] = [];
@@ -355,7 +370,13 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
   if (opts.isRootless && user.additionalGids?.length) {
     throw new BerthError('INVALID_ARGUMENT', 'process.user.additionalGids: a rootless container cannot set additional groups');
   }
-  if (!opts.isRootless) child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
+  // crun's run.oci.keep_original_groups (podman's --group-add keep-groups): the process keeps
+  // the supplementary groups of whoever ran the runtime (no setgroups at all)
+  const keepGroups = (config.annotations?.[KEEP_GROUPS] ?? '0') !== '0';
+  if (keepGroups && user.additionalGids?.length) {
+    throw new BerthError('INVALID_ARGUMENT', `process.user.additionalGids cannot be combined with the annotation ${KEEP_GROUPS} (the caller's groups are kept as they are)`);
+  }
+  if (!opts.isRootless && !keepGroups) child({ stage: 'child', op: 'setgroups', gids: user.additionalGids ?? [] });
   child({ stage: 'child', op: 'setgid', gid: user.gid });
   child({ stage: 'child', op: 'setuid', uid: user.uid });
   child({ stage: 'child', op: 'chdir-deferred' });

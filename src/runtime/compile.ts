@@ -217,7 +217,9 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     finalRemounts,
   };
   const mountPlan = mounts.flatMap((m, i) => mountSteps(m, i, mountCtx));
-  steps.push(...mountPlan.filter((s) => s.stage === 'parent'));
+  const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);
+  const devicePlan = hasMountNs && !devBound ? deviceSteps(config, isUserNs, mountCtx) : [];
+  steps.push(...mountPlan.filter((s) => s.stage === 'parent'), ...devicePlan.filter((s) => s.stage === 'parent'));
   parent({ stage: 'parent', op: 'start-socket', path: opts.startSocketPath });
   if (monitor) {
     parent({
@@ -276,9 +278,8 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   child({ stage: 'child', op: 'rootfs', path: rootfsDir, bind: hasMountNs, mount: rootfsMount(config, hasMountNs) });
 
   steps.push(...mountPlan.filter((s) => s.stage === 'child'));
-  const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);
   if (hasMountNs && !devBound) {
-    steps.push(...deviceSteps(config, isUserNs));
+    steps.push(...devicePlan.filter((s) => s.stage === 'child'));
     const hasPts = mounts.some((m) => m.destination === '/dev/pts');
     const links: [string, string][] = [
       ['/proc/self/fd', '/dev/fd'],

@@ -128,6 +128,8 @@ function describeStep(step: PlanStep): string {
       return `umask(${octal(step.mask)})`;
     case 'bind-tree':
       return `open_tree(${q(step.source)}, OPEN_TREE_CLONE${step.recursiveTree ? '|AT_RECURSIVE' : ''}) from the host's namespaces${step.idmap ? `; mount_setattr(MOUNT_ATTR_IDMAP${step.recursiveIdmap ? ', AT_RECURSIVE' : ''}) through a user namespace with uid_map ${step.uidMap.replaceAll('\n', '; ')} and gid_map ${step.gidMap.replaceAll('\n', '; ')}` : ''}  (slot ${step.slot}, moved into place in the container)`;
+    case 'device-tree':
+      return `mknod(${q(step.path)}, ${step.type} ${step.major}:${step.minor}, mode ${(step.mode & 0o7777).toString(8)}, owner ${step.uid}:${step.gid} on the host) in a tmpfs of a helper's own mount namespace, then open_tree(OPEN_TREE_CLONE) of the node  (mknod is not allowed in a user namespace; slot ${step.slot}, moved into place in the container)`;
     case 'ioprio':
       return `ioprio_set(IOPRIO_WHO_PROCESS, 0, ${step.className} priority ${step.priority})`;
     case 'sched':

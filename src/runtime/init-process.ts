@@ -3,9 +3,9 @@
  * requests, and turns its error report into a typed SyscallError.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { canPosixSpawn, memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
+import { canPosixSpawn, inheritedFds, memfdWith, posixSpawn, socketPair, type SpawnedExit } from '../native/spawn.ts';
 import { BerthError, SyscallError } from '../common/index.ts';
 import { ACK_ABORT, ACK_HOOKS, INIT_EXIT_SETUP_FAILED, type InitMessage } from '../native/protocol.ts';
 import { initBinaryPath, staticInitBinaryPath } from '../native/init-binary.ts';
@@ -143,7 +143,7 @@ function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer, 
   let pair: [number, number] | undefined;
   let devNull: number | undefined;
   try {
-    const fds = stdio.map((fd) => (fd === 'ignore' ? (devNull ??= openSync('/dev/null', 'r+')) : fd));
+    const fds = stdio.map((fd, i) => (fd === 'ignore' ? (i < 3 ? (devNull ??= openSync('/dev/null', 'r+')) : -1) : fd));
     pair = socketPair();
     const child = posixSpawn(`/proc/self/fd/${sealed}`, ['berth-init', ...args], { fds: [...fds, planFd, pair[1]], setsid });
     const sync = new Socket({ fd: pair[0], readable: true, writable: true });
@@ -162,26 +162,37 @@ function launchWithPosixSpawn(args: string[], stdio: StdioSpec[], plan: Buffer, 
 const MAX_PRESERVE_FDS = 1 << 20;
 
 /**
- * --preserve-fds N passes this process's fds 3 … 3+N-1: N must be a count, and each of them
- * open (a wrong N is a mistake to name, not an error from deep in the set-up).
+ * --preserve-fds N passes the fds 3 … 3+N-1 that this process's caller gave it, at the same
+ * numbers (one it did not give stays closed in the container, as crun has it; one that Node
+ * opened there is never passed: inheritedFds). N must be a count, and the fds
+ * must fit under the open-file limit (berth-init's own two come after them).
  */
 export function checkPreserveFds(count: number | undefined, extraFds: readonly number[] | undefined): void {
   if (count === undefined) return;
   if (!Number.isInteger(count) || count < 0 || count > MAX_PRESERVE_FDS) {
     throw new BerthError('INVALID_ARGUMENT', `--preserve-fds: expected a number of fds from 0 to ${MAX_PRESERVE_FDS}, got ${count}`);
   }
-  if (extraFds) {
-    if (extraFds.length !== count) throw new BerthError('INVALID_ARGUMENT', `--preserve-fds ${count}: ${extraFds.length} fds were given`);
-    return;
+  if (extraFds && extraFds.length !== count) throw new BerthError('INVALID_ARGUMENT', `--preserve-fds ${count}: ${extraFds.length} fds were given`);
+  const limit = openFileLimit();
+  if (limit !== undefined && 3 + count + 2 > limit) {
+    throw new BerthError('INVALID_ARGUMENT', `--preserve-fds ${count}: fds 3 to ${2 + count} pass the open-file limit of ${limit}`, {
+      hint: 'preserve fewer fds, or raise the limit (ulimit -n)',
+    });
   }
-  for (let fd = 3; fd < 3 + count; fd++) {
-    try {
-      fstatSync(fd);
-    } catch {
-      throw new BerthError('INVALID_ARGUMENT', `--preserve-fds ${count}: fd ${fd} is not open in the caller`, {
-        hint: `the caller must pass fds 3 to ${2 + count} open (it passes ${fd - 3} of them)`,
-      });
-    }
+  if (!extraFds && count > 0 && !inheritedFds(3, 0)) {
+    throw new BerthError('FAILED_PRECONDITION', `--preserve-fds ${count}: which fds the caller gave is known only when berth-runtime runs through its launcher (bin/berth-runtime)`, {
+      hint: 'run bin/berth-runtime, or pass the fds themselves (extraFds) when using the library',
+    });
+  }
+}
+
+/** RLIMIT_NOFILE's soft limit, from /proc/self/limits. */
+function openFileLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line && line[1] !== 'unlimited' ? Number(line[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -192,13 +203,13 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
   if (opts.foreground) args.push('--foreground');
   // a monitor's own stdio is nothing: the container's are its pipes (or pty)
   const std = opts.monitor ? (['ignore', 'ignore', 'ignore'] as const) : [opts.stdio?.stdin, opts.stdio?.stdout, opts.stdio?.stderr];
-  const preserved = opts.extraFds ? [...opts.extraFds] : Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+  const preserved = opts.extraFds ? [...opts.extraFds] : (inheritedFds(3, opts.preserveFds) ?? []);
   if (preserved.length !== opts.preserveFds) throw new BerthError('INVALID_ARGUMENT', `${opts.preserveFds} fds to preserve, but ${preserved.length} given`);
   const launcher = opts.launcher === 'auto' ? (canPosixSpawn() ? 'posix' : 'node') : opts.launcher;
   const launched =
     launcher === 'posix'
       ? launchWithPosixSpawn(args, [...std.map((fd, i) => fd ?? i), ...preserved], opts.plan, opts.monitor === true)
-      : launchWithNode(args, [...std.map((fd) => fd ?? 'inherit'), ...preserved], planFd, syncFd, opts.plan, opts.monitor === true);
+      : launchWithNode(args, [...std.map((fd) => fd ?? 'inherit'), ...preserved.map((fd) => (fd < 0 ? 'ignore' : fd))], planFd, syncFd, opts.plan, opts.monitor === true);
   const sync = launched.sync;
 
   let reported: Error | undefined;

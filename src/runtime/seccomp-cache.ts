@@ -54,6 +54,21 @@ function toProgram(bpf: Buffer): bigint[] {
   return out;
 }
 
+/** The BPF libseccomp makes of a plan's seccomp-init, -arch and -rule steps (`berth-init seccomp-bpf`). */
+function compileBpf(steps: PlanStep[]): Buffer {
+  try {
+    return execFileSync(initBinaryPath(), ['seccomp-bpf'], { input: encodePlan(steps), stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 22 });
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new BerthError('INVALID_ARGUMENT', `linux.seccomp: the filter cannot be compiled: ${stderr || (err as Error).message}`);
+  }
+}
+
+/** Compiled now and not kept (a runtime without a cache). */
+export function compileSeccomp(steps: PlanStep[]): CompiledSeccomp {
+  return { program: toProgram(compileBpf(steps)), cached: false };
+}
+
 export interface CompiledSeccomp {
   program: bigint[];
   /** Found in the cache (not compiled for this container). */
@@ -81,13 +96,7 @@ export class SeccompCache {
     } catch {
       // not compiled yet (or unreadable): compiled below
     }
-    let bpf: Buffer;
-    try {
-      bpf = execFileSync(initBinaryPath(), ['seccomp-bpf'], { input: encodePlan(steps()), stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 22 });
-    } catch (err) {
-      const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-      throw new BerthError('INVALID_ARGUMENT', `linux.seccomp: the filter cannot be compiled: ${stderr || (err as Error).message}`);
-    }
+    const bpf = compileBpf(steps());
     const program = toProgram(bpf);
     const head = Buffer.alloc(4);
     const keyBytes = Buffer.from(key);

@@ -360,6 +360,27 @@ print(os.read(os.open('self/mountinfo', os.O_RDONLY, dir_fd=proc), 1 << 20).deco
       assert.equal(r.stdout, 'from-other-config\n');
     });
 
+    it('deletes every container whose id a --regex matches (crun\'s delete --regex), and no other', async () => {
+      const b = h.bundle((c) => (c.process!.args = ['/bin/sleep', '60']));
+      const stem = uniqueId();
+      const ids = [`${stem}-web-1`, `${stem}-web-2`, `${stem}-db-1`];
+      for (const id of ids) {
+        await h.runtime.create(id, { bundleDir: b.bundleDir });
+        await h.runtime.start(id);
+      }
+      const run = (...args: string[]) => spawnSync(cli, ['--root', h.rootDir, ...args], { encoding: 'utf8' });
+      let r = run('delete', '--regex', `${stem}-web`);
+      assert.equal(r.status, 1, 'running containers without --force are not deleted');
+      assert.match(r.stderr, new RegExp(`delete ${stem}-web-1: .*running`));
+      r = run('delete', '-f', '--regex', `${stem}-web-[0-9]`);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual((await h.runtime.list()).map((e) => e.id).filter((id) => id.startsWith(stem)), [`${stem}-db-1`]);
+      r = run('delete', '--regex', '(unclosed');
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /delete --regex: invalid regular expression "\(unclosed"/);
+      await h.runtime.delete(`${stem}-db-1`, { force: true });
+    });
+
     it('runs an exec in an existing sub-cgroup of the container\'s with --cgroup', async () => {
       const b = h.bundle((c) => (c.process!.args = ['/bin/sleep', '60']));
       const id = uniqueId();

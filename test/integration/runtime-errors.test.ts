@@ -181,7 +181,8 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
       { what: 'an id with a path in it', id: 'a/../../etc', pattern: /invalid container id "a\/\.\.\/\.\.\/etc"/ },
       { what: 'an id longer than a file name may be', id: 'a'.repeat(256), pattern: /invalid container id: 256 characters \(at most 255\)/ },
       { what: '--preserve-fds below 0', preserveFds: -5, pattern: /--preserve-fds: expected a number of fds from 0 to \d+, got -5/ },
-      { what: '--preserve-fds past the fds the caller has', preserveFds: 99999, pattern: /--preserve-fds 99999: fd \d+ is not open in the caller/ },
+      { what: '--preserve-fds in-process, without the launcher\'s record of the caller\'s fds', preserveFds: 2, pattern: /--preserve-fds 2: which fds the caller gave is known only when berth-runtime runs through its launcher/ },
+      { what: '--preserve-fds past the open-file limit', preserveFds: 1 << 20, pattern: /--preserve-fds 1048576: fds 3 to 1048578 pass the open-file limit of \d+/ },
       {
         what: 'a /proc that is a symlink in the image',
         prepare: (rootfsDir) => {
@@ -235,7 +236,7 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
 
     it('names --preserve-fds problems at the command line too (CLI)', () => {
       const b = h.bundle(sh('true'));
-      for (const [value, pattern] of [['-5', /got -5/], ['99999', /fd \d+ is not open/], ['x', /needs a whole number/]] as const) {
+      for (const [value, pattern] of [['-5', /got -5/], ['1048576', /pass the open-file limit/], ['x', /needs a whole number/]] as const) {
         const r = spawnSync(cli, ['--root', h.rootDir, 'run', '--preserve-fds', value, '--bundle', b.bundleDir, uniqueId()], { encoding: 'utf8' });
         assert.equal(r.status, 1);
         assert.match(r.stderr, pattern);

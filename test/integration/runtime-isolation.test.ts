@@ -111,12 +111,12 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     assert.match(r.stdout, /touched/, 'other syscalls still work');
   });
 
-  it('hands the seccomp notify fd and the container state to linux.seccomp.listenerPath', async () => {
+  // a listener of the test's own: takes the fd and the state, then closes the fd, after which
+  // the kernel fails the notified syscalls with ENOSYS
+  const withListener = async (fn: (sock: string) => Promise<void>): Promise<{ state: Record<string, any>; nfds: number; kind: string }> => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-test-seccomp-'));
     const sock = join(dir, 'listener.sock');
     const out = join(dir, 'got.json');
-    // a listener of the test's own: takes the fd and the state, then closes the fd, after which
-    // the kernel fails the notified syscalls with ENOSYS
     writeFileSync(
       join(dir, 'listener.py'),
       [
@@ -138,7 +138,19 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     const listener = spawn('timeout', ['30', 'python3', join(dir, 'listener.py'), sock, out], { stdio: 'ignore' });
     try {
       await waitFor(() => existsSync(`${out}.ready`), 'the listener');
-      const r = await h.run((c) => {
+      await fn(sock);
+      await waitFor(() => existsSync(out), 'the listener to get the state');
+      return JSON.parse(readFileSync(out, 'utf8'));
+    } finally {
+      if (listener.exitCode === null) listener.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('hands the seccomp notify fd and the container state to linux.seccomp.listenerPath', async () => {
+    let r: Awaited<ReturnType<typeof h.run>> | undefined;
+    const got = await withListener(async (sock) => {
+      r = await h.run((c) => {
         c.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
         c.annotations = { 'org.example/team': 'infra' };
         c.linux!.seccomp = {
@@ -150,22 +162,42 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
         };
         c.process!.args = ['/bin/sh', '-c', 'mkdir /tmp/x 2>&1; echo status=$?; touch /tmp/y && echo touched'];
       });
-      assert.equal(r.exitCode, 0, r.stderr);
-      assert.match(r.stdout, /Function not implemented/, 'mkdir went to the listener, which let go of it');
-      assert.match(r.stdout, /touched/);
-      const got = JSON.parse(readFileSync(out, 'utf8'));
+    });
+    assert.equal(r!.exitCode, 0, r!.stderr);
+    assert.match(r!.stdout, /Function not implemented/, 'mkdir went to the listener, which let go of it');
+    assert.match(r!.stdout, /touched/);
+    assert.equal(got.nfds, 1);
+    assert.equal(got.kind, 'anon_inode:seccomp notify');
+    assert.deepEqual(got.state.fds, ['seccompFd']);
+    assert.equal(got.state.metadata, 'berth-test');
+    assert.equal(got.state.ociVersion, '0.2.0', 'the container process state version of the spec example and crun');
+    assert.equal(got.state.state.id, r!.id);
+    assert.equal(got.state.state.status, 'creating');
+    assert.deepEqual(got.state.state.annotations, { 'org.example/team': 'infra' });
+    assert.ok(Number.isInteger(got.state.pid) && got.state.pid > 1, `the host pid of the container, not ${got.state.pid}`);
+    assert.equal(got.state.state.pid, got.state.pid);
+  });
+
+  it('hands a notify fd to listenerPath even when no rule is SCMP_ACT_NOTIFY (as crun), and the filter still applies', async () => {
+    for (const cached of [false, true]) {
+      let r: Awaited<ReturnType<typeof h.run>> | undefined;
+      const got = await withListener(async (sock) => {
+        r = await h.run((c) => {
+          c.linux!.seccomp = {
+            defaultAction: 'SCMP_ACT_ALLOW',
+            listenerPath: sock,
+            listenerMetadata: 'no-rules',
+            syscalls: [{ names: ['sethostname'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+          };
+          c.process!.args = ['/bin/sh', '-c', 'hostname other 2>&1; echo done'];
+        });
+      });
+      assert.equal(r!.exitCode, 0, r!.stderr);
+      assert.match(r!.stdout, /Permission denied[\s\S]*done/, `the filter's own rule, ${cached ? 'from the cache' : 'compiled'}`);
       assert.equal(got.nfds, 1);
       assert.equal(got.kind, 'anon_inode:seccomp notify');
-      assert.deepEqual(got.state.fds, ['seccompFd']);
-      assert.equal(got.state.metadata, 'berth-test');
-      assert.equal(got.state.state.id, r.id);
-      assert.equal(got.state.state.status, 'creating');
-      assert.deepEqual(got.state.state.annotations, { 'org.example/team': 'infra' });
-      assert.ok(Number.isInteger(got.state.pid) && got.state.pid > 1, `the host pid of the container, not ${got.state.pid}`);
-      assert.equal(got.state.state.pid, got.state.pid);
-    } finally {
-      if (listener.exitCode === null) listener.kill();
-      rmSync(dir, { recursive: true, force: true });
+      assert.equal(got.state.metadata, 'no-rules');
+      assert.equal(got.state.state.id, r!.id);
     }
   });
 
@@ -336,6 +368,27 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     assert.match(r.stdout, /uid=1000 gid=1001 groups=2000,2001/);
   });
 
+  it('keeps the caller\'s supplementary groups with run.oci.keep_original_groups (crun, podman keep-groups), and only then', async () => {
+    const cli = join(import.meta.dirname, '../../bin/berth-runtime');
+    for (const keep of ['1', '0', undefined]) {
+      const b = h.bundle((c) => {
+        c.process!.args = ['/bin/sh', '-c', 'grep ^Groups: /proc/self/status'];
+        if (keep !== undefined) c.annotations = { 'run.oci.keep_original_groups': keep };
+      });
+      const { spawnSync } = await import('node:child_process');
+      const r = spawnSync('setpriv', ['--groups', '41,42', '--', cli, '--root', h.rootDir, 'run', '--bundle', b.bundleDir, uniqueId()], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.replace(/\s+/g, ' ').trim(), keep === '1' ? 'Groups: 41 42' : 'Groups:', `annotation ${keep}`);
+    }
+    await assert.rejects(
+      h.run((c) => {
+        c.annotations = { 'run.oci.keep_original_groups': '1' };
+        c.process!.user = { uid: 0, gid: 0, additionalGids: [5] };
+      }),
+      /additionalGids cannot be combined with the annotation run.oci.keep_original_groups/,
+    );
+  });
+
   it('maps ids in a user namespace', async () => {
     const r = await h.run((c) => {
       inUserNamespace(c);
@@ -344,6 +397,27 @@ describe('berth-runtime isolation', { skip: skipUnlessRoot }, () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^\s*0\s+100000\s+65536$/m);
     assert.match(r.stdout, /^0$/m);
+  });
+
+  it('makes linux.devices in a user namespace from the host side (crun\'s way): a node the host lacks, with the config\'s owner and mode, usable', async () => {
+    const r = await h.run((c) => {
+      inUserNamespace(c);
+      // /dev/berth-zero does not exist on the host: it cannot be bound from there
+      c.linux!.devices = [{ path: '/dev/berth-zero', type: 'c', major: 1, minor: 5, fileMode: 0o640, uid: 10, gid: 11 }];
+      // its owner (uid 10) may read it; others may not (mode 640)
+      c.process!.user = { uid: 10, gid: 11 };
+      c.process!.args = ['/bin/sh', '-c', 'stat -c "%u:%g %a %t:%T" /dev/berth-zero; head -c 5 /dev/berth-zero | wc -c'];
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, '10:11 640 1:5\n5\n');
+    assert.equal(existsSync('/dev/berth-zero'), false, 'nothing made on the host');
+    await assert.rejects(
+      h.run((c) => {
+        inUserNamespace(c);
+        c.linux!.devices = [{ path: '/dev/berth-zero', type: 'c', major: 1, minor: 5, uid: 70000 }];
+      }),
+      /linux.devices\[0\].uid: 70000 is not mapped in the container's user namespace/,
+    );
   });
 
   it('finds the program on PATH and runs it in cwd with the env', async () => {

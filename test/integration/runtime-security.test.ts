@@ -165,6 +165,15 @@ describe('berth-runtime: no host fd reaches the container (CVE-2024-21626 class)
       await h.runtime.delete(id, { force: true });
     }
   });
+  it('passes the fds the caller gave in the preserved range at their numbers; a closed one stays closed (as crun), and none of Node\'s own fills it', () => {
+    // (the launcher's Node opens fds of its own, at the lowest free numbers: 4 and 6 here)
+    const b = h.bundle(sh('for f in 3 4 5 6 7 8; do [ -e /proc/self/fd/$f ] && printf "$f "; done; echo'));
+    const cli = join(import.meta.dirname, '../../bin/berth-runtime');
+    // fds 3 and 5 open, 4 not: --preserve-fds 4 passes 3 and 5, nothing at 4 or 6
+    const r = spawnSync('bash', ['-c', `exec 3</dev/null 5</dev/null; exec "$@"`, 'bash', cli, '--root', h.rootDir, 'run', '--preserve-fds', '4', '--bundle', b.bundleDir, uniqueId()], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '3 5');
+  });
 });
 
 describe('berth-runtime: no id is read as "unchanged" (uid/gid 4294967295 would keep root)', { skip: skipUnlessRoot }, () => {
