@@ -105,6 +105,7 @@ void op_rootfs(const struct plan_op *op);
 void op_mount(const struct plan_op *op);
 void op_bind_tree(const struct plan_op *op);
 void op_device_tree(const struct plan_op *op);
+void op_rootfs_tree(const struct plan_op *op);
 void op_pivot_root(void);
 void op_chroot(const struct plan_op *op);
 void op_mask(const struct plan_op *op);

@@ -348,6 +348,21 @@ int monitor_run(void)
 			if (!exited && waitpid(ctx.child, &status, WNOHANG) == ctx.child)
 				exited = 1;
 		}
+		/* a client first, then output: one that connected before the container started (run
+		 * attaches before start) is already waiting, and must not miss the first bytes */
+		if (fds[3].revents) {
+			int c = accept4(mon.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			struct timeval tv = { .tv_sec = 5 };
+			for (int i = 0; c >= 0 && i < MAX_CLIENTS; i++) {
+				if (mon.clients[i] < 0) {
+					setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+					mon.clients[i] = c;
+					c = -1;
+				}
+			}
+			if (c >= 0)
+				close(c); /* full */
+		}
 		if (out >= 0 && (fds[1].revents || exited) && !pump_output(out, 1)) {
 			close(out);
 			out = -1;
@@ -361,19 +376,6 @@ int monitor_run(void)
 		} else if (exited && err >= 0 && !fds[2].revents) {
 			close(err);
 			err = -1;
-		}
-		if (fds[3].revents) {
-			int c = accept4(mon.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			struct timeval tv = { .tv_sec = 5 };
-			for (int i = 0; c >= 0 && i < MAX_CLIENTS; i++) {
-				if (mon.clients[i] < 0) {
-					setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-					mon.clients[i] = c;
-					c = -1;
-				}
-			}
-			if (c >= 0)
-				close(c); /* full */
 		}
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (mon.clients[i] >= 0 && fds[4 + i].revents && !client_frame(i))

@@ -199,112 +199,187 @@ void op_bind_tree(const struct plan_op *op)
 #define MOUNT_ATTR_NOEXEC 0x00000008
 #endif
 
-/* The helper of OP_DEVICE_TREE, in a mount namespace of its own: a tmpfs attached there (a
- * detached one cannot be cloned from), the node made in it, and a detached bind of the node;
- * returns that fd, or -1 with errno and *what set. */
-static int device_tree_in_helper(mode_t mode, dev_t dev, uid_t uid, gid_t gid, const char **what)
+/* In a helper's mount namespace of its own: a tmpfs attached there (over "/", reached only
+ * through the returned fd), for mounts that must be attached to be cloned from or stacked on
+ * (a detached mount is neither on older kernels). */
+static int helper_tmpfs(const char *what)
 {
-	*what = "unshare";
 	if (unshare(CLONE_NEWNS) < 0)
-		return -1;
-	*what = "mount";
+		fail("unshare", errno, "CLONE_NEWNS (helper)");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -1;
-	*what = "fsopen";
+		fail("mount", errno, "/ (helper, private)");
 	int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0)
-		return -1;
-	*what = "fsconfig";
+		fail("fsopen", errno, "tmpfs");
 	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return -1;
-	*what = "fsmount";
+		fail("fsconfig", errno, "tmpfs");
 	int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
-		return -1;
-	*what = "move_mount";
+		fail("fsmount", errno, "tmpfs");
 	if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		return -1;
-	*what = "mknod";
-	if (mknodat(mnt, "node", mode, dev) < 0)
-		return -1;
-	*what = "chown";
-	if (fchownat(mnt, "node", uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -1;
-	*what = "chmod"; /* the umask took bits of the mode */
-	if (fchmodat(mnt, "node", mode & 07777, 0) < 0)
-		return -1;
-	*what = "open_tree";
-	return (int)syscall(SYS_open_tree, mnt, "node", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		fail("move_mount", errno, what);
+	close(fs);
+	return mnt;
+}
+
+/* Runs make(arg) in a forked helper, which sends back the fd it returns (a detached mount);
+ * the helper reports its own failure (fail()) and ends, and so the parent's receive fails too. */
+static int tree_from_helper(int (*make)(void *), void *arg, const char *what)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		fail("socketpair", errno, what);
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("fork", errno, what);
+	if (pid == 0) {
+		close(sv[0]);
+		int fd = make(arg);
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		memset(&u, 0, sizeof(u));
+		char byte = 'T';
+		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		_exit(sendmsg(sv[1], &mh, 0) < 0 ? 1 : 0);
+	}
+	close(sv[1]);
+	char byte = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	ssize_t got;
+	while ((got = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	int recv_err = got < 0 ? errno : EPIPE;
+	close(sv[0]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	int fd = -1;
+	if (got > 0)
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd < 0)
+		fail("recvmsg", recv_err, what); /* after the helper's own report, which comes first */
+	return fd;
+}
+
+struct device_args {
+	const char *path;
+	mode_t mode;
+	dev_t dev;
+	uid_t uid;
+	gid_t gid;
+};
+
+static int make_device_tree(void *p)
+{
+	struct device_args *a = p;
+	int mnt = helper_tmpfs(a->path);
+	if (mknodat(mnt, "node", a->mode, a->dev) < 0)
+		fail("mknod", errno, a->path);
+	if (fchownat(mnt, "node", a->uid, a->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		fail("chown", errno, a->path);
+	if (fchmodat(mnt, "node", a->mode & 07777, 0) < 0) /* the umask took bits of the mode */
+		fail("chmod", errno, a->path);
+	int tree = (int)syscall(SYS_open_tree, mnt, "node", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		fail("open_tree", errno, a->path);
+	return tree;
 }
 
 void op_device_tree(const struct plan_op *op)
 {
 	uint64_t slot = arg_u64(op, 0);
-	const char *path = arg_str(op, 1);
-	mode_t mode = (mode_t)arg_u64(op, 2);
-	dev_t dev = makedev((unsigned)arg_u64(op, 3), (unsigned)arg_u64(op, 4));
-	uid_t uid = (uid_t)arg_u64(op, 5);
-	gid_t gid = (gid_t)arg_u64(op, 6);
+	struct device_args a = {
+		.path = arg_str(op, 1),
+		.mode = (mode_t)arg_u64(op, 2),
+		.dev = makedev((unsigned)arg_u64(op, 3), (unsigned)arg_u64(op, 4)),
+		.uid = (uid_t)arg_u64(op, 5),
+		.gid = (gid_t)arg_u64(op, 6),
+	};
 	if (slot >= BERTH_MAX_IDMAP_TREES)
-		fail_msg("mknod", EINVAL, path, "too many mounts prepared from the host");
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
-		fail("socketpair", errno, path);
-	pid_t pid = fork();
-	if (pid < 0)
-		fail("fork", errno, path);
-	if (pid == 0) {
-		/* the helper: its answer is an fd, or errno and the call that failed */
-		const char *what = "";
-		int fd = device_tree_in_helper(mode, dev, uid, gid, &what);
-		int err = fd < 0 ? errno : 0;
-		char msg[64];
-		int n = snprintf(msg, sizeof(msg), "%d %s", err, what);
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { .iov_base = msg, .iov_len = (size_t)n + 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (fd >= 0) {
-			memset(&u, 0, sizeof(u));
-			mh.msg_control = u.buf;
-			mh.msg_controllen = sizeof(u.buf);
-			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		fail_msg("mknod", EINVAL, a.path, "too many mounts prepared from the host");
+	ctx.idmap_trees[slot] = tree_from_helper(make_device_tree, &a, a.path) + 1;
+}
+
+struct rootfs_args {
+	const char *cwd, *options;
+	int userns;
+	uint64_t nlower;
+	const struct plan_op *op;
+};
+
+/* The overlay of a user-namespaced container: each lower layer an id-mapped copy (host root's
+ * files appear as the container's root's), the upper as it is (what the container writes is
+ * stored with its own host ids), mounted by the host's root, so overlay's trusted.* xattrs
+ * (opaque directories) keep working. */
+static int make_rootfs_tree(void *p)
+{
+	struct rootfs_args *a = p;
+	int mnt = helper_tmpfs("overlay layers");
+	if (*a->cwd && chdir(a->cwd) < 0)
+		fail("chdir", errno, a->cwd);
+	size_t cap = 32 + strlen(a->options) + a->nlower * 12;
+	char *data = malloc(cap);
+	if (!data)
+		fail("malloc", ENOMEM, "overlay options");
+	size_t len = (size_t)snprintf(data, cap, "lowerdir=");
+	for (uint64_t i = 0; i < a->nlower; i++) {
+		const char *lower = arg_str(a->op, 6 + i);
+		int tree = (int)syscall(SYS_open_tree, AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (tree < 0)
+			fail("open_tree", errno, lower);
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)a->userns };
+		if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+			if (errno == EINVAL)
+				fail_msg("mount_setattr", errno, lower, "the storage's filesystem cannot be id-mapped on this kernel (ext4, xfs and btrfs can since Linux 5.12 to 5.15, tmpfs since 6.3), and a user-namespaced container's image layers must be");
+			fail("mount_setattr", errno, lower);
 		}
-		_exit(sendmsg(sv[1], &mh, 0) < 0 ? 1 : 0);
+		char name[24];
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)i);
+		if (mkdirat(mnt, name, 0700) < 0)
+			fail("mkdir", errno, "overlay layer");
+		if (syscall(SYS_move_mount, tree, "", mnt, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			fail("move_mount", errno, lower);
+		close(tree);
+		len += (size_t)snprintf(data + len, cap - len, "%s%s", i ? ":" : "", name);
 	}
-	close(sv[1]);
-	char msg[64] = { 0 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	ssize_t got;
-	while ((got = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	int recv_err = got < 0 ? errno : 0;
-	close(sv[0]);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	if (got <= 0)
-		fail("recvmsg", got < 0 ? recv_err : EPIPE, path);
-	int fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (fd < 0) {
-		int err = atoi(msg);
-		const char *what = strchr(msg, ' ');
-		fail(what && what[1] ? what + 1 : "mknod", err ? err : EIO, path);
-	}
-	ctx.idmap_trees[slot] = fd + 1;
+	if (*a->options)
+		snprintf(data + len, cap - len, ",%s", a->options);
+	if (mkdirat(mnt, "root", 0755) < 0)
+		fail("mkdir", errno, "overlay root");
+	/* the upper and work dirs are absolute; the layers are named from the tmpfs */
+	if (fchdir(mnt) < 0)
+		fail("chdir", errno, "overlay layers");
+	if (mount("overlay", "root", "overlay", 0, data) < 0)
+		fail("mount", errno, "overlay of id-mapped layers");
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "root", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		fail("open_tree", errno, "overlay");
+	return tree;
+}
+
+void op_rootfs_tree(const struct plan_op *op)
+{
+	uint64_t slot = arg_u64(op, 0);
+	struct rootfs_args a = { .cwd = arg_str(op, 1), .options = arg_str(op, 2), .nlower = arg_u64(op, 5), .op = op };
+	if (slot >= BERTH_MAX_IDMAP_TREES || a.nlower == 0 || a.nlower + 6 != op->argc)
+		fail_msg("mount", EINVAL, "overlay", "malformed rootfs-tree in plan");
+	a.userns = userns_with_maps(arg_str(op, 3), arg_str(op, 4), "overlay layers");
+	ctx.idmap_trees[slot] = tree_from_helper(make_rootfs_tree, &a, "overlay of id-mapped layers") + 1;
+	close(a.userns);
 }
 
 /* The target must be a directory reached through no symlink at its last component (procfs
@@ -432,6 +507,17 @@ void op_rootfs(const struct plan_op *op)
 			fail("mount", errno, rootfs);
 		if (*cwd && chdir("/") < 0)
 			fail("chdir", errno, "/");
+	}
+	if (mode == 3) {
+		/* the overlay the parent made (OP_ROOTFS_TREE), moved into place */
+		uint64_t slot = arg_u64(op, 6);
+		int tree = slot < BERTH_MAX_IDMAP_TREES ? ctx.idmap_trees[slot] - 1 : -1;
+		if (tree < 0)
+			fail_msg("move_mount", EBADF, rootfs, "no root filesystem was prepared for it");
+		if (syscall(SYS_move_mount, tree, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			fail("move_mount", errno, rootfs);
+		close(tree);
+		ctx.idmap_trees[slot] = 0;
 	}
 	ctx.root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.root_fd < 0)

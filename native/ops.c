@@ -54,9 +54,19 @@ void run_op(const struct plan_op *op)
 	case OP_SYSCTL:
 	case OP_WRITE_FILE: write_file(arg_str(op, 0), arg_str(op, 1)); break;
 	case OP_OOM_SCORE_ADJ: {
-		char buf[32];
+		/* (exec) a value it already has from its parent is not written: in a user namespace
+		 * its /proc files belong to the host's root once it is not dumpable */
+		char buf[32], cur[32] = { 0 };
 		snprintf(buf, sizeof(buf), "%lld", (long long)(int64_t)arg_u64(op, 0));
-		write_file("/proc/self/oom_score_adj", buf);
+		int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, cur, sizeof(cur) - 1);
+			close(fd);
+			if (n > 0 && cur[n - 1] == '\n')
+				cur[n - 1] = '\0';
+		}
+		if (strcmp(cur, buf) != 0)
+			write_file("/proc/self/oom_score_adj", buf);
 		break;
 	}
 	case OP_RLIMIT: op_rlimit(op); break;
@@ -65,6 +75,7 @@ void run_op(const struct plan_op *op)
 	case OP_SECCOMP_NOTIFY_SEND: seccomp_notify_send(op); break;
 	case OP_BIND_TREE: op_bind_tree(op); break;
 	case OP_DEVICE_TREE: op_device_tree(op); break;
+	case OP_ROOTFS_TREE: op_rootfs_tree(op); break;
 	case OP_CONSOLE: op_console(op); break;
 	case OP_CHDIR: op_chdir(op); break;
 	case OP_CHDIR_DEFERRED: op_chdir_deferred(); break;

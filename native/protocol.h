@@ -87,8 +87,9 @@
 	/* (path, mode, fstype, source, data, cwd) the root: mode 1 mount(path, path, NULL,     \
 	   MS_BIND|MS_REC) (a mount namespace of its own); mode 2 chdir(cwd) when given, then   \
 	   mount(source, path, fstype, 0, data), e.g. the overlay of an image's layers, made in  \
-	   the container's mount namespace only; mode 0 as it is. Then open(path, O_PATH) */     \
-	X(OP_ROOTFS, 11, "rootfs", "C", "s u s s s s")                                           \
+	   the container's mount namespace only; mode 3 move_mount of the tree in slot (the 7th  \
+	   argument) OP_ROOTFS_TREE made; mode 0 as it is. Then open(path, O_PATH) */            \
+	X(OP_ROOTFS, 11, "rootfs", "C", "s u s s s s u")                                         \
 	/* (source, target-in-root, fstype, flags, data, propagation-flags, attr-set,           \
 	   attr-clr, kind, remount-flags) target opened with openat2(RESOLVE_IN_ROOT) (made     \
 	   when missing); mount(source, /proc/self/fd/N, fstype, flags, data); then remount     \
@@ -130,7 +131,7 @@
 	/* (key as /proc/sys path, value) write */                                               \
 	X(OP_SYSCTL, 26, "sysctl", "C", "s s")                                                   \
 	/* (value) write /proc/self/oom_score_adj */                                             \
-	X(OP_OOM_SCORE_ADJ, 27, "oom-score-adj", "C", "u")                                       \
+	X(OP_OOM_SCORE_ADJ, 27, "oom-score-adj", "AC", "u")                                      \
 	/* (resource, soft, hard, name for errors) setrlimit */                                  \
 	X(OP_RLIMIT, 28, "rlimit", "C", "u u u s")                                               \
 	/* (socket path) connect to the console socket (from the host side) */                  \
@@ -244,7 +245,11 @@
 	   host's root, in a tmpfs of its own (in a mount namespace of a short-lived helper), and \
 	   kept as a detached bind of that node for OP_MOUNT, which moves it into place (crun's  \
 	   way: the node need not exist on the host, and has the config's owner and mode) */     \
-	X(OP_DEVICE_TREE, 70, "device-tree", "P", "u s u u u u u")
+	X(OP_DEVICE_TREE, 70, "device-tree", "P", "u s u u u u u")                                \
+	/* (slot, cwd, options, uid_map, gid_map, lowerdirs...) the overlay root of a user-      \
+	   namespaced container, made by the parent in a helper's mount namespace: each lower    \
+	   layer an id-mapped copy, the upper as it is; OP_ROOTFS mode 3 moves it into place */  \
+	X(OP_ROOTFS_TREE, 71, "rootfs-tree", "P", "u s s s s s*")
 
 enum berth_op {
 #define BERTH_OP_ENUM(e, code, name, stages, sig) e = code,

@@ -69,6 +69,7 @@ static void parent_op(const struct plan_op *op)
 	case OP_AFFINITY:          /* exec: execCPUAffinity.initial, before entering the cgroups */
 	case OP_BIND_TREE:         /* host paths and the host's user namespace */
 	case OP_DEVICE_TREE:       /* mknod as the host's root */
+	case OP_ROOTFS_TREE:       /* image layers of the host, id-mapped */
 		run_op(op);
 		break;
 	case OP_START_SOCKET:
@@ -83,6 +84,12 @@ static void parent_op(const struct plan_op *op)
 		break;
 	}
 	case OP_SETGROUPS_DENY: write_proc_child("setgroups", "deny"); break;
+	case OP_OOM_SCORE_ADJ: { /* from the host: the child's /proc files are not its own to write */
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%lld", (long long)(int64_t)arg_u64(op, 0));
+		write_proc_child("oom_score_adj", buf);
+		break;
+	}
 	case OP_UID_MAP: write_proc_child("uid_map", arg_str(op, 0)); break;
 	case OP_GID_MAP: write_proc_child("gid_map", arg_str(op, 0)); break;
 	default:

@@ -6,11 +6,11 @@
  * and then the directory: a command killed in between leaves a record that `rm -f` and
  * `system check` remove whole. A failure after the record removes what it made.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { BerthError, isErrno } from '../common/index.ts';
-import { CAPABILITIES, type RuntimeConfig } from '../oci/index.ts';
+import { CAPABILITIES, type IdMapping, type RuntimeConfig } from '../oci/index.ts';
 import { formatPlatform, hostPlatform, parsePlatform, type ContainerConfig, type Platform } from '../image/index.ts';
 import { overlayMount, type MountSpec } from '../storage/index.ts';
 import type { EngineContext } from './container-context.ts';
@@ -161,10 +161,25 @@ export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
   if (spec.network !== undefined && !['none', 'host', 'default', 'bridge'].includes(spec.network) && !spec.network.startsWith('container:')) {
     throw new BerthError('NOT_FOUND', `network ${spec.network} not found`);
   }
-  if (spec.userns === 'auto' || spec.uidMaps?.length || spec.gidMaps?.length) {
-    throw new BerthError('NOT_IMPLEMENTED', 'user-namespaced containers (--userns auto, --uidmap) are not available in the engine yet', {
-      hint: 'the image\'s layers must first be mounted id-mapped into the container; berth-runtime runs user-namespaced OCI bundles today',
-    });
+  if (spec.userns === 'auto' && (spec.uidMaps?.length || spec.gidMaps?.length)) {
+    throw new BerthError('INVALID_ARGUMENT', '--userns auto cannot be combined with --uidmap or --gidmap');
+  }
+  if (spec.userns === 'host' && (spec.uidMaps?.length || spec.gidMaps?.length)) {
+    throw new BerthError('INVALID_ARGUMENT', '--userns host cannot be combined with --uidmap or --gidmap');
+  }
+  if (spec.gidMaps?.length && !spec.uidMaps?.length) throw new BerthError('INVALID_ARGUMENT', '--gidmap needs --uidmap too');
+  for (const [flag, maps] of [['--uidmap', spec.uidMaps], ['--gidmap', spec.gidMaps]] as const) {
+    if (!maps?.length) continue;
+    for (const m of maps) {
+      if (m.size < 1 || m.hostID + m.size - 1 > 0x7fffffff || m.containerID + m.size - 1 > 0x7fffffff) {
+        throw new BerthError('INVALID_ARGUMENT', `${flag} ${m.containerID}:${m.hostID}:${m.size}: ids must be from 0 to 2147483647 and the size at least 1`);
+      }
+    }
+    // the container's root must be someone: berth sets up the container as its uid 0
+    if (!maps.some((m) => m.containerID === 0)) throw new BerthError('INVALID_ARGUMENT', `${flag}: the mapping must include container id 0 (the container's root)`);
+  }
+  if ((spec.userns === 'auto' || spec.uidMaps?.length) && spec.network === 'host') {
+    throw new BerthError('INVALID_ARGUMENT', 'a user-namespaced container cannot use --network host', { hint: 'use --network none, or --userns host' });
   }
   if (spec.network === 'bridge') {
     throw new BerthError('NOT_IMPLEMENTED', 'the bridge network is not available yet', { hint: 'use --network none or --network host' });
@@ -201,6 +216,8 @@ function dockerConfig(imageConfig: ContainerConfig, spec: RunSpec, hostname: str
 
 /** What a container will be made of: checked and computed, nothing written. */
 export interface ContainerPlan {
+  /** The spec as the container gets it (--userns auto's ids chosen). */
+  spec: RunSpec;
   id: string;
   name: string;
   image: ImageRecord;
@@ -222,9 +239,33 @@ function exists(path: string): boolean {
   }
 }
 
-export async function planContainer(ctx: EngineContext, spec: RunSpec, image: ImageRecord): Promise<ContainerPlan> {
+/** --userns auto: a block of 65536 host ids of its own, not used by another container. */
+const AUTO_USERNS_BASE = 1_000_000;
+const AUTO_USERNS_SIZE = 65536;
+const AUTO_USERNS_BLOCKS = Math.floor((0x7fffffff - AUTO_USERNS_BASE) / AUTO_USERNS_SIZE);
+
+function autoUserns(ctx: EngineContext): IdMapping[] {
+  const used = new Set<number>();
+  for (const rec of ctx.containers.list()) for (const m of rec.spec.uidMaps ?? []) used.add(m.hostID);
+  // random, not the lowest free: two runs that plan at the same moment do not pick the same one
+  for (let tries = 0; tries < 1000; tries++) {
+    const hostID = AUTO_USERNS_BASE + Math.floor(Math.random() * AUTO_USERNS_BLOCKS) * AUTO_USERNS_SIZE;
+    if (!used.has(hostID)) return [{ containerID: 0, hostID, size: AUTO_USERNS_SIZE }];
+  }
+  throw new BerthError('UNAVAILABLE', '--userns auto: no free range of host ids is left');
+}
+
+/** The host id of container id 0 under `maps`. */
+function hostRootOf(maps: IdMapping[] | undefined): number | undefined {
+  return maps?.find((m) => m.containerID === 0)?.hostID;
+}
+
+export async function planContainer(ctx: EngineContext, requested: RunSpec, image: ImageRecord): Promise<ContainerPlan> {
   const allCaps = kernelCapabilities();
-  checkRunSpec(spec, allCaps);
+  checkRunSpec(requested, allCaps);
+  // --userns auto is resolved once, here, and kept in the record (a restart keeps its ids)
+  const spec: RunSpec = requested.userns === 'auto' && !requested.uidMaps?.length ? { ...requested, uidMaps: autoUserns(ctx) } : requested;
+  if (spec.uidMaps?.length && !spec.gidMaps?.length) spec.gidMaps = spec.uidMaps;
   for (const b of spec.binds ?? []) {
     if (!b.createSource && !exists(b.source)) throw new BerthError('NOT_FOUND', `invalid mount config for type "bind": bind source path does not exist: ${b.source}`);
   }
@@ -264,6 +305,7 @@ export async function planContainer(ctx: EngineContext, spec: RunSpec, image: Im
     files.push({ path: paths.resolvConfPath, content: resolvConf(readHostFile('/etc/resolv.conf'), spec) });
   }
   return {
+    spec,
     id,
     name: spec.name ? validateName(spec.name) : '',
     image,
@@ -311,7 +353,7 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
       imageRef: spec.image,
       layers: image.layers.map((l) => l.chainId),
       createdAt: now,
-      spec,
+      spec: plan.spec,
       config: plan.dockerConfig,
       status: 'created',
       pid: 0,
@@ -328,7 +370,7 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
     });
   });
   try {
-    await writeBundle(plan, spec);
+    await writeBundle(ctx, plan);
   } catch (err) {
     await rm(plan.paths.dir, { recursive: true, force: true });
     ctx.containers.remove(plan.id);
@@ -341,14 +383,26 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
   return { record, warnings };
 }
 
-async function writeBundle(plan: ContainerPlan, spec: RunSpec): Promise<void> {
-  const { paths } = plan;
+async function writeBundle(ctx: EngineContext, plan: ContainerPlan): Promise<void> {
+  const { paths, spec } = plan;
   await mkdir(paths.dir, { recursive: true, mode: 0o710 });
   // the upper dir's root is the container's / (its mode is what every user of the container sees)
   await mkdir(paths.upperDir, { mode: 0o755 });
   for (const dir of [paths.rootfsDir, paths.workDir]) await mkdir(dir, { mode: 0o700 });
   if (!plan.image.layers.length) await mkdir(join(paths.dir, 'empty'), { mode: 0o755 });
   for (const f of plan.files) await writeFile(f.path, f.content, { mode: 0o644 });
+  const uid = hostRootOf(spec.uidMaps);
+  if (uid !== undefined) {
+    // a user-namespaced container: its root (a host id of no privilege) sets itself up inside
+    // the container's dir, so it may pass through the state root and containers/ (search
+    // only: 0711 lists nothing) and its own dir (0710, its group); it owns its / (what it
+    // writes is stored with its own host ids) and its /etc files, as with docker's remapping
+    const gid = hostRootOf(spec.gidMaps) ?? uid;
+    for (const dir of [ctx.paths.root, ctx.paths.containersDir]) await chmod(dir, ((await stat(dir)).mode & 0o7777) | 0o711);
+    await chown(paths.dir, 0, gid);
+    await chown(paths.upperDir, uid, gid);
+    for (const f of plan.files) await chown(f.path, uid, gid);
+  }
   // -v makes a missing host directory, as docker does (--mount's were refused in planContainer)
   for (const b of spec.binds ?? []) if (b.createSource && !exists(b.source)) await mkdir(b.source, { recursive: true, mode: 0o755 });
   // a new directory: nobody reads config.json before the record says the container is ready

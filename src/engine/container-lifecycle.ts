@@ -14,6 +14,7 @@ import type { RuntimeConfig } from '../oci/index.ts';
 import { processStartTime } from '../storage/index.ts';
 import type { EngineContext } from './container-context.ts';
 import { containerPaths, type ContainerPaths } from './container-paths.ts';
+import type { RunSpec } from './container-spec.ts';
 import { assertTransition } from './container-status.ts';
 import type { ContainerRecord } from './container-store.ts';
 
@@ -91,6 +92,20 @@ export interface StartOptions {
 }
 
 /** Starts a created or exited container; the caller holds its lock. */
+/** What the container's monitor is told: where its log, attach socket and exit record go, and
+ * the exit command that finishes the container. */
+export function monitorOptions(ctx: EngineContext, spec: RunSpec, paths: ContainerPaths, id: string) {
+  return {
+    logPath: spec.logDriver === 'none' ? '' : paths.logPath,
+    logMaxSize: spec.logMaxSize ?? 0,
+    logMaxFiles: spec.logMaxFiles ?? 1,
+    attachPath: paths.attachPath,
+    exitPath: paths.exitPath,
+    stdinOpen: spec.interactive === true,
+    exitCommand: [...ctx.cleanupCommand, id],
+  };
+}
+
 export async function startLocked(ctx: EngineContext, rec: ContainerRecord, opts: StartOptions = {}): Promise<ContainerRecord> {
   assertTransition('start', rec.status, rec.id);
   const paths = containerPaths(ctx.paths, rec.id);
@@ -109,15 +124,7 @@ export async function startLocked(ctx: EngineContext, rec: ContainerRecord, opts
     ({ pid } = await runtime.create(rec.id, {
       bundleDir: paths.dir,
       config,
-      monitor: {
-        logPath: spec.logDriver === 'none' ? '' : paths.logPath,
-        logMaxSize: spec.logMaxSize ?? 0,
-        logMaxFiles: spec.logMaxFiles ?? 1,
-        attachPath: paths.attachPath,
-        exitPath: paths.exitPath,
-        stdinOpen: spec.interactive === true,
-        exitCommand: [...ctx.cleanupCommand, rec.id],
-      },
+      monitor: monitorOptions(ctx, spec, paths, rec.id),
     }));
   } catch (err) {
     ctx.containers.update(rec.id, { exitCode: startErrorExitCode(err), error: err instanceof Error ? err.message : String(err) });

@@ -317,20 +317,11 @@ export async function renameContainer(ctx: EngineContext, ref: string, newName: 
   ctx.containers.event('container', 'rename', rec.id, { name, oldName: `/${rec.name}` });
 }
 
-export interface UpdateSpec {
-  memory?: number;
-  memorySwap?: number;
-  memoryReservation?: number;
-  cpus?: number;
-  cpuShares?: number;
-  cpuQuota?: number;
-  cpuPeriod?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-  pidsLimit?: number;
-  blkioWeight?: number;
-  restart?: RunSpec['restart'];
-}
+/** The limits `update` changes live (run's own fields), and the restart policy. */
+export type UpdateSpec = Pick<
+  RunSpec,
+  'memory' | 'memorySwap' | 'memoryReservation' | 'cpus' | 'cpuShares' | 'cpuQuota' | 'cpuPeriod' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'blkioWeight' | 'restart'
+>;
 
 /** docker update: the limits of a live container change at once and stay for its next start. */
 export async function updateContainer(ctx: EngineContext, ref: string, update: UpdateSpec): Promise<{ warnings: string[] }> {

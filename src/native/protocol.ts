@@ -28,7 +28,7 @@ export const OPS = {
   'become-root': { code: 8, stages: 'C', signature: '' },
   setsid: { code: 9, stages: 'C', signature: '' },
   propagation: { code: 10, stages: 'C', signature: 's u' },
-  rootfs: { code: 11, stages: 'C', signature: 's u s s s s' },
+  rootfs: { code: 11, stages: 'C', signature: 's u s s s s u' },
   mount: { code: 12, stages: 'C', signature: 's s s u s u u u u u' },
   mkdir: { code: 13, stages: 'C', signature: 's u' },
   mknod: { code: 14, stages: 'C', signature: 's u u u u u' },
@@ -44,7 +44,7 @@ export const OPS = {
   hostname: { code: 24, stages: 'C', signature: 's' },
   domainname: { code: 25, stages: 'C', signature: 's' },
   sysctl: { code: 26, stages: 'C', signature: 's s' },
-  'oom-score-adj': { code: 27, stages: 'C', signature: 'u' },
+  'oom-score-adj': { code: 27, stages: 'AC', signature: 'u' },
   rlimit: { code: 28, stages: 'C', signature: 'u u u s' },
   'console-connect': { code: 29, stages: 'P', signature: 's' },
   console: { code: 30, stages: 'C', signature: 'u u u' },
@@ -88,6 +88,7 @@ export const OPS = {
   user: { code: 68, stages: 'C', signature: 's s*' },
   'seccomp-bpf': { code: 69, stages: 'C', signature: 'u u*' },
   'device-tree': { code: 70, stages: 'P', signature: 'u s u u u u u' },
+  'rootfs-tree': { code: 71, stages: 'P', signature: 'u s s s s s*' },
 } as const satisfies Record<string, { code: number; stages: string; signature: string }>;
 
 export type OpName = keyof typeof OPS;
@@ -140,7 +141,9 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'propagation'; path: string; flags: number; flagNames: string[]; why: string }
   /** bind: bound on itself in a mount namespace of its own; mount: a filesystem mounted there
    * (an image's overlay, in the container's mount namespace only); else used as it is. */
-  | { op: 'rootfs'; path: string; bind: boolean; mount?: { type: string; source: string; data: string; cwd?: string | undefined } | undefined }
+  | { op: 'rootfs'; path: string; bind: boolean; mount?: { type: string; source: string; data: string; cwd?: string | undefined } | undefined; treeSlot?: number | undefined }
+  /** The overlay root of a user-namespaced container: id-mapped lower layers (OP_ROOTFS_TREE). */
+  | { op: 'rootfs-tree'; slot: number; cwd: string; options: string; uidMap: string; gidMap: string; lowers: string[] }
   | {
       op: 'mount';
       source: string;
@@ -294,7 +297,9 @@ function argsOf(step: PlanStep): Arg[] {
     case 'propagation':
       return [step.path, step.flags];
     case 'rootfs':
-      return [step.path, step.mount ? 2 : step.bind ? 1 : 0, step.mount?.type ?? '', step.mount?.source ?? '', step.mount?.data ?? '', step.mount?.cwd ?? ''];
+      return [step.path, step.treeSlot !== undefined ? 3 : step.mount ? 2 : step.bind ? 1 : 0, step.mount?.type ?? '', step.mount?.source ?? '', step.mount?.data ?? '', step.mount?.cwd ?? '', step.treeSlot ?? 0];
+    case 'rootfs-tree':
+      return [step.slot, step.cwd, step.options, step.uidMap, step.gidMap, step.lowers.length, ...step.lowers];
     case 'chroot':
       return [step.move];
     case 'mount':

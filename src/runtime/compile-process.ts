@@ -84,6 +84,19 @@ function listenerStateParts(metadata: string, state: SeccompListenerState): [str
   }
 }
 
+/** linux.seccomp.flags as the kernel's SECCOMP_FILTER_FLAG_* bits (berth's are the kernel's). */
+function seccompFlags(seccomp: NonNullable<NonNullable<RuntimeConfig['linux']>['seccomp']>): { flags: number; flagNames: string[] } {
+  let flags = 0;
+  const flagNames: string[] = [];
+  for (const name of seccomp.flags ?? []) {
+    const bit = SECCOMP_FLAG_BITS[name as keyof typeof SECCOMP_FLAG_BITS];
+    if (bit === undefined) throw new BerthError('NOT_IMPLEMENTED', `linux.seccomp.flags: "${name}" is not supported by berth-runtime`);
+    flags |= bit;
+    flagNames.push(name);
+  }
+  return { flags, flagNames };
+}
+
 function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined, cache?: SeccompCache): PlanStep[] {
   const seccomp = config.linux?.seccomp;
   if (!seccomp) return [];
@@ -91,14 +104,7 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
   // makes a listener only for notify rules: a listenerPath without them asks seccomp(2) for one)
   const listenerPath = seccompListenerPath(config);
   if (!hasNotifyRule(seccomp) && (cache || listenerPath)) {
-    let flags = 0;
-    const flagNames: string[] = [];
-    for (const name of seccomp.flags ?? []) {
-      const bit = SECCOMP_FLAG_BITS[name as keyof typeof SECCOMP_FLAG_BITS];
-      if (bit === undefined) throw new BerthError('NOT_IMPLEMENTED', `linux.seccomp.flags: "${name}" is not supported by berth-runtime`);
-      flags |= bit;
-      flagNames.push(name);
-    }
+    const { flags, flagNames } = seccompFlags(seccomp);
     const ruleCount = (seccomp.syscalls ?? []).reduce((n, r) => n + r.names.length, 0);
     const ruleSteps = () =>
       seccompSteps({ ...config, linux: { ...config.linux, seccomp: { ...seccomp, listenerPath: undefined } } }, undefined).filter((s) => s.op !== 'seccomp-load');
@@ -110,14 +116,7 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
       { stage: 'child', op: 'seccomp-notify-send', path: listenerPath, parts: listenerStateParts(seccomp.listenerMetadata ?? '', listenerState) },
     ];
   }
-  let flags = 0;
-  const flagNames: string[] = [];
-  for (const name of seccomp.flags ?? []) {
-    const bit = SECCOMP_FLAG_BITS[name as keyof typeof SECCOMP_FLAG_BITS];
-    if (bit === undefined) throw new BerthError('NOT_IMPLEMENTED', `linux.seccomp.flags: "${name}" is not supported by berth-runtime`);
-    flags |= bit;
-    flagNames.push(name);
-  }
+  const { flags, flagNames } = seccompFlags(seccomp);
   const rules: PlanStep[] = [];
   (seccomp.syscalls ?? []).forEach((rule, i) => {
     const field = `linux.seccomp.syscalls[${i}]`;
@@ -222,6 +221,8 @@ export interface ProcessStepOptions {
   security?: HostSecurity | undefined;
   /** Where compiled seccomp filters are kept (none: libseccomp builds the filter in the child). */
   seccompCache?: SeccompCache | undefined;
+  /** The parent writes process.oomScoreAdj (a container's init). */
+  oomFromParent?: boolean | undefined;
   /** A user as docker names one ("name[:group]", "uid[:gid]") and groups to add, looked up in
    * the container's /etc/passwd and /etc/group by the init; it replaces process.user's ids. */
   userSpec?: UserSpec | undefined;
@@ -334,7 +335,8 @@ export function processSteps(config: RuntimeConfig, process: Process, opts: Proc
   const child = (step: PlanStep) => steps.push(step);
   const linux = config.linux ?? {};
   if (!process.args?.length) throw new BerthError('INVALID_ARGUMENT', 'process.args: a program to run is required');
-  if (process.oomScoreAdj !== undefined) child({ stage: 'child', op: 'oom-score-adj', value: process.oomScoreAdj });
+  // a container's init gets it from the parent (OP_OOM_SCORE_ADJ there), an exec'd process here
+  if (process.oomScoreAdj !== undefined && !opts.oomFromParent) child({ stage: 'child', op: 'oom-score-adj', value: process.oomScoreAdj });
   for (const rl of process.rlimits ?? []) {
     const resource = rlimitNumber(rl.type);
     if (resource === undefined) throw new BerthError('INVALID_ARGUMENT', `process.rlimits: unknown rlimit type "${rl.type}"`);

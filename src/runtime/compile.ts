@@ -171,6 +171,28 @@ function rootfsMount(config: RuntimeConfig, hasMountNs: boolean): { type: string
   return { type: spec.type, source: spec.source, data: (options as string[]).join(','), ...(spec.cwd ? { cwd: spec.cwd as string } : {}) };
 }
 
+/** OP_ROOTFS_TREE for an overlay root (`lowerdir=` taken out of its options) under the user
+ * namespace's maps. */
+function overlayTree(mount: { data: string; cwd?: string }, linux: NonNullable<RuntimeConfig['linux']>, ctx: MountContext): PlanStep & { op: 'rootfs-tree' } {
+  const field = `annotations["${ROOTFS_MOUNT_ANNOTATION}"]`;
+  if (!linux.uidMappings?.length || !linux.gidMappings?.length) {
+    throw new BerthError('INVALID_ARGUMENT', `${field}: an overlay root in a user namespace needs linux.uidMappings and linux.gidMappings`);
+  }
+  const options = mount.data.split(',');
+  const lowers = options.filter((o) => o.startsWith('lowerdir=')).flatMap((o) => o.slice('lowerdir='.length).split(':'));
+  if (lowers.length === 0 || lowers.some((l) => l === '')) throw new BerthError('INVALID_ARGUMENT', `${field}: an overlay root needs lowerdir=`);
+  return {
+    stage: 'parent',
+    op: 'rootfs-tree',
+    slot: ctx.treeSlots.next++,
+    cwd: mount.cwd ?? '',
+    options: options.filter((o) => !o.startsWith('lowerdir=')).join(','),
+    uidMap: idMapText(linux.uidMappings),
+    gidMap: idMapText(linux.gidMappings),
+    lowers,
+  };
+}
+
 export function compilePlan(config: RuntimeConfig, opts: CompileOptions): CompiledPlan {
   const linux = config.linux ?? {};
   const process = config.process;
@@ -216,6 +238,10 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     treeSlots: { next: 0 },
     finalRemounts,
   };
+  // the overlay root of a user-namespaced container: its layers id-mapped, made by the parent
+  const rootMount = rootfsMount(config, hasMountNs);
+  const rootTree = rootMount?.type === 'overlay' && isUserNs && !opts.isRootless ? overlayTree(rootMount, linux, mountCtx) : undefined;
+  if (rootTree) parent(rootTree);
   const mountPlan = mounts.flatMap((m, i) => mountSteps(m, i, mountCtx));
   const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);
   const devicePlan = hasMountNs && !devBound ? deviceSteps(config, isUserNs, mountCtx) : [];
@@ -259,6 +285,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     if (linux.uidMappings?.length) steps.push({ stage: 'parent-after', op: 'uid-map', map: idMapText(linux.uidMappings) });
     if (linux.gidMappings?.length) steps.push({ stage: 'parent-after', op: 'gid-map', map: idMapText(linux.gidMappings) });
   }
+  if (process.oomScoreAdj !== undefined) steps.push({ stage: 'parent-after', op: 'oom-score-adj', value: process.oomScoreAdj });
 
   // --- child: the container's init, in its new namespaces. Nothing of the host that it does
   // not need goes further: every other fd is closed before anything of the container is resolved
@@ -275,7 +302,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
     const flags = isolating ? asked : MS_SLAVE | MS_REC;
     child({ stage: 'child', op: 'propagation', path: '/', flags, flagNames: mountFlagNames(flags), why: 'keep the container\'s mounts off the host' });
   }
-  child({ stage: 'child', op: 'rootfs', path: rootfsDir, bind: hasMountNs, mount: rootfsMount(config, hasMountNs) });
+  child({ stage: 'child', op: 'rootfs', path: rootfsDir, bind: hasMountNs, mount: rootMount, ...(rootTree ? { treeSlot: rootTree.slot } : {}) });
 
   steps.push(...mountPlan.filter((s) => s.stage === 'child'));
   if (hasMountNs && !devBound) {
@@ -323,6 +350,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   if (config.root.readonly) child({ stage: 'child', op: 'remount-root-ro' });
   const processPlan = processSteps(config, process, {
     seccompCache: opts.seccompCache,
+    oomFromParent: true,
     hasConsole,
     preserveFds: opts.preserveFds,
     waitForStart: true,

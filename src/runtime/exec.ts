@@ -3,7 +3,7 @@
  * namespaces and cgroups, the container's seccomp filter, the process's own user,
  * capabilities and limits.
  */
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CgroupEntry } from './compile.ts';
 import { BerthError, writeFileAtomic } from '../common/index.ts';
 import { validateProcess, type Process } from '../oci/index.ts';
@@ -100,10 +100,13 @@ function mergeEnv(env: string[], extra: string[]): string[] {
 async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: string[]): Promise<CgroupEntry> {
   const own = (await ctx.cgroups.preview(cgroupPath)).entry;
   if (specs.length === 0) return own;
-  const sub = async (rel: string) => {
-    if (isAbsolute(rel) || rel.split('/').includes('..') || rel === '') {
-      throw new BerthError('INVALID_ARGUMENT', `--cgroup: ${rel} is not a sub cgroup path (a path below the container's cgroup, without "..")`);
+  const sub = async (given: string) => {
+    // as runc: a path below the container's cgroup, "/" being the container's own
+    const rel = given.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (rel.split('/').includes('..') || given === '') {
+      throw new BerthError('INVALID_ARGUMENT', `--cgroup: ${given} is not a sub cgroup path (a path below the container's cgroup, without "..")`);
     }
+    if (rel === '') return own;
     const path = join(cgroupPath, rel);
     if (!(await ctx.cgroups.inspect(path)).exists) {
       // runc's words: the process could not be added to a cgroup that is not there
@@ -116,6 +119,13 @@ async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: s
   const whole = specs.filter((s) => !s.includes(':'));
   const perController = specs.filter((s) => s.includes(':')).map((s) => ({ controllers: s.slice(0, s.indexOf(':')).split(','), rel: s.slice(s.indexOf(':') + 1) }));
   if (whole.length > 1) throw new BerthError('INVALID_ARGUMENT', `--cgroup: more than one path for every controller (${whole.join(', ')})`);
+  const hierarchyOf = (file: string) => file.split('/')[4] ?? '';
+  const v1 = own.joinFiles.filter((f) => f.endsWith('/tasks'));
+  const known = new Set(v1.flatMap((f) => hierarchyOf(f).split(',').map((c) => c.replace(/^name=/, ''))));
+  for (const { controllers } of v1.length ? perController : []) {
+    const unknown = controllers.find((c) => !known.has(c));
+    if (unknown !== undefined) throw new BerthError('INVALID_ARGUMENT', `--cgroup: unknown controller ${JSON.stringify(unknown)} (this host's: ${[...known].sort().join(', ')})`);
+  }
   let entry = whole.length ? await sub(whole[0]!) : own;
   if (own.cloneInto !== undefined || !own.joinFiles.some((f) => f.endsWith('/tasks'))) {
     // cgroup v2: one hierarchy, one path
@@ -127,7 +137,6 @@ async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: s
   }
   for (const { controllers, rel } of perController) {
     const files = (await sub(rel)).joinFiles;
-    const hierarchyOf = (file: string) => file.split('/')[4] ?? '';
     const matches = (file: string) => hierarchyOf(file).split(',').some((c) => controllers.includes(c) || controllers.includes(c.replace(/^name=/, '')));
     if (!files.some(matches)) throw new BerthError('INVALID_ARGUMENT', `--cgroup: no cgroup v1 hierarchy for ${controllers.join(',')}`);
     entry = { ...entry, joinFiles: entry.joinFiles.map((f) => (matches(f) ? files.find((g) => hierarchyOf(g) === hierarchyOf(f)) ?? f : f)) };

@@ -43,7 +43,10 @@ function describeStep(step: PlanStep): string {
       return 'setsid()  new session';
     case 'propagation':
       return `mount(NULL, ${q(step.path)}, NULL, ${list(step.flagNames)})  ${step.why}`;
+    case 'rootfs-tree':
+      return `in a helper's own mount namespace: open_tree(OPEN_TREE_CLONE) of each image layer (${step.lowers.map(q).join(', ')}), mount_setattr(MOUNT_ATTR_IDMAP) with uid_map ${step.uidMap.replaceAll('\n', '; ')} and gid_map ${step.gidMap.replaceAll('\n', '; ')}; mount("overlay", lowerdir=those, ${q(step.options)}) as the host's root; open_tree(OPEN_TREE_CLONE) of it  (slot ${step.slot}: the image's files show as the container's root's, what it writes is stored with its own host ids)`;
     case 'rootfs':
+      if (step.treeSlot !== undefined) return `move_mount(the overlay of slot ${step.treeSlot}, ${q(step.path)}); open(O_PATH): the root filesystem, every later path resolved inside it`;
       if (step.mount) {
         return `${step.mount.cwd ? `chdir(${q(step.mount.cwd)}); ` : ''}mount(${q(step.mount.source)}, ${q(step.path)}, ${q(step.mount.type)}, 0, ${q(step.mount.data)}); open(O_PATH): the root filesystem, in the container's mount namespace only, every later path resolved inside it`;
       }
@@ -95,7 +98,7 @@ function describeStep(step: PlanStep): string {
     case 'sysctl':
       return `write /proc/sys/${step.key.replaceAll('.', '/')} = ${q(step.value)}`;
     case 'oom-score-adj':
-      return `write /proc/self/oom_score_adj = ${step.value}`;
+      return step.stage === 'parent-after' ? `write /proc/<child>/oom_score_adj = ${step.value}` : `write /proc/self/oom_score_adj = ${step.value} (unless it is that already)`;
     case 'rlimit':
       return `setrlimit(${step.type}, soft ${fmtLimit(step.soft)}, hard ${fmtLimit(step.hard)})`;
     case 'console-connect':

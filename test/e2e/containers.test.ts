@@ -89,7 +89,7 @@ describe('berth containers', { skip }, () => {
         [['run', '--ulimit', 'nofile=10:5', 'busybox', 'true'], /soft limit must be less than or equal to hard limit/],
         [['run', '--add-host', 'myhost:not-an-ip', 'busybox', 'true'], /invalid IP address in add-host/],
         [['run', '--security-opt', 'seccomp=/no/such/profile.json', 'busybox', 'true'], /opening seccomp profile \(\/no\/such\/profile.json\) failed/],
-        [['run', '--uidmap', '0:100000:65536', 'busybox', 'true'], /user-namespaced containers .* are not available in the engine yet/],
+        [['run', '--gidmap', '0:100000:65536', 'busybox', 'true'], /--gidmap needs --uidmap too/],
         [['run', '--network', 'bridge', 'busybox', 'true'], /the bridge network is not available yet/],
         [['create', '--bogus'], /unknown flag --bogus/],
       ];
@@ -282,6 +282,42 @@ describe('berth containers', { skip }, () => {
       // the limit is the container's cgroup's
       const limit = ok(berth(root, ['run', '--rm', '-m', '64m', 'busybox', 'sh', '-c', 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes']));
       assert.equal(limit.trim(), String(64 * 1024 * 1024));
+      noContainers();
+    });
+
+    it('--userns auto and --uidmap: the container\'s root is a host id of no privilege; the image shows as its own; what it writes is stored with its host ids', async (t) => {
+      // auto: a block of 65536 ids of its own, far from the host's users
+      const first = berth(root, ['run', '--rm', '--userns', 'auto', 'busybox', 'sh', '-c', 'cat /proc/self/uid_map; stat -c %u:%g /bin/busybox /etc/passwd; echo x > /etc/passwd && id -u']);
+      if (/cannot be id-mapped on this kernel/.test(first.stderr)) {
+        assert.equal(first.status, 125);
+        noContainers();
+        return t.skip(`the test's storage cannot be id-mapped here: ${first.stderr.trim()}`);
+      }
+      const auto = ok(first);
+      const [, hostRoot, size] = /^\s*0\s+(\d+)\s+(\d+)\n/.exec(auto) ?? [];
+      assert.ok(Number(hostRoot) >= 1_000_000 && size === '65536', auto);
+      assert.match(auto, /\n0:0\n0:0\n0\n$/, 'the image\'s files are its root\'s, and it may change them (copied up)');
+      // an explicit map; its processes are that host uid; its writes land in the upper dir as such
+      ok(berth(root, ['run', '-d', '--name', 'mapped', '--uidmap', '0:300000:65536', 'busybox', 'sleep', '60']));
+      assert.equal(ok(berth(root, ['exec', 'mapped', 'sh', '-c', 'echo hi > /made; id -u; stat -c %u /made'])), '0\n0\n');
+      const pid = inspect(root, 'mapped', '{{.State.Pid}}');
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+300000\s+300000\s+300000\s+300000$/m);
+      const id = inspect(root, 'mapped', '{{.Id}}');
+      const { statSync } = await import('node:fs');
+      assert.equal(statSync(join(root, 'containers', id, 'diff', 'made')).uid, 300000);
+      assert.equal(statSync(join(root, 'containers', id, 'diff')).uid, 300000, 'its / is its root\'s');
+      assert.equal(inspect(root, 'mapped', '{{.HostConfig.UsernsMode}}'), '');
+      ok(berth(root, ['rm', '-f', 'mapped']));
+      for (const [args, pattern] of [
+        [['--uidmap', '1:300000:10'], /--uidmap: the mapping must include container id 0/],
+        [['--userns', 'auto', '--uidmap', '0:300000:65536'], /--userns auto cannot be combined with --uidmap/],
+        [['--userns', 'auto', '--network', 'host'], /a user-namespaced container cannot use --network host/],
+        [['--uidmap', '0:2147483600:65536'], /ids must be from 0 to 2147483647/],
+      ] as const) {
+        const r = berth(root, ['run', '--rm', ...args, 'busybox', 'true']);
+        assert.equal(r.status, 125, r.stderr);
+        assert.match(r.stderr, pattern);
+      }
       noContainers();
     });
 

@@ -1,5 +1,7 @@
 /** Shared by the integration tests: a runtime rooted in its own state dir, and runs with captured output. */
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { before } from 'node:test';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Runtime } from '../../src/runtime/index.ts';
@@ -19,8 +21,13 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
+let harnesses = 0;
+
 export function harness(): Harness {
-  const rootDir = mkdtempSync('/run/berth-test-root-');
+  // made when the suite runs, not when it is declared: a suite that --test-name-pattern
+  // filters out runs no hook, and would leave its root behind
+  const rootDir = `/run/berth-test-root-${process.pid}-${++harnesses}-${randomBytes(3).toString('hex')}`;
+  before(() => mkdirSync(rootDir, { mode: 0o700 }));
   const runtime = new Runtime({ root: rootDir });
   const bundles: TestBundle[] = [];
   const h: Harness = {

@@ -406,6 +406,17 @@ print(os.read(os.open('self/mountinfo', os.O_RDONLY, dir_fd=proc), 1 << 20).deco
       const missing = spawnSync(cli, ['--root', h.rootDir, 'exec', '--cgroup', 'nope', id, '/bin/true'], { encoding: 'utf8' });
       assert.notEqual(missing.status, 0);
       assert.match(missing.stderr, /--cgroup: adding pid to cgroups: open \/sys\/fs\/cgroup\/.*\/nope\/cgroup.procs: no such file or directory \(cgroup .*\/nope does not exist\)/);
+      // "/" is the container's own cgroup; ".." and controllers the host lacks are refused
+      const top = spawnSync(cli, ['--root', h.rootDir, 'exec', '--cgroup', '/', id, '/bin/cat', '/proc/self/cgroup'], { encoding: 'utf8' });
+      assert.equal(top.status, 0, top.stderr);
+      assert.doesNotMatch(top.stdout, /\/sub$/m);
+      const up = spawnSync(cli, ['--root', h.rootDir, 'exec', '--cgroup', '..', id, '/bin/true'], { encoding: 'utf8' });
+      assert.match(up.stderr, / \.\. is not a sub cgroup path/);
+      if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+        const bogus = spawnSync(cli, ['--root', h.rootDir, 'exec', '--cgroup', 'whaaat:/', id, '/bin/true'], { encoding: 'utf8' });
+        assert.notEqual(bogus.status, 0);
+        assert.match(bogus.stderr, /--cgroup: unknown controller "whaaat"/);
+      }
       await h.runtime.delete(id, { force: true });
       for (const dir of subDirs) rmSync(dir, { recursive: false, force: true });
     });
