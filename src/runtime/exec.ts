@@ -3,7 +3,8 @@
  * namespaces and cgroups, the container's seccomp filter, the process's own user,
  * capabilities and limits.
  */
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { CgroupEntry } from './compile.ts';
 import { BerthError, writeFileAtomic } from '../common/index.ts';
 import { validateProcess, type Process } from '../oci/index.ts';
@@ -127,7 +128,7 @@ async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: s
     if (unknown !== undefined) throw new BerthError('INVALID_ARGUMENT', `--cgroup: unknown controller ${JSON.stringify(unknown)} (this host's: ${[...known].sort().join(', ')})`);
   }
   let entry = whole.length ? await sub(whole[0]!) : own;
-  if (own.cloneInto !== undefined || !own.joinFiles.some((f) => f.endsWith('/tasks'))) {
+  if (!own.joinFiles.some((f) => f.endsWith('/tasks'))) {
     // cgroup v2: one hierarchy, one path
     const paths = new Set(perController.map((p) => p.rel));
     if (paths.size > 1 || (paths.size === 1 && whole.length && !paths.has(whole[0]!))) {
@@ -135,11 +136,25 @@ async function execCgroupEntry(ctx: RuntimeContext, cgroupPath: string, specs: s
     }
     return paths.size === 1 ? sub([...paths][0]!) : entry;
   }
-  for (const { controllers, rel } of perController) {
-    const files = (await sub(rel)).joinFiles;
+  // per controller (v1): the sub-cgroup need exist only in the hierarchies it names
+  for (const { controllers, rel: given } of perController) {
+    const rel = given.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (rel.split('/').includes('..')) throw new BerthError('INVALID_ARGUMENT', `--cgroup: ${given} is not a sub cgroup path (a path below the container's cgroup, without "..")`);
     const matches = (file: string) => hierarchyOf(file).split(',').some((c) => controllers.includes(c) || controllers.includes(c.replace(/^name=/, '')));
-    if (!files.some(matches)) throw new BerthError('INVALID_ARGUMENT', `--cgroup: no cgroup v1 hierarchy for ${controllers.join(',')}`);
-    entry = { ...entry, joinFiles: entry.joinFiles.map((f) => (matches(f) ? files.find((g) => hierarchyOf(g) === hierarchyOf(f)) ?? f : f)) };
+    if (!own.joinFiles.some(matches)) throw new BerthError('INVALID_ARGUMENT', `--cgroup: no cgroup v1 hierarchy for ${controllers.join(',')}`);
+    entry = {
+      ...entry,
+      joinFiles: entry.joinFiles.map((f, i) => {
+        const mine = own.joinFiles[i]!;
+        if (!matches(mine) || rel === '') return matches(mine) ? mine : f;
+        const dir = join(dirname(mine), rel);
+        if (!existsSync(dir)) {
+          // runc's words: the process could not be added to a cgroup that is not there
+          throw new BerthError('NOT_FOUND', `--cgroup: adding pid to cgroups: open ${dir}/cgroup.procs: no such file or directory (cgroup ${join(cgroupPath, rel)} does not exist in ${hierarchyOf(mine)})`, { hint: 'create the sub-cgroup first' });
+        }
+        return join(dir, basename(mine));
+      }),
+    };
   }
   return entry;
 }

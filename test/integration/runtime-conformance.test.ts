@@ -416,6 +416,14 @@ print(os.read(os.open('self/mountinfo', os.O_RDONLY, dir_fd=proc), 1 << 20).deco
         const bogus = spawnSync(cli, ['--root', h.rootDir, 'exec', '--cgroup', 'whaaat:/', id, '/bin/true'], { encoding: 'utf8' });
         assert.notEqual(bogus.status, 0);
         assert.match(bogus.stderr, /--cgroup: unknown controller "whaaat"/);
+        // per controller: a sub-cgroup made in the memory hierarchy alone is enough for memory:
+        const memOnly = join('/sys/fs/cgroup/memory', cgroupPath, 'memonly');
+        mkdirSync(memOnly);
+        subDirs.push(memOnly);
+        const mem = spawnSync(cli, ['--root', h.rootDir, 'exec', '--cgroup', 'memory:memonly', id, '/bin/cat', '/proc/self/cgroup'], { encoding: 'utf8' });
+        assert.equal(mem.status, 0, mem.stderr);
+        assert.match(mem.stdout, /:memory:.*\/memonly$/m);
+        assert.doesNotMatch(mem.stdout, /:pids:.*\/memonly$/m);
       }
       await h.runtime.delete(id, { force: true });
       for (const dir of subDirs) rmSync(dir, { recursive: false, force: true });
