@@ -140,6 +140,7 @@ void seccomp_bpf_op(const struct plan_op *op);
 int seccomp_export(void);
 int connect_seccomp_agent(const char *path);
 void send_fd(int sock, int fd, const void *data, size_t len, const char *what);
+int recv_fd(int sock);
 
 /* hooks.c */
 void op_hooks(const struct plan_op *op);

@@ -309,13 +309,7 @@ int monitor_run(void)
 		fail("signalfd", errno, NULL);
 	if (mon.flags & MON_TTY) {
 		/* the child sends the pty master on the console pair (OP_CONSOLE) */
-		char name[128], cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = { .iov_base = name, .iov_len = sizeof(name) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-		struct cmsghdr *cm = recvmsg(ctx.relay_fd, &msg, MSG_CMSG_CLOEXEC) > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-		int master = -1;
-		if (cm && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(&master, CMSG_DATA(cm), sizeof(int));
+		int master = recv_fd(ctx.relay_fd);
 		close(ctx.relay_fd);
 		ctx.relay_fd = master;
 	} else {

@@ -234,42 +234,15 @@ static int tree_from_helper(int (*make)(void *), void *arg, const char *what)
 		fail("fork", errno, what);
 	if (pid == 0) {
 		close(sv[0]);
-		int fd = make(arg);
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		memset(&u, 0, sizeof(u));
-		char byte = 'T';
-		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-		_exit(sendmsg(sv[1], &mh, 0) < 0 ? 1 : 0);
+		send_fd(sv[1], make(arg), "T", 1, what);
+		_exit(0);
 	}
 	close(sv[1]);
-	char byte = 0;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	ssize_t got;
-	while ((got = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	int recv_err = got < 0 ? errno : EPIPE;
+	int fd = recv_fd(sv[0]);
+	int recv_err = errno;
 	close(sv[0]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	int fd = -1;
-	if (got > 0)
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-				memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	if (fd < 0)
 		fail("recvmsg", recv_err, what); /* after the helper's own report, which comes first */
 	return fd;

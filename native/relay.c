@@ -21,23 +21,6 @@ static void copy_winsize(int sig)
 		ioctl(master_fd, TIOCSWINSZ, &ws);
 }
 
-static int recv_master(int sock)
-{
-	char name[128], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = name, .iov_len = sizeof(name) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	ssize_t n;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 static int pump(int from, int to)
 {
 	char buf[8192];
@@ -57,7 +40,7 @@ static int pump(int from, int to)
 
 int relay_console(void)
 {
-	master_fd = recv_master(ctx.relay_fd);
+	master_fd = recv_fd(ctx.relay_fd);
 	close(ctx.relay_fd);
 	ctx.relay_fd = -1;
 	if (master_fd < 0)
