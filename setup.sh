@@ -13,8 +13,9 @@ fi
 # Debian packages: the C helper's build (cc, libseccomp), ISA-L (libisal2: gzip layers inflate
 # ~3.5x faster than with zlib; berth falls back to zlib without it), the test image
 # (busybox-static), the peers the benchmarks compare with (runc, crun), networking tools and the
-# test registry.
-PACKAGES="build-essential libseccomp-dev pkg-config libisal2 busybox-static iproute2 nftables runc crun containerd skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils"
+# test registry; aardvark-dns answers container names on user networks (netavark: podman's
+# network stack, for the benchmarks; iperf3 measures throughput).
+PACKAGES="build-essential libseccomp-dev pkg-config libisal2 busybox-static iproute2 nftables aardvark-dns netavark iperf3 runc crun containerd skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

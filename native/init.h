@@ -41,6 +41,9 @@ struct init_ctx {
 	int cgroup_fd;         /* O_PATH fd of the cgroup v2 dir to clone into, or -1 */
 	int seccomp_listener_fd; /* connected linux.seccomp.listenerPath socket, or -1 */
 	int seccomp_notify_fd; /* the loaded filter's notify fd, or -1 */
+	int caller_netns_fd;   /* the network namespace berth-init started in, kept when OP_SETNS
+	                          leaves it: the monitor's exit command runs there, not in the
+	                          container's network namespace; or -1 */
 	pid_t host_pid;        /* the child's pid in the parent's pid namespace (from the go pipe) */
 	int idmap_trees[BERTH_MAX_IDMAP_TREES]; /* OP_IDMAP_TREE fds + 1 (0: none), by slot */
 	int go_pipe[2];        /* parent -> child: id maps written, go on */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +390,9 @@ int monitor_run(void)
 	if (mon.client_cleans || !mon.exit_argv[0])
 		return 0;
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* the exit command tears the container's network down: from the caller's namespace */
+	if (ctx.caller_netns_fd >= 0 && setns(ctx.caller_netns_fd, CLONE_NEWNET) < 0)
+		report_error("setns", errno, "the caller's network namespace", "the exit command runs in the container's");
 	extern char **environ;
 	execve(mon.exit_argv[0], mon.exit_argv, environ);
 	report_error("exec", errno, mon.exit_argv[0], "cannot run the exit command");

@@ -52,6 +52,8 @@ static void parent_op(const struct plan_op *op)
 		AUTO_FD fd = open(arg_str(op, 0), O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			fail("open", errno, arg_str(op, 0));
+		if ((int)arg_u64(op, 1) == CLONE_NEWNET && ctx.caller_netns_fd < 0)
+			ctx.caller_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (setns(fd, (int)arg_u64(op, 1)) < 0)
 			fail("setns", errno, arg_str(op, 0));
 		break;

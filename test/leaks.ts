@@ -2,7 +2,7 @@
  * What berth may leave behind, found on the real host: mounts, cgroups, berth-init processes
  * (however started: from build/berth-init, or from a sealed memfd, whose /proc/<pid>/exe reads
  * "/memfd:berth-init"), processes of containers in berth's cgroups, runtime state and temp dirs
- * of the tests, network namespaces and veths. test/leaks.check.ts asserts none is left after
+ * of the tests, network namespaces, veths, bridges, nftables tables and DNS servers of test roots. test/leaks.check.ts asserts none is left after
  * the suite; test/integration/leaks.test.ts plants one of each and shows each is found.
  */
 import { readFileSync, readdirSync, existsSync, readlinkSync } from 'node:fs';
@@ -53,6 +53,11 @@ function berthProcesses(ignore: Set<number>): string[] {
         // a kernel thread, or gone
       }
       const isInit = exe.startsWith('/memfd:berth-init') || exe.endsWith('/berth-init');
+      // a DNS server of a test's state root (aardvark-dns --config <root>/run/aardvark)
+      if (exe.endsWith('/aardvark-dns') && /berth-test-/.test(cmd)) {
+        out.push(`${pid} ${exe} ${cmd}`);
+        continue;
+      }
       // the test runner's own reaper (berth-init reap -- node …) is not a leak
       if (isInit && !/\breap\b/.test(cmd)) {
         out.push(`${pid} ${exe} ${cmd}`);
@@ -79,5 +84,7 @@ export function findLeaks(opts: { ignorePids?: number[] } = {}): Leaks {
   ];
   const netns = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.includes('berth')).map((n) => `netns ${n}`) : [];
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => /berth|veth/i.test(l));
-  return { mounts, cgroups, processes, dirs, network: [...netns, ...links] };
+  // the nftables tables of test roots (berth-<hash>; the default root's `berth` is not a test's)
+  const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter((l) => /\bberth-/.test(l)).map((l) => `nft ${l.trim()}`);
+  return { mounts, cgroups, processes, dirs, network: [...netns, ...links, ...tables] };
 }

@@ -4,7 +4,7 @@
  * --format json|<template>|table <template>.
  */
 import { BerthError } from '../common/index.ts';
-import { containerPaths, dirSize, familiarName, parseReference, type ContainerSummary, type Engine } from '../engine/index.ts';
+import { containerPaths, dirSize, familiarName, parseReference, portsColumn, type ContainerSummary, type Engine } from '../engine/index.ts';
 import type { CommandSpec, ParsedArgs } from './args.ts';
 import { boolFlag, formatFlag, listFlag, stringFlag, type BerthCommand } from './berth-command.ts';
 import { renderFormatted } from './render/format.ts';
@@ -120,7 +120,7 @@ function rowOf(s: ContainerSummary, opts: { noTrunc: boolean; size?: number }, n
     Mounts: (s.Mounts as { Source?: string }[]).map((m) => m.Source ?? '').join(','),
     Names: s.Names.map((n) => n.slice(1)).join(','),
     Networks: s.HostConfig.NetworkMode,
-    Ports: '',
+    Ports: portsColumn(s.Ports as Parameters<typeof portsColumn>[0]),
     RunningFor: timeAgo(s.Created, now),
     Size: opts.size === undefined ? '' : humanSize(opts.size),
     State: s.State,

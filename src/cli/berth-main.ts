@@ -12,6 +12,7 @@ import { imageLsCommand, imagesCommand } from './berth-image-list.ts';
 import { imagePruneCommand, imageRmCommand, imageTagCommand, rmiTopCommand, tagTopCommand } from './berth-image-remove.ts';
 import { imagePullCommand, loginCommand, logoutCommand, pullTopCommand } from './berth-registry.ts';
 import { BerthError } from '../common/index.ts';
+import { networkConnectCommand, networkCreateCommand, networkDisconnectCommand, networkInspectCommand, networkLsCommand, networkPruneCommand, networkRmCommand, portCommand } from './berth-network.ts';
 import { createCommand, runCommand, startCommand } from './berth-container-run.ts';
 import {
   containerCleanupCommand, containerPruneCommand, killCommand, pauseCommand, renameCommand, restartCommand, rmCommand, stopCommand,
@@ -29,7 +30,7 @@ const TOP_COMMANDS: BerthCommand[] = [
   runCommand, execTopCommand, psTopCommand, pullTopCommand, imagesCommand, loginCommand, logoutCommand, infoCommand, versionCommand,
   attachCommand, createCommand, eventsCommand, historyTopCommand, importTopCommand, inspectTopCommand, killCommand, loadTopCommand,
   logsCommand, pauseCommand, renameCommand, restartCommand, rmCommand, rmiTopCommand, saveTopCommand, startCommand, statsCommand,
-  stopCommand, tagTopCommand, topCommand, unpauseCommand, updateCommand, waitCommand,
+  stopCommand, tagTopCommand, topCommand, unpauseCommand, updateCommand, waitCommand, portCommand,
 ];
 
 /** `berth container <sub>`: the container verbs under docker's management command. */
@@ -53,6 +54,7 @@ const CONTAINER_COMMANDS: Array<[string[], BerthCommand]> = [
   [['inspect'], containerInspectCommand],
   [['top'], topCommand],
   [['stats'], statsCommand],
+  [['port'], portCommand],
   [['prune'], containerPruneCommand],
   [['cleanup'], containerCleanupCommand],
 ];
@@ -69,6 +71,18 @@ const SYSTEM_COMMANDS: Array<[string[], BerthCommand]> = [
 const MANAGEMENT: Record<string, { summary: string; commands: Array<[string[], BerthCommand]>; hidden?: string[] }> = {
   container: { summary: 'Manage containers', commands: CONTAINER_COMMANDS, hidden: ['cleanup'] },
   image: { summary: 'Manage images', commands: [] },
+  network: {
+    summary: 'Manage networks',
+    commands: [
+      [['create'], networkCreateCommand],
+      [['ls', 'list'], networkLsCommand],
+      [['inspect'], networkInspectCommand],
+      [['rm', 'remove'], networkRmCommand],
+      [['connect'], networkConnectCommand],
+      [['disconnect'], networkDisconnectCommand],
+      [['prune'], networkPruneCommand],
+    ],
+  },
   system: { summary: 'Manage berth', commands: SYSTEM_COMMANDS },
 };
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { BerthError } from '../common/index.ts';
+import { parseExposed, parsePublish } from '../network/index.ts';
 import type { BindSpec, DeviceSpec, RestartPolicy, RunSpec, TmpfsSpec } from '../engine/index.ts';
 import type { FlagSpec, ParsedArgs } from './args.ts';
 import { boolFlag, listFlag, stringFlag } from './berth-command.ts';
@@ -52,7 +53,13 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'stop-signal', type: 'string', value: 'string', description: 'signal to stop the container' },
   { name: 'stop-timeout', type: 'number', value: 'int', description: 'timeout (in seconds) to stop a container' },
   { name: 'restart', type: 'string', value: 'string', description: 'restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)' },
-  { name: 'network', type: 'string', value: 'network', aliases: ['net'], description: 'connect a container to a network (none, host, container:NAME)' },
+  { name: 'network', type: 'string', value: 'network', aliases: ['net'], description: 'connect a container to a network (bridge, the default; none; host; container:NAME; or a network of `berth network create`)' },
+  { name: 'publish', short: 'p', type: 'string', value: 'list', repeatable: true, description: "publish a container's port(s) to the host ([IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ranges too)" },
+  { name: 'expose', type: 'string', value: 'list', repeatable: true, description: 'expose a port or a range of ports (PORT[/PROTO], for -P)' },
+  { name: 'publish-all', short: 'P', type: 'boolean', description: 'publish all exposed ports to random ports' },
+  { name: 'ip', type: 'string', value: 'string', description: 'IPv4 address (e.g., 10.100.0.20), on a user-defined network' },
+  { name: 'mac-address', type: 'string', value: 'string', description: 'container MAC address (e.g., 92:d0:c6:0a:29:33)' },
+  { name: 'network-alias', type: 'string', value: 'list', aliases: ['net-alias'], repeatable: true, description: 'add network-scoped alias for the container' },
   { name: 'pid', type: 'string', value: 'string', description: 'PID namespace to use (host, container:NAME)' },
   { name: 'ipc', type: 'string', value: 'string', description: 'IPC mode to use (private, shareable, host, container:NAME)' },
   { name: 'uts', type: 'string', value: 'string', description: 'UTS namespace to use (host)' },
@@ -342,6 +349,12 @@ export function runSpecFromArgs(args: ParsedArgs): RunSpec {
   set('stopTimeout', num('stop-timeout'));
   if (str('restart') !== undefined) spec.restart = parseRestart(str('restart')!);
   set('network', str('network'));
+  if (listFlag(args, 'publish').length) spec.publish = listFlag(args, 'publish').flatMap(parsePublish);
+  if (boolFlag(args, 'publish-all')) spec.publishAll = true;
+  if (listFlag(args, 'expose').length) spec.expose = parseExposed(listFlag(args, 'expose')).map((e) => `${e.containerPort}/${e.protocol}`);
+  set('ip', str('ip'));
+  set('macAddress', str('mac-address'));
+  if (listFlag(args, 'network-alias').length) spec.networkAliases = listFlag(args, 'network-alias');
   set('pid', str('pid'));
   set('ipc', str('ipc'));
   set('uts', str('uts'));

@@ -9,10 +9,12 @@ import { BerthError } from '../common/index.ts';
 import { Runtime, type RuntimeOptions } from '../runtime/index.ts';
 import { openImageContext, type ImageContext, type ImageContextOptions } from './context.ts';
 import { ContainerStore } from './container-store.ts';
+import { NetworkStore } from './network-store.ts';
 import { enginePaths, type EnginePaths } from './container-paths.ts';
 
 export interface EngineContext extends ImageContext {
   containers: ContainerStore;
+  networks: NetworkStore;
   paths: EnginePaths;
   /** The runtime (made on first use: `ps` and `inspect` need none). */
   runtime(): Runtime;
@@ -37,6 +39,7 @@ export function openEngineContext(opts: EngineOptions = {}): EngineContext {
   return {
     ...image,
     containers: new ContainerStore(image.db),
+    networks: new NetworkStore(image.db),
     paths,
     runtime: () => (runtime ??= new Runtime({ root: paths.runtimeRoot, ...(opts.launcher ? { launcher: opts.launcher } : {}) })),
     get cleanupCommand() {

@@ -20,6 +20,8 @@ import { checkHostname, hostsFile, resolvConf } from './container-etc.ts';
 import { newContainerId, validateName, type ContainerRecord } from './container-store.ts';
 import { imageContainerConfig, noSuchImage, type ImageRecord } from './image-store.ts';
 import { pull, type PullEvent } from './image-pull.ts';
+import { checkRunNetwork, networkMode, recordEndpoint } from './networks.ts';
+import type { NetworkRecord } from './network-store.ts';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
@@ -158,9 +160,6 @@ export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
     }
   }
   for (const t of spec.tmpfs ?? []) target(t.target, 'tmpfs');
-  if (spec.network !== undefined && !['none', 'host', 'default', 'bridge'].includes(spec.network) && !spec.network.startsWith('container:')) {
-    throw new BerthError('NOT_FOUND', `network ${spec.network} not found`);
-  }
   if (spec.userns === 'auto' && (spec.uidMaps?.length || spec.gidMaps?.length)) {
     throw new BerthError('INVALID_ARGUMENT', '--userns auto cannot be combined with --uidmap or --gidmap');
   }
@@ -180,9 +179,6 @@ export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
   }
   if ((spec.userns === 'auto' || spec.uidMaps?.length) && spec.network === 'host') {
     throw new BerthError('INVALID_ARGUMENT', 'a user-namespaced container cannot use --network host', { hint: 'use --network none, or --userns host' });
-  }
-  if (spec.network === 'bridge') {
-    throw new BerthError('NOT_IMPLEMENTED', 'the bridge network is not available yet', { hint: 'use --network none or --network host' });
   }
 }
 
@@ -208,7 +204,7 @@ function dockerConfig(imageConfig: ContainerConfig, spec: RunSpec, hostname: str
     Entrypoint: entrypoint?.length ? entrypoint : null,
     OnBuild: imageConfig.OnBuild ?? null,
     Labels: { ...(imageConfig.Labels ?? {}), ...(spec.labels ?? {}) },
-    ...(imageConfig.ExposedPorts ? { ExposedPorts: imageConfig.ExposedPorts } : {}),
+    ...(imageConfig.ExposedPorts || spec.expose?.length ? { ExposedPorts: { ...(imageConfig.ExposedPorts ?? {}), ...Object.fromEntries((spec.expose ?? []).map((p) => [p, {}])) } } : {}),
     ...(spec.stopSignal ?? imageConfig.StopSignal ? { StopSignal: spec.stopSignal ?? imageConfig.StopSignal } : {}),
     ...(spec.stopTimeout !== undefined ? { StopTimeout: spec.stopTimeout } : {}),
   };
@@ -227,6 +223,9 @@ export interface ContainerPlan {
   dockerConfig: Record<string, unknown>;
   hostname: string;
   files: { path: string; content: string }[];
+  /** The network of berth's the container joins at start (none for none, host, container:X). */
+  network: NetworkRecord | undefined;
+  warnings: string[];
 }
 
 function exists(path: string): boolean {
@@ -295,10 +294,24 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
   const config = containerConfig({ config: imageConfig }, { ...spec, hostname }, paths, host, rootMount, allCaps);
   config.linux!.cgroupsPath = `${ctx.paths.cgroupParent}/${id}`;
   const args = containerArgs(imageConfig, spec);
-  const network = spec.network ?? 'none';
+  const mode = networkMode(spec.network);
+  const net = checkRunNetwork(ctx, spec.network, {
+    ...(spec.ip !== undefined ? { ip: spec.ip } : {}),
+    ...(spec.macAddress !== undefined ? { mac: spec.macAddress } : {}),
+    ...(spec.networkAliases ? { aliases: spec.networkAliases } : {}),
+  });
+  const warnings: string[] = [];
+  if ((spec.publish?.length || spec.publishAll) && !net) warnings.push(`Published ports are discarded when using ${mode.kind === 'host' ? 'host' : mode.kind === 'none' ? 'none' : 'container'} network mode`);
   const files = [{ path: paths.hostnamePath, content: `${hostname}\n` }];
-  if (network === 'host') {
-    files.push({ path: paths.hostsPath, content: readHostFile('/etc/hosts') + (spec.addHosts?.length ? hostsFile({ addHosts: spec.addHosts }).split('\n').slice(6).join('\n') : '') });
+  if (net) {
+    files.push({ path: paths.hostsPath, content: hostsFile({ ...(spec.addHosts ? { addHosts: spec.addHosts } : {}), hostGateway: net.gateway }) });
+    // a user network resolves its containers' names (its DNS server is on the gateway); docker's
+    // default bridge does not, and gets the host's resolvers
+    const userNetwork = net.name !== 'bridge';
+    const base = resolvConf(readHostFile('/etc/resolv.conf'), spec);
+    files.push({ path: paths.resolvConfPath, content: userNetwork ? withNameserverFirst(base, net.gateway, spec.dns?.length ? spec.dns : []) : base });
+  } else if (mode.kind === 'host') {
+    files.push({ path: paths.hostsPath, content: readHostFile('/etc/hosts') + (spec.addHosts?.length ? hostsFile({ addHosts: spec.addHosts, hostGateway: '127.0.0.1' }).split('\n').slice(6).join('\n') : '') });
     files.push({ path: paths.resolvConfPath, content: spec.dns?.length || spec.dnsSearch?.length || spec.dnsOptions?.length ? resolvConf(readHostFile('/etc/resolv.conf'), spec) : readHostFile('/etc/resolv.conf') });
   } else {
     files.push({ path: paths.hostsPath, content: hostsFile({ ...(spec.addHosts ? { addHosts: spec.addHosts } : {}) }) });
@@ -315,7 +328,18 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
     dockerConfig: dockerConfig(imageConfig, spec, hostname, config.process!.env ?? [], args),
     hostname,
     files,
+    network: net,
+    warnings,
   };
+}
+
+/** resolv.conf with the network's DNS server first (then --dns's servers; the host's are its upstreams). */
+function withNameserverFirst(text: string, gateway: string, extra: string[]): string {
+  const lines = text.split('\n').filter((l) => l && !l.startsWith('nameserver '));
+  const servers = [gateway, ...extra].map((s) => `nameserver ${s}`);
+  const search = lines.filter((l) => l.startsWith('search '));
+  const rest = lines.filter((l) => !l.startsWith('search '));
+  return [...search, ...servers, ...rest].join('\n') + '\n';
 }
 
 function readHostFile(path: string): string {
@@ -338,7 +362,7 @@ function namespacePath(ctx: EngineContext, ref: string, type: 'pid' | 'ipc' | 'n
 export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: CreateOptions = {}): Promise<CreateResult> {
   const image = await imageForRun(ctx, spec, opts);
   const plan = await planContainer(ctx, spec, image);
-  const warnings: string[] = [];
+  const warnings: string[] = [...plan.warnings];
   if (image.architecture !== hostPlatform().architecture) {
     warnings.push(`The requested image's platform (${image.os}/${image.architecture}) does not match the detected host platform (${formatPlatform(hostPlatform())}) and no specific platform was requested`);
   }
@@ -346,7 +370,7 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
   // the image is pinned in the same transaction as the record: a concurrent rmi sees the container
   const record = ctx.db.transaction(() => {
     if (!ctx.store.get(image.id)) throw noSuchImage(spec.image);
-    return ctx.containers.insert({
+    const inserted = ctx.containers.insert({
       id: plan.id,
       name: plan.name,
       imageId: image.id,
@@ -368,6 +392,15 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
       restartCount: 0,
       stoppedByUser: false,
     });
+    if (plan.network) {
+      if (!ctx.networks.get(plan.network.id)) throw new BerthError('NOT_FOUND', `network ${plan.network.name} not found`);
+      recordEndpoint(ctx, plan.id, plan.network, {
+        ...(plan.spec.ip !== undefined ? { ip: plan.spec.ip } : {}),
+        ...(plan.spec.macAddress !== undefined ? { mac: plan.spec.macAddress } : {}),
+        ...(plan.spec.networkAliases ? { aliases: plan.spec.networkAliases } : {}),
+      });
+    }
+    return inserted;
   });
   try {
     await writeBundle(ctx, plan);

@@ -10,6 +10,7 @@ describe('the container\'s /etc files', () => {
     assert.throws(() => parseAddHost('db'), /bad format for add-host/);
     assert.throws(() => parseAddHost('db:999.1.1.1'), /invalid IP address in add-host/);
     assert.throws(() => parseAddHost('gw:host-gateway'), /host-gateway needs a bridge network/);
+    assert.deepEqual(parseAddHost('gw:host-gateway', '10.99.0.1'), { host: 'gw', ip: '10.99.0.1' });
   });
 
   it('keeps the host\'s resolvers but its local ones, falls back to docker\'s, and applies --dns, --dns-search, --dns-option', () => {

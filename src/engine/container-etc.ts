@@ -11,21 +11,24 @@ const HOSTS_DEFAULT = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6
 const DEFAULT_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
 
 /** One --add-host entry: `name:ip` (an IPv6 address keeps its colons; `name=ip` works too). */
-export function parseAddHost(entry: string): { host: string; ip: string } {
+export function parseAddHost(entry: string, hostGateway?: string): { host: string; ip: string } {
   const sep = entry.includes('=') ? entry.indexOf('=') : entry.indexOf(':');
   const host = sep > 0 ? entry.slice(0, sep) : '';
   let ip = sep > 0 ? entry.slice(sep + 1) : '';
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
   if (!host || /\s/.test(host)) throw new BerthError('INVALID_ARGUMENT', `invalid argument "${entry}" for "--add-host" flag: bad format for add-host: "${entry}"`);
-  if (ip === 'host-gateway') throw new BerthError('NOT_IMPLEMENTED', `--add-host ${entry}: host-gateway needs a bridge network, which berth does not have yet`);
+  if (ip === 'host-gateway') {
+    if (!hostGateway) throw new BerthError('INVALID_ARGUMENT', `--add-host ${entry}: host-gateway needs a bridge network (the container has none)`);
+    ip = hostGateway;
+  }
   if (!isIP(ip)) throw new BerthError('INVALID_ARGUMENT', `invalid argument "${entry}" for "--add-host" flag: invalid IP address in add-host: "${ip}"`);
   return { host, ip };
 }
 
-export function hostsFile(opts: { addHosts?: string[]; own?: { ip: string; hostname: string; domainname?: string } }): string {
+export function hostsFile(opts: { addHosts?: string[]; hostGateway?: string; own?: { ip: string; hostname: string; domainname?: string } }): string {
   const lines = [...HOSTS_DEFAULT];
   for (const entry of opts.addHosts ?? []) {
-    const { host, ip } = parseAddHost(entry);
+    const { host, ip } = parseAddHost(entry, opts.hostGateway);
     lines.push(`${ip}\t${host}`);
   }
   if (opts.own) {

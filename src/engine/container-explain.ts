@@ -9,6 +9,7 @@ import { planContainer, type PullPolicy } from './container-create.ts';
 import { monitorOptions } from './container-lifecycle.ts';
 import type { RunSpec } from './container-spec.ts';
 import { overlayMountData } from '../storage/index.ts';
+import { explainNetwork } from './networks.ts';
 
 export async function explainRun(ctx: EngineContext, spec: RunSpec, opts: { pull?: PullPolicy; detach?: boolean } = {}): Promise<string> {
   const lines: string[] = [];
@@ -28,9 +29,11 @@ export async function explainRun(ctx: EngineContext, spec: RunSpec, opts: { pull
   lines.push(`3. files: mkdir ${paths.dir} (0710) with rootfs/, diff/ (overlay upper), work/; write hostname ("${plan.hostname}"), hosts, resolv.conf, config.json`);
   lines.push(`4. root: mount("overlay", "${paths.rootfsDir}", "overlay", 0, "${overlayMountData(plan.rootMount)}")${plan.rootMount.cwd ? ` after chdir("${plan.rootMount.cwd}")` : ''}`);
   lines.push('   made by berth-init inside the container\'s own mount namespace: the host sees no mount');
+  const net = explainNetwork(ctx, plan.spec, plan.network);
+  lines.push(`5. ${net[0]}`, ...net.slice(1));
   const monitor = monitorOptions(ctx, spec, paths, plan.id);
-  lines.push(`5. monitor: berth-init stays as the container's parent in a session of its own; it holds the container's ${spec.tty ? 'pty' : 'stdio pipes'}, writes ${monitor.logPath || 'no log'}, serves attach clients on ${paths.attachPath}, writes ${paths.exitPath} at the end and then runs: ${monitor.exitCommand.join(' ')}`);
-  lines.push(`6. start: connect to the runtime's start socket; ${opts.detach ? 'print the ID' : 'attach to the monitor first, so no output is missed'}`);
+  lines.push(`6. monitor: berth-init stays as the container's parent in a session of its own; it holds the container's ${spec.tty ? 'pty' : 'stdio pipes'}, writes ${monitor.logPath || 'no log'}, serves attach clients on ${paths.attachPath}, writes ${paths.exitPath} at the end and then runs: ${monitor.exitCommand.join(' ')}`);
+  lines.push(`7. start: connect to the runtime's start socket; ${opts.detach ? 'print the ID' : 'attach to the monitor first, so no output is missed'}`);
   lines.push('');
   lines.push(await ctx.runtime().explain(plan.id, { bundleDir: paths.dir, config: plan.config, monitor }));
   return lines.join('\n').replace(/\n*$/, '\n');

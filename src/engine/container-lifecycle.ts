@@ -6,7 +6,7 @@
  * under the container's lock: it reads the exit record, removes the runtime's state and cgroup,
  * records the exit, and then either removes the container (--rm) or restarts it (policy).
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, SyscallError } from '../common/index.ts';
@@ -17,6 +17,9 @@ import { containerPaths, type ContainerPaths } from './container-paths.ts';
 import type { RunSpec } from './container-spec.ts';
 import { assertTransition } from './container-status.ts';
 import type { ContainerRecord } from './container-store.ts';
+import { hostsFile } from './container-etc.ts';
+import { attachNetworks, detachNetworks } from './networks.ts';
+import { parseExposed } from '../network/index.ts';
 
 /** What the monitor writes when the container's init ends. */
 export interface ExitRecord {
@@ -119,14 +122,43 @@ export async function startLocked(ctx: EngineContext, rec: ContainerRecord, opts
   const config = JSON.parse(await readFile(paths.configPath, 'utf8')) as RuntimeConfig;
   if (opts.consoleSize && config.process?.terminal) config.process.consoleSize = { height: opts.consoleSize.rows, width: opts.consoleSize.cols };
   const spec = rec.spec;
+  // what a previous run (or a killed command) left of its networking
+  await detachNetworks(ctx, rec.id);
   let pid: number;
   try {
-    ({ pid } = await runtime.create(rec.id, {
-      bundleDir: paths.dir,
-      config,
-      monitor: monitorOptions(ctx, spec, paths, rec.id),
-    }));
+    const ownUserns = (config.linux?.namespaces ?? []).some((n) => n.type === 'user' && !n.path);
+    const net = await attachNetworks(ctx, rec, parseExposed(Object.keys((rec.config.ExposedPorts as Record<string, unknown> | undefined) ?? {})), { later: ownUserns });
+    try {
+      if (net.netnsPath || net.plumb) {
+        const namespaces = (config.linux!.namespaces ??= []).filter((n) => n.type !== 'network');
+        config.linux!.namespaces = [...namespaces, net.netnsPath ? { type: 'network', path: net.netnsPath } : { type: 'network' }];
+        const hostname = (rec.config.Hostname as string | undefined) ?? '';
+        const domainname = (rec.config.Domainname as string | undefined) ?? '';
+        const gateway = ctx.networks.endpointsOf(rec.id).map((e) => ctx.networks.get(e.networkId)?.gateway).find(Boolean);
+        await writeFile(paths.hostsPath, hostsFile({
+          ...(spec.addHosts ? { addHosts: spec.addHosts } : {}),
+          ...(gateway ? { hostGateway: gateway } : {}),
+          own: { ip: net.primaryIp, hostname, ...(domainname ? { domainname } : {}) },
+        }));
+      }
+      ({ pid } = await runtime.create(rec.id, {
+        bundleDir: paths.dir,
+        config,
+        monitor: monitorOptions(ctx, spec, paths, rec.id),
+      }));
+      if (net.plumb) {
+        try {
+          net.plumb(`/proc/${pid}/ns/net`);
+        } catch (err) {
+          await runtime.delete(rec.id, { force: true }).catch(ignoreNotFound);
+          throw err;
+        }
+      }
+    } finally {
+      net.release();
+    }
   } catch (err) {
+    await detachNetworks(ctx, rec.id).catch(() => {});
     ctx.containers.update(rec.id, { exitCode: startErrorExitCode(err), error: err instanceof Error ? err.message : String(err) });
     throw err;
   }
@@ -149,6 +181,7 @@ export async function startLocked(ctx: EngineContext, rec: ContainerRecord, opts
     await runtime.start(rec.id);
   } catch (err) {
     await runtime.delete(rec.id, { force: true }).catch(ignoreNotFound);
+    await detachNetworks(ctx, rec.id).catch(() => {});
     ctx.containers.update(rec.id, { exitCode: startErrorExitCode(err), error: err instanceof Error ? err.message : String(err) });
     throw err;
   }
@@ -177,6 +210,7 @@ export async function finishLocked(ctx: EngineContext, rec: ContainerRecord): Pr
   const paths = containerPaths(ctx.paths, rec.id);
   const exit = readExitRecord(paths.exitPath);
   await ctx.runtime().delete(rec.id, { force: true }).catch(ignoreNotFound);
+  await detachNetworks(ctx, rec.id);
   const fields = {
     status: 'exited' as const,
     pid: 0,

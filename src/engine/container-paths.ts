@@ -28,6 +28,12 @@ export interface EnginePaths {
   runDir: string;
   runtimeRoot: string;
   attachDir: string;
+  /** Host-wide names of this root's network things: its nftables table, the prefix of its
+   * bridges (berth0, berth1, … for the default root; berth<hash>-0, … for another), and the
+   * directory of its DNS server's configuration. */
+  nftTable: string;
+  bridgePrefix: string;
+  dnsDir: string;
 }
 
 /** Where one container's files are. */
@@ -49,7 +55,18 @@ export interface ContainerPaths {
 export function enginePaths(root: string): EnginePaths {
   const runDir = root === DEFAULT_ROOT ? '/run/berth' : join(root, 'run');
   const cgroupParent = root === DEFAULT_ROOT ? '/berth' : `/berth-${fnv1a64(root).slice(0, 12)}`;
-  return { root, cgroupParent, containersDir: join(root, 'containers'), runDir, runtimeRoot: join(runDir, 'runtime'), attachDir: join(runDir, 'attach') };
+  const hash = fnv1a64(root);
+  return {
+    root,
+    cgroupParent,
+    containersDir: join(root, 'containers'),
+    runDir,
+    runtimeRoot: join(runDir, 'runtime'),
+    attachDir: join(runDir, 'attach'),
+    nftTable: root === DEFAULT_ROOT ? 'berth' : `berth-${hash.slice(0, 12)}`,
+    bridgePrefix: root === DEFAULT_ROOT ? 'berth' : `berth${hash.slice(0, 6)}-`,
+    dnsDir: join(runDir, 'aardvark'),
+  };
 }
 
 export function containerPaths(paths: EnginePaths, id: string): ContainerPaths {

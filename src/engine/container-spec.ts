@@ -10,6 +10,7 @@ import { DOCKER_DEFAULT_CAPABILITIES, DOCKER_DEFAULT_PATH_ENV, DOCKER_DEFAULT_RE
 import { dockerSeccompProfile } from './defaults/seccomp-default.ts';
 import { ROOTFS_MOUNT_ANNOTATION, USER_ANNOTATION } from '../runtime/index.ts';
 import type { ContainerPaths } from './container-paths.ts';
+import type { PortBinding } from '../network/index.ts';
 
 export interface BindSpec {
   source: string;
@@ -86,6 +87,16 @@ export interface RunSpec {
   stopTimeout?: number;
   restart?: RestartPolicy;
   network?: string;
+  /** -p: ports published while the container runs. */
+  publish?: PortBinding[];
+  /** --expose: ports added to the image's EXPOSE (`80/tcp`). */
+  expose?: string[];
+  /** -P: every port the image exposes, on a free host port. */
+  publishAll?: boolean;
+  /** --ip, --mac-address, --network-alias: what the container asks of its network. */
+  ip?: string;
+  macAddress?: string;
+  networkAliases?: string[];
   pid?: string;
   ipc?: string;
   uts?: string;
@@ -154,6 +165,13 @@ export function containerCapabilities(spec: RunSpec, all: readonly string[]): st
   for (const c of add) if (c !== 'CAP_ALL') caps.add(c);
   // none the host cannot give (a default it lacks is left out, as the runtime would refuse it)
   return [...caps].filter((c) => all.includes(c));
+}
+
+/** The network namespace a spec asks for: the host's, another container's, or (undefined) one of
+ * its own (none, or a network of berth's, which the engine makes at start). */
+function networkNamespaceOf(spec: RunSpec): string | undefined {
+  const n = spec.network;
+  return n === 'host' || n?.startsWith('container:') ? n : undefined;
 }
 
 function namespaceMode(value: string | undefined, flag: string): { kind: 'private' | 'host' | 'container' | 'shareable'; target?: string } {
@@ -242,7 +260,7 @@ export function containerConfig(image: ImageInfo, spec: RunSpec, paths: Containe
     mounts.push({ destination: b.target, type: 'bind', source: b.source, options: ['rbind', ...(b.readOnly ? ['ro'] : []), ...(b.propagation ? [b.propagation] : [])] });
   }
   const etc = (destination: string, source: string) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
-  const network = namespaceMode(spec.network === 'none' || spec.network === 'bridge' || spec.network === 'default' ? undefined : spec.network, '--network');
+  const network = namespaceMode(networkNamespaceOf(spec), '--network');
   if (network.kind !== 'host') {
     mounts.push(etc('/etc/hostname', paths.hostnamePath));
     mounts.push(etc('/etc/hosts', paths.hostsPath));
@@ -275,7 +293,7 @@ export function containerConfig(image: ImageInfo, spec: RunSpec, paths: Containe
     if (mode.kind === 'container') namespaces.push({ type, path: host.namespaceOf(mode.target!, type) });
     else namespaces.push({ type });
   };
-  joinOrNew('network', spec.network === 'none' || spec.network === 'bridge' || spec.network === 'default' ? undefined : spec.network, '--network');
+  joinOrNew('network', networkNamespaceOf(spec), '--network');
   joinOrNew('pid', spec.pid, '--pid');
   joinOrNew('ipc', spec.ipc, '--ipc');
   if (namespaceMode(spec.uts, '--uts').kind === 'host') {

@@ -3,6 +3,7 @@
  * prune, rename, update, and the monitor's `cleanup`. Each takes the container's lock around
  * what touches the kernel and asks container-status.ts whether it may act.
  */
+import { detachNetworks } from './networks.ts';
 import { readFileSync } from 'node:fs';
 import { lstat, readdir, rm, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -220,6 +221,8 @@ export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Pr
   ctx.containers.update(rec.id, { status: 'removing' });
   try {
     await ctx.runtime().delete(rec.id, { force: true }).catch(ignoreNotFound);
+    // a start killed half-way may have left leases (the record's endpoints go with it)
+    await detachNetworks(ctx, rec.id);
     await rm(paths.attachPath, { force: true });
     await rm(paths.dir, { recursive: true, force: true, maxRetries: 3 });
   } catch (err) {

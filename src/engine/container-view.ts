@@ -13,6 +13,7 @@ import { containerPaths } from './container-paths.ts';
 import { describeStatus } from './container-status.ts';
 import type { ContainerRecord } from './container-store.ts';
 import { effectiveRecord, isActive } from './container-lifecycle.ts';
+import { networkModeOf, networkSettingsOf, portBindingsOf, portSummaries } from './network-view.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -39,8 +40,9 @@ function hostConfigOf(rec: ContainerRecord): Record<string, unknown> {
     Binds: s.binds?.length ? s.binds.map((b) => `${b.source}:${b.target}${b.readOnly ? ':ro' : ''}`) : null,
     ContainerIDFile: '',
     LogConfig: { Type: s.logDriver ?? 'json-file', Config: { ...(s.logMaxSize ? { 'max-size': String(s.logMaxSize) } : {}), ...(s.logMaxFiles ? { 'max-file': String(s.logMaxFiles) } : {}) } },
-    NetworkMode: s.network ?? 'none',
-    PortBindings: {},
+    NetworkMode: networkModeOf(rec),
+    PortBindings: portBindingsOf(rec),
+    PublishAllPorts: s.publishAll === true,
     RestartPolicy: { Name: restart.name, MaximumRetryCount: restart.name === 'on-failure' ? restart.maxRetries : 0 },
     AutoRemove: s.autoRemove === true,
     CapAdd: s.capAdd ?? null,
@@ -157,14 +159,7 @@ export async function inspectContainer(ctx: EngineContext, ref: string): Promise
     GraphDriver: { Name: 'overlay', Data: { LowerDir: lowerDir, MergedDir: paths.rootfsDir, UpperDir: paths.upperDir, WorkDir: paths.workDir } },
     Mounts: mountsOf(rec),
     Config: rec.config,
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      HairpinMode: false,
-      Ports: {},
-      SandboxKey: rec.pid > 0 && isActive(rec) ? `/proc/${rec.pid}/ns/net` : '',
-      Networks: { [rec.spec.network === 'host' ? 'host' : 'none']: { NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
-    },
+    NetworkSettings: networkSettingsOf(ctx, rec),
     Berth: berthSection(ctx, rec),
   };
 }
@@ -202,9 +197,9 @@ export function summarize(ctx: EngineContext, raw: ContainerRecord, now = Date.n
     State: rec.status,
     Status: describeStatus(rec.status, rec.startedAt, rec.finishedAt, rec.exitCode, now),
     Labels: c.Labels ?? {},
-    Ports: [],
+    Ports: portSummaries(ctx, rec),
     Mounts: mountsOf(rec),
-    HostConfig: { NetworkMode: rec.spec.network ?? 'none' },
+    HostConfig: { NetworkMode: networkModeOf(rec) },
     record: rec,
   };
 }

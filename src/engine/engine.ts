@@ -9,16 +9,19 @@
 import { openEngineContext, type EngineContext, type EngineOptions } from './container-context.ts';
 import { Containers } from './containers.ts';
 import { Images } from './images.ts';
+import { Networks } from './network-api.ts';
 
 export class Engine {
   readonly ctx: EngineContext;
   readonly images: Images;
   readonly containers: Containers;
+  readonly networks: Networks;
 
   constructor(opts: EngineOptions = {}) {
     this.ctx = openEngineContext(opts);
     this.images = new Images({ context: this.ctx });
     this.containers = new Containers(this.ctx);
+    this.networks = new Networks(this.ctx);
   }
 
   close(): void {

@@ -44,3 +44,7 @@ export { containerPaths, enginePaths } from './container-paths.ts';
 export type { ContainerPaths, EnginePaths } from './container-paths.ts';
 export { openAttach, pumpAttach } from './container-attach.ts';
 export type { AttachSession } from './container-attach.ts';
+export { Networks } from './network-api.ts';
+export type { NetworkRecord, EndpointRecord, PortRecord } from './network-store.ts';
+export type { NetworkCreateOptions } from './networks.ts';
+export { portsColumn } from './network-view.ts';

@@ -15,6 +15,7 @@ import { containerPaths } from './container-paths.ts';
 import { effectiveRecord, finishLocked, ignoreNotFound, isActive, observe, settle } from './container-lifecycle.ts';
 import { dirSize, removeLocked, startContainer, withLock } from './container-verbs.ts';
 import { collectLeftovers } from './image-gc.ts';
+import { checkNetworks } from './networks.ts';
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -124,6 +125,16 @@ export async function checkSystem(ctx: EngineContext): Promise<CheckResult> {
     } catch (err) {
       problems.push(`cgroup ${ctx.paths.cgroupParent}/${id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+  try {
+    // leases of containers that do not run (a command killed mid-start), idle bridges, the rules
+    const running = (id: string) => {
+      const r = ctx.containers.get(id);
+      return !!r && (isBusy(ctx, id) || (isActive(r) && observe(r) !== 'lost'));
+    };
+    for (const what of await checkNetworks(ctx, running, true)) note(`${what}: released`);
+  } catch (err) {
+    problems.push(`networks: ${err instanceof Error ? err.message : String(err)}`);
   }
   const images = await collectLeftovers(ctx);
   for (const l of images.removed) note(`leftover of a killed command removed: ${l.path}`);

@@ -90,7 +90,9 @@ describe('berth containers', { skip }, () => {
         [['run', '--add-host', 'myhost:not-an-ip', 'busybox', 'true'], /invalid IP address in add-host/],
         [['run', '--security-opt', 'seccomp=/no/such/profile.json', 'busybox', 'true'], /opening seccomp profile \(\/no\/such\/profile.json\) failed/],
         [['run', '--gidmap', '0:100000:65536', 'busybox', 'true'], /--gidmap needs --uidmap too/],
-        [['run', '--network', 'bridge', 'busybox', 'true'], /the bridge network is not available yet/],
+        [['run', '--network', 'none', '-p', '80:80:80:80', 'busybox', 'true'], /invalid port specification: "80:80:80:80": too many colons/],
+        [['run', '--network', 'none', '--add-host', 'gw:host-gateway', 'busybox', 'true'], /host-gateway needs a bridge network/],
+        [['run', '--ip', '10.99.0.9', 'busybox', 'true'], /user specified IP address is supported on user defined networks only/],
         [['create', '--bogus'], /unknown flag --bogus/],
       ];
       for (const [args, message] of cases) {

@@ -80,4 +80,14 @@ describe('the leak check', { skip: skipUnlessRoot }, () => {
       execFileSync('ip', ['netns', 'del', ns]);
     }
   });
+
+  it('finds an nftables table of a test root', () => {
+    const table = `berth-leaktest${process.pid}`;
+    execFileSync('nft', ['add', 'table', 'ip', table]);
+    try {
+      assert.ok(findLeaks().network.some((l) => l.includes(table)));
+    } finally {
+      execFileSync('nft', ['delete', 'table', 'ip', table]);
+    }
+  });
 });
