@@ -48,8 +48,8 @@ const RUNTIME_TESTS = [
   'test/integration/runtime-seccomp-cache.test.ts',
   'test/integration/runtime-user.test.ts',
 ];
-// ...and on cgroup v2 the engine too: berth run and the container verbs as a user types them
-const CG2VM_TESTS = [...RUNTIME_TESTS, 'test/e2e/containers.test.ts'];
+// ...and on cgroup v2 the engine too: berth run, the container verbs and networking as a user types them
+const CG2VM_TESTS = [...RUNTIME_TESTS, 'test/e2e/containers.test.ts', 'test/e2e/network.test.ts'];
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit') || process.env.BERTH_UNIT_ONLY === '1';
