@@ -64,8 +64,9 @@
 #define BERTH_OPS(X)                                                                           \
 	/* (path) write "0": a v1 `tasks` file (moves this single-threaded process only,       \
 	   without the global lock a cgroup.procs write takes) or a cgroup.procs file; after   \
-	   the clone (a monitor stays out of the container's cgroups), the child's pid */       \
-	X(OP_CGROUP_JOIN, 1, "cgroup-join", "PA", "s")                                          \
+	   the clone (a monitor stays out of the container's cgroups), the child's pid; in the \
+	   child, "0" again: the child moves itself (no lock, no RCU grace period) */           \
+	X(OP_CGROUP_JOIN, 1, "cgroup-join", "PAC", "s")                                         \
 	/* (path, nstype) open(path); setns(fd, nstype) */                                       \
 	X(OP_SETNS, 2, "setns", "P", "s u")                                                      \
 	/* (offsets) unshare(CLONE_NEWTIME); write /proc/self/timens_offsets */                  \

@@ -14,5 +14,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 void import('../cli/berth-main.ts')
   .then(({ berthMain }) => berthMain(process.argv.slice(2)))
   .then((code) => {
-    process.exitCode = code;
+    // the command awaited all it started, and stdout and stderr are synchronous on Linux
+    // (files, pipes, terminals): exit now, without tearing down V8's heap (~2 ms)
+    process.exit(code);
   });

@@ -18,7 +18,7 @@ export type Stage = keyof typeof STAGES;
  * where each op's syscalls are spelled out; protocol.test.ts holds the two together.
  */
 export const OPS = {
-  'cgroup-join': { code: 1, stages: 'PA', signature: 's' },
+  'cgroup-join': { code: 1, stages: 'PAC', signature: 's' },
   setns: { code: 2, stages: 'P', signature: 's u' },
   timens: { code: 3, stages: 'P', signature: 's' },
   clone: { code: 4, stages: 'P', signature: 'u' },
@@ -174,7 +174,8 @@ export type PlanStep = { stage: Stage } & (
   /** docker's user spec looked up in the container's own passwd and group files (user.c). */
   | { op: 'user'; spec: string; groups: string[] }
   /** A filter compiled before (kernel flags; instructions packed as code | jt << 16 | jf << 24 | k << 32). */
-  | { op: 'seccomp-bpf'; flags: number; flagNames: string[]; program: bigint[]; ruleCount: number; cached: boolean }
+  /** program: the filter as the kernel takes it, struct sock_filter[] (8 bytes an instruction) */
+  | { op: 'seccomp-bpf'; flags: number; flagNames: string[]; program: Uint8Array; ruleCount: number; cached: boolean }
   /** This process stays as the container's monitor (native/monitor.c). */
   | {
       op: 'monitor';
@@ -395,8 +396,14 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.from];
     case 'user':
       return [step.spec, step.groups.length, ...step.groups];
-    case 'seccomp-bpf':
-      return [step.flags, step.program.length, ...step.program];
+    case 'seccomp-bpf': {
+      // each instruction one u64 (code | jt << 16 | jf << 24 | k << 32): little-endian, the
+      // struct's own bytes (encodePlan copies them as they are)
+      const view = new DataView(step.program.buffer, step.program.byteOffset, step.program.byteLength);
+      const insns: bigint[] = [];
+      for (let o = 0; o + 8 <= step.program.byteLength; o += 8) insns.push(view.getBigUint64(o, true));
+      return [step.flags, insns.length, ...insns];
+    }
     case 'monitor':
       return [
         step.logPath,
@@ -438,44 +445,96 @@ export function argsMatchSignature(signature: string, args: readonly Arg[]): boo
   return i === args.length;
 }
 
-function encodeArg(arg: Arg, op: string): Buffer {
-  if (typeof arg === 'string') {
-    if (arg.includes('\0')) throw new BerthError('INVALID_ARGUMENT', `${op}: a string of the config contains a NUL character: ${JSON.stringify(arg.slice(0, 80))}`);
-    const body = Buffer.from(arg + '\0', 'utf8');
-    const out = Buffer.allocUnsafe(4 + body.length);
-    out.writeUInt32LE(body.length, 0);
-    body.copy(out, 4);
-    return out;
+/** The plan's bytes, written into one buffer that grows (a plan is ~20 KB, most of it the
+ * seccomp filter: no Buffer per argument). */
+class PlanWriter {
+  buf = Buffer.allocUnsafe(32 * 1024);
+  length = 0;
+
+  reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
   }
-  const out = Buffer.allocUnsafe(12);
-  out.writeUInt32LE(8, 0);
-  const value = typeof arg === 'boolean' ? (arg ? 1n : 0n) : BigInt(arg);
-  out.writeBigUInt64LE(BigInt.asUintN(64, value), 4);
-  return out;
+
+  u32(value: number): void {
+    this.reserve(4);
+    this.buf.writeUInt32LE(value, this.length);
+    this.length += 4;
+  }
+
+  arg(arg: Arg, op: string): void {
+    if (typeof arg === 'string') {
+      if (arg.includes('\0')) throw new BerthError('INVALID_ARGUMENT', `${op}: a string of the config contains a NUL character: ${JSON.stringify(arg.slice(0, 80))}`);
+      const size = Buffer.byteLength(arg, 'utf8') + 1;
+      this.reserve(4 + size);
+      this.buf.writeUInt32LE(size, this.length);
+      this.buf.write(arg, this.length + 4, 'utf8');
+      this.buf[this.length + 4 + size - 1] = 0;
+      this.length += 4 + size;
+      return;
+    }
+    this.reserve(12);
+    this.buf.writeUInt32LE(8, this.length);
+    if (typeof arg === 'boolean' || (typeof arg === 'number' && Number.isSafeInteger(arg) && arg >= 0)) {
+      const n = Number(arg);
+      this.buf.writeUInt32LE(n % 0x1_0000_0000, this.length + 4);
+      this.buf.writeUInt32LE(Math.floor(n / 0x1_0000_0000), this.length + 8);
+    } else {
+      this.buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(arg)), this.length + 4);
+    }
+    this.length += 12;
+  }
+
+  /** A u* list of u64s whose little-endian bytes are `raw` (8 bytes each), copied as they are. */
+  rawU64s(raw: Uint8Array): void {
+    const count = raw.byteLength / 8;
+    this.reserve(12 + count * 12);
+    this.arg(count, 'seccomp-bpf');
+    for (let o = 0; o < raw.byteLength; o += 8) {
+      this.buf.writeUInt32LE(8, this.length);
+      this.buf.set(raw.subarray(o, o + 8), this.length + 4);
+      this.length += 12;
+    }
+  }
 }
 
 const STAGE_LETTER: Record<Stage, string> = { parent: 'P', 'parent-after': 'A', child: 'C' };
 
 /** The plan in the wire format of protocol.h. */
 export function encodePlan(steps: readonly PlanStep[]): Buffer {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(8);
-  header.write(PLAN_MAGIC, 0, 'latin1');
-  header.writeUInt32LE(PLAN_VERSION, 4);
-  parts.push(header);
+  const out = new PlanWriter();
+  out.reserve(8);
+  out.buf.write(PLAN_MAGIC, 0, 'latin1');
+  out.length = 4;
+  out.u32(PLAN_VERSION);
   for (const step of steps) {
     const info = OPS[step.op];
+    // the filter (most of a plan) is copied as it is: its signature ('u u*') holds by construction
+    if (step.op === 'seccomp-bpf' && step.program.byteLength % 8 === 0 && step.stage === 'child') {
+      const count = step.program.byteLength / 8;
+      out.reserve(8);
+      out.buf.writeUInt16LE(info.code, out.length);
+      out.buf.writeUInt16LE(STAGES[step.stage], out.length + 2);
+      out.buf.writeUInt32LE(2 + count, out.length + 4);
+      out.length += 8;
+      out.arg(step.flags, step.op);
+      out.rawU64s(step.program);
+      continue;
+    }
     const args = argsOf(step);
     if (!info.stages.includes(STAGE_LETTER[step.stage]) || !argsMatchSignature(info.signature, args)) {
       throw new BerthError('INTERNAL', `plan step ${step.op} (${step.stage}) does not follow its signature or stages in protocol.h`);
     }
-    const head = Buffer.alloc(8);
-    head.writeUInt16LE(info.code, 0);
-    head.writeUInt8(STAGES[step.stage], 2);
-    head.writeUInt32LE(args.length, 4);
-    parts.push(head, ...args.map((a) => encodeArg(a, step.op)));
+    out.reserve(8);
+    out.buf.writeUInt16LE(info.code, out.length);
+    out.buf.writeUInt16LE(STAGES[step.stage], out.length + 2);
+    out.buf.writeUInt32LE(args.length, out.length + 4);
+    out.length += 8;
+    for (const a of args) out.arg(a, step.op);
   }
-  return Buffer.concat(parts);
+  return Buffer.from(out.buf.subarray(0, out.length));
 }
 
 /** Messages berth-init sends over the sync socket (one JSON object per line). */

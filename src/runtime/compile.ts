@@ -49,10 +49,18 @@ export interface CgroupEntry {
  * kernel refuses to clone into a cgroup from outside that namespace's root (ENOENT): berth-init
  * then joins the v2 cgroup itself, through cgroup.procs, before the setns.
  */
-export function cgroupEntrySteps(entry: CgroupEntry, joinsCgroupNs: boolean, stage: 'parent' | 'parent-after' = 'parent'): { steps: PlanStep[]; intoCgroup: boolean } {
+export function cgroupEntrySteps(
+  entry: CgroupEntry,
+  joinsCgroupNs: boolean,
+  stage: 'parent' | 'parent-after' = 'parent',
+  childJoinsV1 = false,
+): { steps: PlanStep[]; intoCgroup: boolean } {
   const joinFiles = [...entry.joinFiles];
   if (entry.cloneInto && joinsCgroupNs) joinFiles.push(join(entry.cloneInto, 'cgroup.procs'));
-  const steps: PlanStep[] = joinFiles.map((procsPath) => ({ stage, op: 'cgroup-join', procsPath }));
+  // a v1 `tasks` file written "0" by the child itself moves it without the global lock that a
+  // write of another process's pid takes (its first taker waits for an RCU grace period:
+  // 10-35 ms here): the monitor then never enters the container's cgroups, and pays nothing
+  const steps: PlanStep[] = joinFiles.map((procsPath) => ({ stage: childJoinsV1 && procsPath.endsWith('/tasks') ? 'child' : stage, op: 'cgroup-join', procsPath }));
   const intoCgroup = entry.cloneInto !== undefined && !joinsCgroupNs;
   if (intoCgroup) steps.push({ stage: 'parent', op: 'cgroup-open', dir: entry.cloneInto! });
   return { steps, intoCgroup };
@@ -216,10 +224,12 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
 
   // --- parent: cgroups first, so nothing of the container ever runs outside them
   const joined = namespaces.filter((ns) => ns.path).sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
-  // a monitor stays, and stays out of the container's cgroups: it moves the child in after the
-  // clone (the child waits for it before anything else), where it cannot be cloned into them
+  // a monitor stays, and stays out of the container's cgroups: the child is moved in after the
+  // clone, before anything else it does, where it cannot be cloned into them
   const monitor = opts.monitor;
-  const entry = cgroupEntrySteps(opts.cgroupEntry, joined.some((ns) => ns.type === 'cgroup'), monitor ? 'parent-after' : 'parent');
+  // the child moves itself into its v1 cgroups, first thing, when it can open their files:
+  // not from a new user namespace (the host's root owns them)
+  const entry = cgroupEntrySteps(opts.cgroupEntry, joined.some((ns) => ns.type === 'cgroup'), monitor ? 'parent-after' : 'parent', monitor !== undefined && !created.has('user'));
   steps.push(...entry.steps.filter((s) => s.stage === 'parent'));
   // host paths are reached from the host's namespaces, before any is joined or made: the
   // console socket and the seccomp listener are connected here, bind sources opened here
@@ -289,6 +299,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
 
   // --- child: the container's init, in its new namespaces. Nothing of the host that it does
   // not need goes further: every other fd is closed before anything of the container is resolved
+  steps.push(...entry.steps.filter((s) => s.stage === 'child'));
   child({ stage: 'child', op: 'close-fds', from: 3 + (opts.preserveFds ?? 0) });
   child({ stage: 'child', op: 'dumpable', value: false, reason: 'processes joining the container cannot ptrace its init before execve' });
   child({ stage: 'child', op: 'setsid' });

@@ -120,7 +120,7 @@ function describeStep(step: PlanStep): string {
     case 'home-env':
       return `HOME from the entry of uid ${step.uid} in the container's /etc/passwd (or /): the config sets no HOME`;
     case 'seccomp-bpf':
-      return `seccomp(SECCOMP_SET_MODE_FILTER${step.flagNames.length ? `, ${step.flagNames.join('|')}` : ''}): the profile's ${step.ruleCount} rule(s) as a BPF program of ${step.program.length} instructions, compiled by libseccomp ${step.cached ? 'for an earlier container (kept in the runtime\'s seccomp cache)' : 'just before'}`;
+      return `seccomp(SECCOMP_SET_MODE_FILTER${step.flagNames.length ? `, ${step.flagNames.join('|')}` : ''}): the profile's ${step.ruleCount} rule(s) as a BPF program of ${step.program.byteLength / 8} instructions, compiled by libseccomp ${step.cached ? 'for an earlier container (kept in the runtime\'s seccomp cache)' : 'just before'}`;
     case 'user':
       return `look up user ${q(step.spec)}${step.groups.length ? ` and groups ${step.groups.map(q).join(', ')}` : ''} in the container's /etc/passwd and /etc/group: setgroups, setgid, setuid and the terminal's owner use what is found`;
     case 'monitor':

@@ -41,17 +41,10 @@ function nameOf(key: string): string {
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
 
-function toProgram(bpf: Buffer): bigint[] {
+/** The struct sock_filter[] berth-init printed, kept as its bytes (the plan carries them as they are). */
+function toProgram(bpf: Buffer): Buffer {
   if (bpf.length === 0 || bpf.length % 8 !== 0) throw new BerthError('INTERNAL', `a compiled seccomp filter of ${bpf.length} bytes is not whole BPF instructions`);
-  const out: bigint[] = [];
-  for (let o = 0; o < bpf.length; o += 8) {
-    const code = BigInt(bpf.readUInt16LE(o));
-    const jt = BigInt(bpf[o + 2]!);
-    const jf = BigInt(bpf[o + 3]!);
-    const k = BigInt(bpf.readUInt32LE(o + 4));
-    out.push(code | (jt << 16n) | (jf << 24n) | (k << 32n));
-  }
-  return out;
+  return bpf;
 }
 
 /** The BPF libseccomp makes of a plan's seccomp-init, -arch and -rule steps (`berth-init seccomp-bpf`). */
@@ -70,7 +63,8 @@ export function compileSeccomp(steps: PlanStep[]): CompiledSeccomp {
 }
 
 export interface CompiledSeccomp {
-  program: bigint[];
+  /** struct sock_filter[]: 8 bytes an instruction */
+  program: Buffer;
   /** Found in the cache (not compiled for this container). */
   cached: boolean;
 }
