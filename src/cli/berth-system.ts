@@ -134,7 +134,7 @@ export const systemPruneCommand: BerthCommand = {
   spec: {
     name: 'system prune',
     usage: 'system prune [OPTIONS]',
-    summary: 'Remove unused data: stopped containers, and dangling images (with -a, every image no container uses)',
+    summary: 'Remove unused data: stopped containers, networks no container uses, and dangling images (with -a, every image no container uses)',
     positionals: [0, 0],
     flags: [
       { name: 'all', short: 'a', type: 'boolean', description: 'remove all unused images not just dangling ones' },
@@ -146,7 +146,7 @@ export const systemPruneCommand: BerthCommand = {
   async run(args, env) {
     const all = boolFlag(args, 'all');
     if (!boolFlag(args, 'force')) {
-      env.io.out(`WARNING! This will remove:\n  - all stopped containers\n  - ${all ? 'all images without at least one container associated to them' : 'all dangling images'}\n\nAre you sure you want to continue? [y/N] `);
+      env.io.out(`WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - ${all ? 'all images without at least one container associated to them' : 'all dangling images'}\n\nAre you sure you want to continue? [y/N] `);
       const answer = (await readLine(env.io.stdin))?.trim().toLowerCase();
       if (answer !== 'y' && answer !== 'yes') return env.io.out('\n'), 0;
     }
@@ -158,6 +158,8 @@ export const systemPruneCommand: BerthCommand = {
     const engine = env.engine();
     const containers = await engine.containers.prune(until !== undefined ? { until } : {});
     if (containers.ContainersDeleted.length) env.io.out(`Deleted Containers:\n${containers.ContainersDeleted.join('\n')}\n\n`);
+    const networks = engine.networks.prune();
+    if (networks.length) env.io.out(`Deleted Networks:\n${networks.map((n) => n.name).join('\n')}\n\n`);
     const images = await engine.images.prune({ all });
     if (images.entries.length) env.io.out(`Deleted Images:\n${images.entries.map((e) => ('Untagged' in e ? `untagged: ${e.Untagged}` : `deleted: ${e.Deleted}`)).join('\n')}\n\n`);
     env.io.out(`Total reclaimed space: ${humanSize(containers.SpaceReclaimed + images.reclaimed, 4)}\n`);

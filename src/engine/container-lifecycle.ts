@@ -210,7 +210,10 @@ export async function finishLocked(ctx: EngineContext, rec: ContainerRecord): Pr
   const paths = containerPaths(ctx.paths, rec.id);
   const exit = readExitRecord(paths.exitPath);
   await ctx.runtime().delete(rec.id, { force: true }).catch(ignoreNotFound);
-  await detachNetworks(ctx, rec.id);
+  // its processes are gone, and with them its network namespace and the veths in it (unless
+  // a container that joined it, --network container:X, still holds it)
+  const joined = ctx.containers.list().some((c) => c.id !== rec.id && c.spec.network?.startsWith('container:') && isActive(c));
+  await detachNetworks(ctx, rec.id, { namespaceGone: !joined });
   const fields = {
     status: 'exited' as const,
     pid: 0,
@@ -243,7 +246,8 @@ export async function settle(ctx: EngineContext, id: string, timeoutMs = 10_000)
     if (!rec || !isActive(rec)) return rec;
     const seen = observe(rec);
     if (seen === 'live' || (seen === 'ending' && rec.status === 'restarting')) return rec;
-    if (seen === 'lost' || Date.now() > deadline) {
+    // timeout 0 (a foreground run, told the exit on its attach socket): at once, no poll
+    if (seen === 'lost' || Date.now() >= deadline) {
       const release = await ctx.containers.lock(id, 'finish');
       try {
         const fresh = ctx.containers.get(id);

@@ -181,6 +181,7 @@ export function removeNetwork(ctx: EngineContext, ref: string): NetworkRecord {
       const names = users.map((e) => ctx.containers.get(e.containerId)?.name ?? e.containerId.slice(0, 12));
       throw new BerthError('CONFLICT', `error while removing network: network ${n.name} id ${n.id} has active endpoints (containers: ${names.join(', ')})`);
     }
+    removeIdleBridges(ctx, (x) => x.id === n.id);
     ctx.networks.remove(n.id);
     ctx.containers.event('network', 'destroy', n.id, { name: n.name, type: n.driver });
     return n;
@@ -190,6 +191,8 @@ export function removeNetwork(ctx: EngineContext, ref: string): NetworkRecord {
 /** Removes every user network no container is connected to; returns them. */
 export function pruneNetworks(ctx: EngineContext, keep: (n: NetworkRecord) => boolean = () => false): NetworkRecord[] {
   const removed: NetworkRecord[] = [];
+  // the built-in bridge network stays, but its bridge goes when no container uses it
+  removeIdleBridges(ctx, (n) => BUILTIN.includes(n.name) && !keep(n));
   for (const n of ctx.networks.list()) {
     if (BUILTIN.includes(n.name) || keep(n)) continue;
     try {
@@ -232,7 +235,7 @@ function hostIfName(containerId: string, networkId: string): string {
 
 /** The nftables table as the records say it should be (in a transaction: the records are the lock). */
 function syncTable(ctx: EngineContext): void {
-  const active = ctx.networks.activeNetworks().filter((n) => n.driver === 'bridge');
+  const active = ctx.networks.list().filter((n) => n.driver === 'bridge' && linkExists(n.bridge));
   applyNft(tableScript(ctx.paths.nftTable, active.map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })), ctx.networks.ports()));
 }
 
@@ -388,19 +391,20 @@ export async function attachNetworks(ctx: EngineContext, rec: ContainerRecord, e
     return { netnsPath: held.path, primaryIp, release: held.release };
   } catch (err) {
     await detachNetworks(ctx, rec.id);
-    removeIdleBridges(ctx);
     throw err;
   }
 }
 
-/** Bridges of this root's networks that no running container uses (made by a start that then failed). */
-function removeIdleBridges(ctx: EngineContext): void {
-  ctx.db.transaction(() => {
+/** Takes down the bridges of networks no running container uses (all, or those `which` picks),
+ * and rewrites the rules; returns the bridges removed. */
+export function removeIdleBridges(ctx: EngineContext, which: (n: NetworkRecord) => boolean = () => true): string[] {
+  return ctx.db.transaction(() => {
     const active = new Set(ctx.networks.activeNetworks().map((n) => n.id));
-    const idle = ctx.networks.list().filter((n) => n.bridge && !active.has(n.id) && linkExists(n.bridge));
-    if (!idle.length) return;
+    const idle = ctx.networks.list().filter((n) => n.bridge && !active.has(n.id) && which(n) && linkExists(n.bridge));
+    if (!idle.length) return [];
     deleteLinks(idle.map((n) => n.bridge));
     syncTable(ctx);
+    return idle.map((n) => n.bridge);
   });
 }
 
@@ -415,22 +419,21 @@ function writeDns(ctx: EngineContext, n: NetworkRecord): void {
 
 /**
  * Releases what a container's start took (idempotent; the caller may or may not hold its lock):
- * its interfaces, addresses and ports; bridges, rules and DNS entries no container needs any more.
+ * its addresses, ports and DNS entries. Its interfaces are removed too, unless its namespace
+ * ended with it (`namespaceGone`: the kernel removes them then, and removing one by hand waits
+ * for the network stack to quiesce, tens of milliseconds). A network's bridge stays (docker's
+ * model): `network rm` and `network prune` take it down.
  */
-export async function detachNetworks(ctx: EngineContext, containerId: string): Promise<void> {
+export async function detachNetworks(ctx: EngineContext, containerId: string, opts: { namespaceGone?: boolean } = {}): Promise<void> {
   const leased = ctx.networks.endpointsOf(containerId).filter((e) => e.ip || e.hostIf);
   const hadPorts = ctx.networks.ports(containerId).length > 0;
   if (!leased.length && !hadPorts) return;
-  deleteLinks(leased.map((e) => e.hostIf).filter(Boolean));
+  if (!opts.namespaceGone) deleteLinks(leased.map((e) => e.hostIf).filter(Boolean));
   const dnsNetworks: NetworkRecord[] = [];
   ctx.db.transaction(() => {
-    const before = new Set(ctx.networks.activeNetworks().map((n) => n.id));
     for (const e of leased) ctx.networks.setLease(containerId, e.networkId, { ip: '', mac: '', hostIf: '', ifname: '' });
     ctx.networks.removePorts(containerId);
-    const after = new Set(ctx.networks.activeNetworks().map((n) => n.id));
-    const gone = [...before].filter((id) => !after.has(id)).map((id) => ctx.networks.get(id)!).filter(Boolean);
-    deleteLinks(gone.map((n) => n.bridge));
-    if (gone.length || hadPorts) syncTable(ctx);
+    if (hadPorts) syncTable(ctx);
     for (const e of leased) {
       const n = ctx.networks.get(e.networkId);
       if (n && n.name !== 'bridge' && n.driver === 'bridge') dnsNetworks.push(n);
@@ -495,12 +498,7 @@ export async function disconnectNetwork(ctx: EngineContext, containerRef: string
   if (!e) throw new BerthError('NOT_FOUND', `container ${rec.id.slice(0, 12)} is not connected to network ${n.name}`);
   if (e.hostIf) removeEndpoint(`/proc/${rec.pid}/ns/net`, e.ifname, e.hostIf);
   ctx.db.transaction(() => {
-    const wasActive = ctx.networks.activeNetworks().some((x) => x.id === n.id);
     ctx.networks.removeEndpoint(rec.id, n.id);
-    if (wasActive && !ctx.networks.activeNetworks().some((x) => x.id === n.id)) {
-      deleteLinks([n.bridge]);
-      syncTable(ctx);
-    }
     ctx.containers.event('network', 'disconnect', n.id, { name: n.name, container: rec.id });
   });
   if (e.ip && n.name !== 'bridge') writeDns(ctx, n);
@@ -524,14 +522,10 @@ export async function checkNetworks(ctx: EngineContext, isRunning: (id: string) 
     found.push(`network lease of container ${id.slice(0, 12)}, which does not run`);
     if (repair) await detachNetworks(ctx, id);
   }
-  const active = new Set(ctx.networks.activeNetworks().map((n) => n.bridge));
-  const idle = ctx.networks.list().filter((n) => n.bridge && !active.has(n.bridge) && linkExists(n.bridge));
-  for (const n of idle) found.push(`bridge ${n.bridge} of network ${n.name}, which no running container uses`);
   if (repair) {
-    removeIdleBridges(ctx);
     // the rules as the records say (a firewall reload may have flushed them)
     ctx.db.transaction(() => syncTable(ctx));
-    if (!active.size) stopDns(ctx.paths.dnsDir);
+    if (!ctx.networks.activeNetworks().length) stopDns(ctx.paths.dnsDir);
   }
   return found;
 }

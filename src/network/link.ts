@@ -9,7 +9,7 @@
  * veth ends) goes away with the container's last process, however it ends.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { BerthError } from '../common/index.ts';
 
 export interface BridgeSpec {
@@ -90,16 +90,16 @@ export function deleteLinks(names: readonly string[]): void {
 }
 
 /** The `ip` lines that make the endpoints: host side (in the host's namespace) and container side. */
-export function endpointScripts(endpoints: readonly EndpointSpec[], hostNetns: string): { inside: string; host: string } {
+export function endpointScripts(endpoints: readonly EndpointSpec[], netns: string): { inside: string; host: string } {
   const inside = ['link set lo up'];
   const host: string[] = [];
   for (const e of endpoints) {
-    inside.push(`link add ${e.ifname} mtu ${e.mtu} address ${e.mac} type veth peer name ${e.hostIf} mtu ${e.mtu} netns ${hostNetns}`);
-    inside.push(`addr add ${e.addressCidr} dev ${e.ifname}`);
-    inside.push(`link set ${e.ifname} up`);
-    host.push(`link set ${e.hostIf} master ${e.bridge} up`);
+    // made from the host, its peer sent into the container's namespace already named and addressed
+    host.push(`link add ${e.hostIf} mtu ${e.mtu} master ${e.bridge} up type veth peer name ${e.ifname} mtu ${e.mtu} address ${e.mac} netns ${netns}`);
     // a container may reach itself through a published port of the host (hairpin)
     host.push(`link set ${e.hostIf} type bridge_slave hairpin on`);
+    inside.push(`link set ${e.ifname} up`);
+    inside.push(`addr add ${e.addressCidr} dev ${e.ifname}`);
   }
   for (const e of endpoints) if (e.gateway) inside.push(`route add default via ${e.gateway} dev ${e.ifname}`);
   return { inside: inside.join('\n') + '\n', host: host.join('\n') + '\n' };
@@ -112,41 +112,74 @@ export interface HeldNetns {
   release(): void;
 }
 
-const HOLDER = `set -e
-printf '%s' "$1" | ip -batch -
-printf '%s' "$2" | nsenter --net="$3" ip -batch -
-echo ready
-read _ || true
-`;
+/** Whether the route the endpoints' last command makes is in the namespace's table (/proc/PID/net/route). */
+function configured(pid: number, endpoints: readonly EndpointSpec[]): boolean {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/net/route`, 'utf8');
+  } catch {
+    return false;
+  }
+  const withGateway = endpoints.find((e) => e.gateway);
+  const last = endpoints[endpoints.length - 1]!;
+  const lines = text.split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+  if (withGateway) return lines.some((f) => f[0] === withGateway.ifname && f[1] === '00000000');
+  return lines.some((f) => f[0] === last.ifname);
+}
 
-/** Makes a network namespace holding the endpoints (a holder process keeps it until released). */
+function netnsOf(pid: number | 'self'): string {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Makes a network namespace holding the endpoints. The holder is `ip -batch -` itself in a new
+ * namespace (unshare --net): once its namespace exists, the host's `ip` makes each veth with its
+ * peer sent into it, and the holder, fed through its stdin, configures the inside. It lives
+ * until `release` closes its stdin.
+ */
 export async function makeNetns(endpoints: readonly EndpointSpec[]): Promise<HeldNetns> {
-  const hostNetns = `/proc/${process.pid}/ns/net`;
-  const { inside, host } = endpointScripts(endpoints, hostNetns);
-  const child: ChildProcess = spawn('unshare', ['--net', '--', 'sh', '-c', HOLDER, 'sh', inside, host, hostNetns], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('unshare', ['--net', '--', 'ip', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
+  let ended = false;
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const ready = await new Promise<boolean>((resolve) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('ready\n')) resolve(true);
-    });
-    child.on('error', () => resolve(false));
-    child.on('exit', () => resolve(false));
+  child.on('exit', () => (ended = true));
+  child.on('error', (err) => {
+    ended = true;
+    stderr += err.message;
   });
-  if (!ready) {
+  const fail = (why: string): never => {
     child.stdin!.destroy();
-    const why = stderr.trim() ? ipError(stderr) : 'the namespace holder ended';
-    // the host ends of a namespace that did come to be go with it; any made before it failed too
+    if (!ended) child.kill('SIGKILL');
+    // the host ends of a namespace that came to be go with it; any made before it failed too
     deleteLinks(endpoints.map((e) => e.hostIf));
     throw new BerthError('INTERNAL', `cannot set up the container's network: ${why}`);
+  };
+  const waitFor = async (cond: () => boolean, what: string) => {
+    for (let i = 0; !cond(); i++) {
+      if (ended) fail(stderr.trim() ? ipError(stderr) : `the namespace holder ended before ${what}`);
+      if (i > 5000) fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, i < 20 ? 0 : 1));
+    }
+  };
+  const own = netnsOf('self');
+  await waitFor(() => child.pid !== undefined && netnsOf(child.pid).length > 0 && netnsOf(child.pid) !== own, 'its namespace');
+  const path = `/proc/${child.pid}/ns/net`;
+  const { inside, host } = endpointScripts(endpoints, path);
+  try {
+    ipBatch(host, 'cannot make the container\'s interfaces');
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
   }
+  child.stdin!.write(inside);
+  await waitFor(() => configured(child.pid!, endpoints), 'its interfaces to be configured');
   return {
-    path: `/proc/${child.pid}/ns/net`,
+    path,
     release: () => {
       child.stdin!.end();
-      child.stdout!.destroy();
       child.stderr!.destroy();
       child.unref();
     },
@@ -156,11 +189,10 @@ export async function makeNetns(endpoints: readonly EndpointSpec[]): Promise<Hel
 /** Adds endpoints to a namespace that exists (a running container's: `network connect`; a
  * user-namespaced container's own, before it starts). */
 export function addEndpoints(netnsPath: string, endpoints: readonly EndpointSpec[], opts: { loopback?: boolean } = {}): void {
-  const hostNetns = `/proc/${process.pid}/ns/net`;
-  const { inside, host } = endpointScripts(endpoints, hostNetns);
+  const { inside, host } = endpointScripts(endpoints, netnsPath);
   try {
-    ipBatch(opts.loopback ? inside : inside.replace(/^link set lo up\n/, ''), 'cannot add the interface in the container', netnsPath);
-    ipBatch(host, 'cannot attach the interface to its bridge');
+    ipBatch(host, 'cannot make the container\'s interfaces');
+    ipBatch(opts.loopback ? inside : inside.replace(/^link set lo up\n/, ''), 'cannot configure the interface in the container', netnsPath);
   } catch (err) {
     deleteLinks(endpoints.map((e) => e.hostIf));
     throw err;

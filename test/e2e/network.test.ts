@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { berth, berthChild, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
+import { fnv1a64 } from '../../src/common/index.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the network e2e tests need root';
 
@@ -66,9 +67,6 @@ async function hostGet(url: string): Promise<string> {
   return await res.text();
 }
 
-function hostLinks(): string[] {
-  return sh('ip', ['-o', 'link', 'show']).split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!);
-}
 
 const HTTPD = (text: string) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
 
@@ -126,15 +124,19 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const nothingLeft = () => {
+  /** No container, and once `network prune` ran, no bridge, veth or table of this root. */
+  const nothingLeft = async () => {
     assert.equal(berth(root, ['ps', '-aq']).stdout, '', 'no container is left');
-    const links = hostLinks().filter((l) => /^veth|^berth/.test(l));
-    assert.deepEqual(links, [], 'no veth or bridge of berth is left');
-    const tables = sh('nft', ['list', 'tables']);
-    assert.doesNotMatch(tables, new RegExp(`berth-`), 'no nftables table of this root is left');
+    const hash = fnv1a64(root);
+    const mine = (l: string) => l.includes(`berth${hash.slice(0, 6)}-`);
+    // a container's veth goes with its namespace, which the kernel tears down a moment later
+    for (let i = 0; i < 200 && sh('ip', ['-o', 'link', 'show']).split('\n').some((l) => mine(l) && /master/.test(l)); i++) await sleep(25);
+    ok(berth(root, ['network', 'prune', '-f']));
+    assert.deepEqual(sh('ip', ['-o', 'link', 'show']).split('\n').filter(mine), [], 'no veth or bridge of berth is left');
+    assert.doesNotMatch(sh('nft', ['list', 'tables']), new RegExp(`berth-${hash.slice(0, 12)}`), 'no nftables table of this root is left');
   };
 
-  it('puts a container on the default bridge: an address of its subnet, a default route, its name in /etc/hosts, NAT to the outside', () => {
+  it('puts a container on the default bridge: an address of its subnet, a default route, its name in /etc/hosts, NAT to the outside', async () => {
     const out = ok(berth(root, ['run', '--rm', '--hostname', 'box', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; ip route; grep box /etc/hosts']));
     const addr = /inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(out);
     assert.ok(addr, out);
@@ -144,7 +146,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     const who = httpGet(root, [], `http://${OUT_ADDR}:8080/cgi-bin/who`).trim();
     // busybox httpd listens on IPv6 too: [::ffff:198.51.100.1]
     assert.match(who, new RegExp(`^\\[?(::ffff:)?${HOST_ADDR.replace(/\./g, '\\.')}\\]?$`), 'masqueraded to the host address');
-    nothingLeft();
+    await nothingLeft();
   });
 
   it('publishes TCP ports: to 127.0.0.1 and all addresses, reachable from the host, another container and the outside; ps, inspect and port show them', async () => {
@@ -177,7 +179,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
       ok(berth(root, ['rm', '-f', 'web']));
     }
     await assert.rejects(hostGet(`http://127.0.0.1:${p2}/`), 'the port is gone with the container');
-    nothingLeft();
+    await nothingLeft();
   });
 
   it('publishes a UDP port', { skip: !existsSync('/usr/bin/cc') && 'no C compiler for the UDP echo server' }, async () => {
@@ -201,7 +203,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     } finally {
       ok(berth(root, ['rm', '-f', 'udp']));
     }
-    nothingLeft();
+    await nothingLeft();
   });
 
   it('-P publishes every exposed port on a free host port, which port reports', async () => {
@@ -215,7 +217,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     } finally {
       ok(berth(root, ['rm', '-f', 'pall']));
     }
-    nothingLeft();
+    await nothingLeft();
   });
 
   it('user networks: containers reach each other by name and alias; other networks cannot; an internal network has no way out', async () => {
@@ -251,11 +253,12 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
       berth(root, ['rm', '-f', 'api']);
       ok(berth(root, ['network', 'rm', 'front', 'back', 'inner']));
     }
-    nothingLeft();
+    await nothingLeft();
+    for (let i = 0; i < 200 && spawnSync('pgrep', ['-f', join(root, 'run', 'aardvark')]).status === 0; i++) await sleep(25);
     assert.equal(spawnSync('pgrep', ['-f', join(root, 'run', 'aardvark')]).status, 1, 'the DNS server ended with its last container');
   });
 
-  it('network connect and disconnect a running container', () => {
+  it('network connect and disconnect a running container', async () => {
     ok(berth(root, ['network', 'create', 'extra']));
     try {
       ok(berth(root, ['run', '-d', '--name', 'multi', 'busybox', 'sleep', '600']));
@@ -272,7 +275,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
       berth(root, ['rm', '-f', 'multi']);
       ok(berth(root, ['network', 'rm', 'extra']));
     }
-    nothingLeft();
+    await nothingLeft();
   });
 
   it('--network container:X shares X\'s stack, --network host sees the host\'s interfaces', async () => {
@@ -286,7 +289,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     }
     const inside = ok(berth(root, ['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev'])).split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort();
     assert.deepEqual(inside, readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort());
-    nothingLeft();
+    await nothingLeft();
   });
 
   it('gives concurrent runs on one network distinct addresses', async () => {
@@ -301,7 +304,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
       berth(root, ['rm', '-f', ...Array.from({ length: 8 }, (_, i) => `m${i}`)]);
       ok(berth(root, ['network', 'rm', 'many']));
     }
-    nothingLeft();
+    await nothingLeft();
   });
 
   it('leaves no veth, rule or lease after a CLI killed mid-run and a container killed from outside, once system check ran', async () => {
@@ -310,9 +313,8 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     const pid = Number(ok(berth(root, ['inspect', '-f', '{{.State.Pid}}', 'victim'])).trim());
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 200 && ok(berth(root, ['inspect', '-f', '{{.State.Status}}', 'victim'])).trim() === 'running'; i++) await sleep(25);
-    for (let i = 0; i < 200 && hostLinks().some((l) => /^veth|^berth/.test(l)); i++) await sleep(25);
     ok(berth(root, ['rm', 'victim']));
-    nothingLeft();
+    await nothingLeft();
     // CLIs killed at several moments of a run
     for (const delay of [30, 80, 150, 250]) {
       const { child, done } = berthChild(root, ['run', '--rm', '-p', `${PORT_BASE + 4}:80`, 'busybox', 'sleep', '600']);
@@ -322,11 +324,11 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
       ok(berth(root, ['system', 'check']));
       const ids = ok(berth(root, ['ps', '-aq'])).split('\n').filter(Boolean);
       if (ids.length) ok(berth(root, ['rm', '-f', ...ids]));
-      nothingLeft();
+      await nothingLeft();
     }
   });
 
-  it('refuses bad input with a clear message, exit 125, and nothing created', () => {
+  it('refuses bad input with a clear message, exit 125, and nothing created', async () => {
     ok(berth(root, ['network', 'create', 'taken', '--subnet', '10.126.251.0/24']));
     try {
       const cases: [string[], RegExp, number][] = [
@@ -352,6 +354,6 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     } finally {
       ok(berth(root, ['network', 'rm', 'taken']));
     }
-    nothingLeft();
+    await nothingLeft();
   });
 });
