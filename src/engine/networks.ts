@@ -53,6 +53,13 @@ export function checkNetworkName(name: string): void {
   }
 }
 
+/** Aliases are DNS names (they go into the DNS server's file, one line per container). */
+function checkAliases(aliases: readonly string[] | undefined): void {
+  for (const a of aliases ?? []) {
+    if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/.test(a)) throw new BerthError('INVALID_ARGUMENT', `invalid network alias ${JSON.stringify(a)}: a name of letters, digits, '.', '_' and '-'`);
+  }
+}
+
 function bridgeName(ctx: EngineContext, taken: ReadonlySet<string>): string {
   for (let k = 0; ; k++) {
     const name = `${ctx.paths.bridgePrefix}${k}`;
@@ -210,6 +217,7 @@ export function checkRunNetwork(ctx: EngineContext, value: string | undefined, a
   const userNetwork = mode.kind === 'network' && mode.ref !== 'bridge';
   if (asked.ip !== undefined && !userNetwork) throw new BerthError('INVALID_ARGUMENT', 'user specified IP address is supported on user defined networks only');
   if (asked.aliases?.length && !userNetwork) throw new BerthError('INVALID_ARGUMENT', 'network-scoped alias is supported only for containers in user defined networks');
+  checkAliases(asked.aliases);
   if (asked.mac !== undefined && !isMac(asked.mac)) throw new BerthError('INVALID_ARGUMENT', `${asked.mac} is not a valid mac address`);
   if (mode.kind !== 'network') return undefined;
   ensureBuiltinNetworks(ctx);
@@ -454,6 +462,7 @@ export async function connectNetwork(ctx: EngineContext, containerRef: string, n
     if (n.name === 'bridge') throw new BerthError('INVALID_ARGUMENT', 'user specified IP address is supported on user defined networks only');
     checkRequestedIp(n, opts.ip);
   }
+  checkAliases(opts.aliases);
   if (opts.aliases?.length && n.name === 'bridge') throw new BerthError('INVALID_ARGUMENT', 'network-scoped alias is supported only for containers in user defined networks');
   ctx.db.transaction(() => {
     if (ctx.networks.endpointsOf(rec.id).some((e) => e.networkId === n.id)) throw new BerthError('CONFLICT', `endpoint with name ${rec.name} already exists in network ${n.name}`);

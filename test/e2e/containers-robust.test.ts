@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BERTH, berth, berthChild, busyboxRoot, ok, repoDir } from '../fixtures/berth-cli.ts';
+import { BERTH, berth, berthChild, busyboxRoot, ok, removeRoot, repoDir } from '../fixtures/berth-cli.ts';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the container e2e tests need root';
@@ -229,9 +229,7 @@ describe('berth containers: concurrency and failures', { skip }, () => {
         const again = berth(fresh, ['run', '--rm', '--pull', 'never', ref, 'echo', 'local']);
         assert.deepEqual([again.status, again.stdout, again.stderr], [0, 'local\n', '']);
       } finally {
-        const ids = berth(fresh, ['ps', '-aq']).stdout.split('\n').filter(Boolean);
-        if (ids.length) berth(fresh, ['rm', '-f', ...ids]);
-        rmSync(fresh, { recursive: true, force: true });
+        removeRoot(fresh);
       }
     });
 

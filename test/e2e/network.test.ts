@@ -344,6 +344,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
         [['run', '--rm', '--network', 'taken', '--ip', '10.126.251.0', 'busybox', 'true'], /not a free host address/, 125],
         [['run', '--rm', '--network', 'taken', '--mac-address', 'zz', 'busybox', 'true'], /zz is not a valid mac address/, 125],
         [['network', 'rm', 'bridge'], /bridge is a pre-defined network and cannot be removed/, 1],
+        [['run', '--rm', '--network', 'taken', '--network-alias', 'a b\nevil 10.0.0.1 x', 'busybox', 'true'], /invalid network alias/, 125],
       ];
       for (const [args, message, code] of cases) {
         const r = berth(root, args);
