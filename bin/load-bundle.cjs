@@ -13,7 +13,7 @@ const path = require('node:path');
 const Module = require('node:module');
 const vm = require('node:vm');
 
-const bundle = process.argv[2];
+const bundle = path.resolve(process.argv[2]);
 process.argv.splice(1, 1); // as if node had run the bundle itself: argv[1] is the bundle
 const cacheRoot = process.env.NODE_COMPILE_CACHE;
 
