@@ -416,13 +416,20 @@ export function removeIdleBridges(ctx: EngineContext, which: (n: NetworkRecord) 
   });
 }
 
+/**
+ * Rewrites a network's DNS file from the records and makes the server see it. Under the
+ * records' lock: concurrent runs write one after the other (each file from the records as they
+ * are then), and only one of them ever starts the server.
+ */
 function writeDns(ctx: EngineContext, n: NetworkRecord): void {
-  const entries = ctx.networks.endpointsOn(n.id).filter((e) => e.ip).map((e) => {
-    const c = ctx.containers.get(e.containerId);
-    const names = [...new Set([c?.name, ...e.aliases, e.containerId.slice(0, 12)].filter((x): x is string => !!x))];
-    return { id: e.containerId, ip: e.ip, names };
+  ctx.db.transaction(() => {
+    const entries = ctx.networks.endpointsOn(n.id).filter((e) => e.ip).map((e) => {
+      const c = ctx.containers.get(e.containerId);
+      const names = [...new Set([c?.name, ...e.aliases, e.containerId.slice(0, 12)].filter((x): x is string => !!x))];
+      return { id: e.containerId, ip: e.ip, names };
+    });
+    updateDns(ctx.paths.dnsDir, n.name, n.gateway, entries.length ? entries : undefined);
   });
-  updateDns(ctx.paths.dnsDir, n.name, n.gateway, entries.length ? entries : undefined);
 }
 
 /**

@@ -7,10 +7,11 @@
  * listens on, then one line per container (`ID IPV4 IPV6 NAME,ALIAS,…`). berth rewrites the file
  * of a network when a container joins or leaves it and sends SIGHUP; aardvark-dns starts on
  * demand (it puts itself in the background and writes `aardvark.pid`) and exits by itself when
- * a reload finds no network left.
+ * a reload finds no network left. Callers serialize updates of one directory (berth holds the
+ * records' lock): one server per directory.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../common/index.ts';
 
@@ -62,19 +63,22 @@ export function updateDns(dir: string, network: string, gateway: string, entries
   const file = join(dir, network);
   if (entries) {
     const lines = [gateway, ...entries.map((e) => `${e.id} ${e.ip}  ${e.names.join(',')}`)];
-    writeFileSync(`${file}.tmp`, lines.join('\n') + '\n');
-    writeFileSync(file, readFileSync(`${file}.tmp`));
-    rmSync(`${file}.tmp`, { force: true });
+    // written aside and renamed into place: the server never reads half a file
+    const tmp = join(dir, `.${network}.${process.pid}.tmp`);
+    writeFileSync(tmp, lines.join('\n') + '\n');
+    renameSync(tmp, file);
   } else {
     rmSync(file, { force: true });
   }
   const pid = aardvarkPid(dir);
-  if (pid) {
-    process.kill(pid, 'SIGHUP');
+  if (!networkFiles(dir).length) {
+    // no network left: the server goes now (not at a reload that may find its directory gone)
+    if (pid) stopServer(pid);
+    rmSync(dir, { recursive: true, force: true });
     return;
   }
-  if (!networkFiles(dir).length) {
-    rmSync(dir, { recursive: true, force: true });
+  if (pid) {
+    process.kill(pid, 'SIGHUP');
     return;
   }
   const bin = aardvarkBinary();
@@ -83,10 +87,30 @@ export function updateDns(dir: string, network: string, gateway: string, entries
   if (r.status !== 0) throw new BerthError('INTERNAL', `aardvark-dns did not start: ${(r.stderr ?? '').trim() || `exit ${r.status}`}`);
 }
 
+/** Ends a server berth started (SIGTERM), waiting a moment for it to go. */
+function stopServer(pid: number): void {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 100; i++) {
+    let state = '';
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch {
+      return;
+    }
+    if (state === 'Z' || state === 'X') return; // ended; its parent (init) reaps it
+    Atomics.wait(pause, 0, 0, 5);
+  }
+}
+
 /** Stops the server of this directory and removes the directory (`system check`, teardown). */
 export function stopDns(dir: string): void {
   const pid = aardvarkPid(dir);
-  for (const f of networkFiles(dir)) rmSync(join(dir, f), { force: true });
-  if (pid) process.kill(pid, 'SIGHUP');
+  if (pid) stopServer(pid);
   rmSync(dir, { recursive: true, force: true });
 }

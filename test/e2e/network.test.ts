@@ -300,6 +300,11 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
       const ips = Array.from({ length: 8 }, (_, i) => ipOn(root, `m${i}`, 'many'));
       assert.equal(new Set(ips).size, 8, ips.join(' '));
       for (const ip of ips) assert.match(ip, /^10\.126\.250\.\d+$/);
+      // one DNS server for the root, answering every one of them
+      const servers = spawnSync('pgrep', ['-f', join(root, 'run', 'aardvark')], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      assert.equal(servers.length, 1, `DNS servers: ${servers.join(' ')}`);
+      const resolved = ok(berth(root, ['run', '--rm', '--network', 'many', 'busybox', 'sh', '-c', 'for i in 0 1 2 3 4 5 6 7; do nslookup m$i >/dev/null && echo ok; done']));
+      assert.equal(resolved, 'ok\n'.repeat(8));
     } finally {
       berth(root, ['rm', '-f', ...Array.from({ length: 8 }, (_, i) => `m${i}`)]);
       ok(berth(root, ['network', 'rm', 'many']));
