@@ -49,7 +49,7 @@ export const rmCommand: BerthCommand = {
     { name: 'volumes', short: 'v', type: 'boolean', description: 'remove anonymous volumes associated with the container' },
     { name: 'link', short: 'l', type: 'boolean', description: 'remove the specified link', hidden: true },
   ]),
-  run: (args, env) => forEachContainer(args, env, async (ref) => (await env.engine().containers.remove(ref, { force: boolFlag(args, 'force') }), ref)),
+  run: (args, env) => forEachContainer(args, env, async (ref) => (await env.engine().containers.remove(ref, { force: boolFlag(args, 'force'), volumes: boolFlag(args, 'volumes') }), ref)),
 };
 
 export const pauseCommand: BerthCommand = {

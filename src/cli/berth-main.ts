@@ -12,6 +12,7 @@ import { imageLsCommand, imagesCommand } from './berth-image-list.ts';
 import { imagePruneCommand, imageRmCommand, imageTagCommand, rmiTopCommand, tagTopCommand } from './berth-image-remove.ts';
 import { imagePullCommand, loginCommand, logoutCommand, pullTopCommand } from './berth-registry.ts';
 import { BerthError } from '../common/index.ts';
+import { volumeCreateCommand, volumeInspectCommand, volumeLsCommand, volumePruneCommand, volumeRmCommand } from './berth-volume.ts';
 import { networkConnectCommand, networkCreateCommand, networkDisconnectCommand, networkInspectCommand, networkLsCommand, networkPruneCommand, networkRmCommand, portCommand } from './berth-network.ts';
 import { createCommand, runCommand, startCommand } from './berth-container-run.ts';
 import {
@@ -19,6 +20,8 @@ import {
   unpauseCommand, updateCommand, waitCommand,
 } from './berth-container-verbs.ts';
 import { containerLsCommand, psTopCommand } from './berth-container-ps.ts';
+import { commitCommand, diffCommand, exportCommand } from './berth-container-fs.ts';
+import { cpCommand } from './berth-container-cp.ts';
 import { attachCommand, execTopCommand, logsCommand } from './berth-container-io.ts';
 import { containerInspectCommand, inspectTopCommand, statsCommand, topCommand } from './berth-container-info.ts';
 import { eventsCommand, infoCommand, systemBootCommand, systemCheckCommand, systemDfCommand, systemPruneCommand, VERSION, versionCommand } from './berth-system.ts';
@@ -30,7 +33,8 @@ const TOP_COMMANDS: BerthCommand[] = [
   runCommand, execTopCommand, psTopCommand, pullTopCommand, imagesCommand, loginCommand, logoutCommand, infoCommand, versionCommand,
   attachCommand, createCommand, eventsCommand, historyTopCommand, importTopCommand, inspectTopCommand, killCommand, loadTopCommand,
   logsCommand, pauseCommand, renameCommand, restartCommand, rmCommand, rmiTopCommand, saveTopCommand, startCommand, statsCommand,
-  stopCommand, tagTopCommand, topCommand, unpauseCommand, updateCommand, waitCommand, portCommand,
+  stopCommand, tagTopCommand, topCommand, unpauseCommand, updateCommand, waitCommand, portCommand, commitCommand, diffCommand,
+  exportCommand, cpCommand,
 ];
 
 /** `berth container <sub>`: the container verbs under docker's management command. */
@@ -55,6 +59,10 @@ const CONTAINER_COMMANDS: Array<[string[], BerthCommand]> = [
   [['top'], topCommand],
   [['stats'], statsCommand],
   [['port'], portCommand],
+  [['diff'], diffCommand],
+  [['export'], exportCommand],
+  [['commit'], commitCommand],
+  [['cp'], cpCommand],
   [['prune'], containerPruneCommand],
   [['cleanup'], containerCleanupCommand],
 ];
@@ -81,6 +89,16 @@ const MANAGEMENT: Record<string, { summary: string; commands: Array<[string[], B
       [['connect'], networkConnectCommand],
       [['disconnect'], networkDisconnectCommand],
       [['prune'], networkPruneCommand],
+    ],
+  },
+  volume: {
+    summary: 'Manage volumes',
+    commands: [
+      [['create'], volumeCreateCommand],
+      [['ls', 'list'], volumeLsCommand],
+      [['inspect'], volumeInspectCommand],
+      [['rm', 'remove'], volumeRmCommand],
+      [['prune'], volumePruneCommand],
     ],
   },
   system: { summary: 'Manage berth', commands: SYSTEM_COMMANDS },

@@ -84,7 +84,7 @@ export const systemDfCommand: BerthCommand = {
     const rows = [
       { Type: 'Images', TotalCount: String(du.images.total), Active: String(du.images.active), Size: humanSize(du.images.size), Reclaimable: humanSize(du.images.reclaimable) + pct(du.images.reclaimable, du.images.size) },
       { Type: 'Containers', TotalCount: String(du.containers.total), Active: String(du.containers.active), Size: humanSize(du.containers.size), Reclaimable: humanSize(du.containers.reclaimable) + pct(du.containers.reclaimable, du.containers.size) },
-      { Type: 'Local Volumes', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
+      { Type: 'Local Volumes', TotalCount: String(du.volumes.total), Active: String(du.volumes.active), Size: humanSize(du.volumes.size), Reclaimable: humanSize(du.volumes.reclaimable) + pct(du.volumes.reclaimable, du.volumes.size) },
       { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
     ];
     const format = stringFlag(args, 'format');
@@ -139,7 +139,7 @@ export const systemPruneCommand: BerthCommand = {
     flags: [
       { name: 'all', short: 'a', type: 'boolean', description: 'remove all unused images not just dangling ones' },
       { name: 'force', short: 'f', type: 'boolean', description: 'do not prompt for confirmation' },
-      { name: 'volumes', type: 'boolean', description: 'prune anonymous volumes' },
+      { name: 'volumes', type: 'boolean', description: 'prune anonymous volumes no container uses' },
       { name: 'filter', type: 'string', value: 'filter', repeatable: true, description: 'provide filter values (e.g. "until=<timestamp>")' },
     ],
   },
@@ -160,6 +160,10 @@ export const systemPruneCommand: BerthCommand = {
     if (containers.ContainersDeleted.length) env.io.out(`Deleted Containers:\n${containers.ContainersDeleted.join('\n')}\n\n`);
     const networks = engine.networks.prune();
     if (networks.length) env.io.out(`Deleted Networks:\n${networks.map((n) => n.name).join('\n')}\n\n`);
+    if (boolFlag(args, 'volumes')) {
+      const volumes = await engine.volumes.prune();
+      if (volumes.removed.length) env.io.out(`Deleted Volumes:\n${volumes.removed.join('\n')}\n\n`);
+    }
     const images = await engine.images.prune({ all });
     if (images.entries.length) env.io.out(`Deleted Images:\n${images.entries.map((e) => ('Untagged' in e ? `untagged: ${e.Untagged}` : `deleted: ${e.Deleted}`)).join('\n')}\n\n`);
     env.io.out(`Total reclaimed space: ${humanSize(containers.SpaceReclaimed + images.reclaimed, 4)}\n`);

@@ -29,13 +29,17 @@ describe('run flags', () => {
   });
 
   it('parses -v, --mount, --tmpfs, --device and --ulimit as docker does', () => {
-    assert.deepEqual(parseVolume('/host:/ctr:ro'), { source: '/host', target: '/ctr', readOnly: true, createSource: true });
-    assert.deepEqual(parseVolume('/host:/ctr:rw,rslave,z'), { source: '/host', target: '/ctr', readOnly: false, createSource: true, propagation: 'rslave' });
-    assert.throws(() => parseVolume('/only'), /anonymous volumes are not supported yet/);
+    assert.deepEqual(parseVolume('/host:/ctr:ro'), { bind: { source: '/host', target: '/ctr', readOnly: true, createSource: true } });
+    assert.deepEqual(parseVolume('/host:/ctr:rw,rslave,z'), { bind: { source: '/host', target: '/ctr', readOnly: false, createSource: true, propagation: 'rslave' } });
+    assert.deepEqual(parseVolume('/only'), { volume: { target: '/only', readOnly: false } });
+    assert.deepEqual(parseVolume('data:/d:ro,nocopy'), { volume: { name: 'data', target: '/d', readOnly: true, noCopy: true } });
+    assert.throws(() => parseVolume('data:/d:rshared'), /propagation is for bind mounts/);
     assert.throws(() => parseVolume('/a:/b:bogus'), /invalid mode: bogus/);
     assert.deepEqual(parseMount('type=bind,source=/h,target=/c,readonly'), { bind: { source: '/h', target: '/c', readOnly: true, createSource: false } });
     assert.deepEqual(parseMount('type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770'), { tmpfs: { target: '/t', options: ['size=1048576', 'mode=1770'], readOnly: false } });
-    assert.throws(() => parseMount('type=volume,source=data,target=/d'), /named volumes are not supported yet/);
+    assert.deepEqual(parseMount('type=volume,source=data,target=/d'), { volume: { name: 'data', target: '/d', readOnly: false } });
+    assert.deepEqual(parseMount('type=volume,dst=/d,volume-nocopy,volume-opt=type=tmpfs,volume-opt=device=tmpfs'), { volume: { target: '/d', readOnly: false, noCopy: true, driverOpts: { type: 'tmpfs', device: 'tmpfs' } } });
+    assert.throws(() => parseMount('type=volume,dst=/d,volume-opt=bad'), /volume-opt wants KEY=VALUE/);
     assert.throws(() => parseMount('type=bind,source=/h'), /target is required/);
     assert.deepEqual(parseTmpfs('/run:size=1m,mode=0700'), { target: '/run', options: ['size=1m', 'mode=0700'] });
     assert.deepEqual(parseDevice('/dev/fuse'), { host: '/dev/fuse', container: '/dev/fuse', permissions: 'rwm' });

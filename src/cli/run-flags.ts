@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { BerthError } from '../common/index.ts';
 import { parseExposed, parsePublish } from '../network/index.ts';
-import type { BindSpec, DeviceSpec, RestartPolicy, RunSpec, TmpfsSpec } from '../engine/index.ts';
+import type { BindSpec, DeviceSpec, RestartPolicy, RunSpec, TmpfsSpec, VolumeSpec } from '../engine/index.ts';
 import type { FlagSpec, ParsedArgs } from './args.ts';
 import { boolFlag, listFlag, stringFlag } from './berth-command.ts';
 
@@ -39,8 +39,9 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'device', type: 'string', value: 'list', repeatable: true, description: 'add a host device to the container (HOST[:CONTAINER][:rwm])' },
   { name: 'read-only', type: 'boolean', description: "mount the container's root filesystem as read only" },
   { name: 'tmpfs', type: 'string', value: 'list', repeatable: true, description: 'mount a tmpfs directory (PATH[:OPTIONS])' },
-  { name: 'volume', short: 'v', type: 'string', value: 'list', repeatable: true, description: 'bind mount a host path (HOST:CONTAINER[:ro|rw])' },
-  { name: 'mount', type: 'string', value: 'mount', repeatable: true, description: 'attach a filesystem mount (type=bind|tmpfs,source=…,target=…,readonly)' },
+  { name: 'volume', short: 'v', type: 'string', value: 'list', repeatable: true, description: 'bind mount a host path or a volume (HOST|NAME:CONTAINER[:ro|rw|nocopy], or CONTAINER for an anonymous volume)' },
+  { name: 'mount', type: 'string', value: 'mount', repeatable: true, description: 'attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…,readonly,volume-nocopy,volume-opt=K=V)' },
+  { name: 'volumes-from', type: 'string', value: 'list', repeatable: true, description: "mount the volumes of a container (CONTAINER[:ro|rw])" },
   { name: 'cap-add', type: 'string', value: 'list', repeatable: true, description: 'add Linux capabilities' },
   { name: 'cap-drop', type: 'string', value: 'list', repeatable: true, description: 'drop Linux capabilities' },
   { name: 'privileged', type: 'boolean', description: 'give extended privileges to this container' },
@@ -111,34 +112,45 @@ export function parseRestart(text: string): RestartPolicy {
   }
 }
 
-/** -v HOST:CONTAINER[:OPTIONS] (ro, rw, z, Z, and a propagation mode). */
-export function parseVolume(text: string): BindSpec {
+/** -v HOST:CONTAINER[:OPTIONS] (ro, rw, z, Z, nocopy, a propagation mode), -v NAME:CONTAINER[:OPTIONS], -v CONTAINER. */
+export function parseVolume(text: string): { bind?: BindSpec; volume?: VolumeSpec } {
   const parts = text.split(':');
+  if (parts.length === 1 && parts[0]!.startsWith('/')) return { volume: { target: parts[0]!, readOnly: false } };
   if (parts.length < 2 || parts.length > 3 || parts.some((p, i) => p === '' && i < 2)) {
-    if (parts.length === 1 && parts[0]!.startsWith('/')) {
-      throw new BerthError('NOT_IMPLEMENTED', `anonymous volumes are not supported yet: "${text}"`, { hint: 'bind a host directory: -v /host/dir:/path' });
-    }
     throw new BerthError('INVALID_ARGUMENT', `invalid volume specification: '${text}'`);
   }
   const [source, target, opts = ''] = parts as [string, string, string?];
-  const bind: BindSpec = { source, target, readOnly: false, createSource: true };
+  let readOnly = false;
+  let propagation: string | undefined;
+  let noCopy = false;
   for (const o of opts.split(',').filter(Boolean)) {
-    if (o === 'ro') bind.readOnly = true;
-    else if (o === 'rw') bind.readOnly = false;
+    if (o === 'ro') readOnly = true;
+    else if (o === 'rw') readOnly = false;
     else if (o === 'z' || o === 'Z') continue; // SELinux relabelling: nothing to do without SELinux
-    else if (['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate'].includes(o)) bind.propagation = o;
+    else if (o === 'nocopy') noCopy = true;
+    else if (['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate'].includes(o)) propagation = o;
     else throw new BerthError('INVALID_ARGUMENT', `invalid mode: ${o}`);
   }
-  return bind;
+  if (!source.startsWith('/')) {
+    if (propagation) throw new BerthError('INVALID_ARGUMENT', `invalid volume specification: '${text}': propagation is for bind mounts`);
+    return { volume: { name: source, target, readOnly, ...(noCopy ? { noCopy } : {}) } };
+  }
+  return { bind: { source, target, readOnly, createSource: true, ...(propagation ? { propagation } : {}) } };
 }
 
 /** --mount type=bind|tmpfs,source=…,target=…,readonly,… */
-export function parseMount(text: string): { bind?: BindSpec; tmpfs?: TmpfsSpec } {
+export function parseMount(text: string): { bind?: BindSpec; tmpfs?: TmpfsSpec; volume?: VolumeSpec } {
   const fields = new Map<string, string>();
+  const volumeOpts: Record<string, string> = {};
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
     const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    fields.set(key, eq < 0 ? 'true' : part.slice(eq + 1));
+    const value = eq < 0 ? 'true' : part.slice(eq + 1);
+    if (key === 'volume-opt') {
+      const veq = value.indexOf('=');
+      if (veq <= 0) throw new BerthError('INVALID_ARGUMENT', `invalid argument "${text}" for "--mount" flag: volume-opt wants KEY=VALUE`);
+      volumeOpts[value.slice(0, veq)] = value.slice(veq + 1);
+    } else fields.set(key, value);
   }
   const type = fields.get('type') ?? 'volume';
   const target = fields.get('target') ?? fields.get('destination') ?? fields.get('dst');
@@ -158,7 +170,11 @@ export function parseMount(text: string): { bind?: BindSpec; tmpfs?: TmpfsSpec }
     if (mode) options.push(`mode=${mode}`);
     return { tmpfs: { target, options, readOnly } };
   }
-  if (type === 'volume') throw new BerthError('NOT_IMPLEMENTED', `named volumes are not supported yet: --mount ${text}`, { hint: 'use type=bind with an absolute source, or type=tmpfs' });
+  if (type === 'volume') {
+    const name = fields.get('source') ?? fields.get('src');
+    const noCopy = ['volume-nocopy'].some((k) => fields.has(k) && fields.get(k) !== 'false' && fields.get(k) !== '0');
+    return { volume: { ...(name ? { name } : {}), target, readOnly, ...(noCopy ? { noCopy } : {}), ...(Object.keys(volumeOpts).length ? { driverOpts: volumeOpts } : {}) } };
+  }
   throw new BerthError('INVALID_ARGUMENT', `invalid argument "${text}" for "--mount" flag: unknown mount type "${type}"`);
 }
 
@@ -290,13 +306,18 @@ export function runSpecFromArgs(args: ParsedArgs): RunSpec {
   if (listFlag(args, 'device').length) spec.devices = listFlag(args, 'device').map(parseDevice);
   if (boolFlag(args, 'read-only')) spec.readOnly = true;
   const tmpfs = listFlag(args, 'tmpfs').map(parseTmpfs);
-  const binds = listFlag(args, 'volume').map(parseVolume);
-  for (const m of listFlag(args, 'mount').map(parseMount)) {
+  const binds: BindSpec[] = [];
+  const volumes: VolumeSpec[] = [];
+  const mounts: { bind?: BindSpec; tmpfs?: TmpfsSpec; volume?: VolumeSpec }[] = [...listFlag(args, 'volume').map(parseVolume), ...listFlag(args, 'mount').map(parseMount)];
+  for (const m of mounts) {
     if (m.bind) binds.push(m.bind);
     if (m.tmpfs) tmpfs.push(m.tmpfs);
+    if (m.volume) volumes.push(m.volume);
   }
   if (tmpfs.length) spec.tmpfs = tmpfs;
   if (binds.length) spec.binds = binds;
+  if (volumes.length) spec.volumes = volumes;
+  if (listFlag(args, 'volumes-from').length) spec.volumesFrom = listFlag(args, 'volumes-from');
   if (listFlag(args, 'cap-add').length) spec.capAdd = listFlag(args, 'cap-add');
   if (listFlag(args, 'cap-drop').length) spec.capDrop = listFlag(args, 'cap-drop');
   if (boolFlag(args, 'privileged')) spec.privileged = true;

@@ -10,11 +10,13 @@ import { Runtime, type RuntimeOptions } from '../runtime/index.ts';
 import { openImageContext, type ImageContext, type ImageContextOptions } from './context.ts';
 import { ContainerStore } from './container-store.ts';
 import { NetworkStore } from './network-store.ts';
+import { VolumeStore } from './volume-store.ts';
 import { enginePaths, type EnginePaths } from './container-paths.ts';
 
 export interface EngineContext extends ImageContext {
   containers: ContainerStore;
   networks: NetworkStore;
+  volumes: VolumeStore;
   paths: EnginePaths;
   /** The runtime (made on first use: `ps` and `inspect` need none). */
   runtime(): Runtime;
@@ -40,6 +42,7 @@ export function openEngineContext(opts: EngineOptions = {}): EngineContext {
     ...image,
     containers: new ContainerStore(image.db),
     networks: new NetworkStore(image.db),
+    volumes: new VolumeStore(image.db),
     paths,
     runtime: () => (runtime ??= new Runtime({ root: paths.runtimeRoot, ...(opts.launcher ? { launcher: opts.launcher } : {}) })),
     get cleanupCommand() {

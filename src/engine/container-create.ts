@@ -21,6 +21,7 @@ import { newContainerId, validateName, type ContainerRecord } from './container-
 import { imageContainerConfig, noSuchImage, type ImageRecord } from './image-store.ts';
 import { pull, type PullEvent } from './image-pull.ts';
 import { checkRunNetwork, networkMode, recordEndpoint } from './networks.ts';
+import { planVolumes, prepareVolumes, recordVolumes, removeVolume, volumeData, type PlannedVolume } from './volumes.ts';
 import type { NetworkRecord } from './network-store.ts';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -155,10 +156,9 @@ export function checkRunSpec(spec: RunSpec, allCaps: readonly string[]): void {
   };
   for (const b of spec.binds ?? []) {
     target(b.target, 'bind');
-    if (!isAbsolute(b.source)) {
-      throw new BerthError('NOT_IMPLEMENTED', `named volumes are not supported yet: "${b.source}"`, { hint: 'give an absolute host path (-v /host/dir:/path), or use --tmpfs' });
-    }
+    if (!isAbsolute(b.source)) throw new BerthError('INVALID_ARGUMENT', `invalid mount config for type "bind": invalid mount path: '${b.source}' mount path must be absolute`);
   }
+  for (const v of spec.volumes ?? []) target(v.target, 'volume');
   for (const t of spec.tmpfs ?? []) target(t.target, 'tmpfs');
   if (spec.userns === 'auto' && (spec.uidMaps?.length || spec.gidMaps?.length)) {
     throw new BerthError('INVALID_ARGUMENT', '--userns auto cannot be combined with --uidmap or --gidmap');
@@ -225,6 +225,10 @@ export interface ContainerPlan {
   files: { path: string; content: string }[];
   /** The network of berth's the container joins at start (none for none, host, container:X). */
   network: NetworkRecord | undefined;
+  /** Its volumes (made when missing, filled from the image when new and empty). */
+  volumes: PlannedVolume[];
+  /** The image's layer dirs, top-most first (for copy-up). */
+  lowerDirs: string[];
   warnings: string[];
 }
 
@@ -273,8 +277,10 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
   const hostname = spec.hostname || id.slice(0, 12);
   const chainIds = image.layers.map((l) => l.chainId);
   let rootMount: MountSpec;
+  let lowerDirs: string[] = [];
   if (chainIds.length) {
     const lower = await ctx.layers.lowerDirs(chainIds);
+    lowerDirs = lower.lowerDirs;
     rootMount = overlayMount({ ...lower, upperDir: paths.upperDir, workDir: paths.workDir });
   } else {
     // an image of no layers (an empty import): the upper dir alone, over an empty lower
@@ -291,7 +297,14 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
     const { staticInitBinaryPath } = await import('../native/index.ts');
     host.initBinary = staticInitBinaryPath();
   }
+  // volumes: those asked for, the image's VOLUMEs, and --volumes-from's (whose binds join ours)
+  const planned = planVolumes(ctx, spec.volumes ?? [], Object.keys(imageConfig.Volumes ?? {}), [...(spec.binds ?? []).map((b) => b.target), ...(spec.tmpfs ?? []).map((t) => t.target)], spec.volumesFrom ?? []);
+  if (planned.binds.length) spec.binds = [...(spec.binds ?? []), ...planned.binds.map((b) => ({ ...b, createSource: false }))];
   const config = containerConfig({ config: imageConfig }, { ...spec, hostname }, paths, host, rootMount, allCaps);
+  for (const v of planned.volumes) {
+    config.mounts!.push({ destination: v.target, type: 'bind', source: volumeData(ctx, v.name), options: ['rbind', ...(v.readOnly ? ['ro'] : []), 'rprivate'] });
+  }
+  config.mounts = orderMounts(config.mounts!, new Set([...(spec.binds ?? []).map((b) => b.target), ...planned.volumes.map((v) => v.target), ...(spec.tmpfs ?? []).map((t) => t.target), '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/dev/init']));
   config.linux!.cgroupsPath = `${ctx.paths.cgroupParent}/${id}`;
   const args = containerArgs(imageConfig, spec);
   const mode = networkMode(spec.network);
@@ -330,7 +343,22 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
     files,
     network: net,
     warnings,
+    volumes: planned.volumes,
+    lowerDirs,
   };
+}
+
+/**
+ * The container's own mounts (binds, volumes, tmpfs, the /etc files) after the defaults and
+ * sorted by depth, as docker sorts them: a volume on /etc never hides /etc/hosts, a bind on
+ * /data/sub is not hidden by a volume on /data.
+ */
+function orderMounts(mounts: NonNullable<RuntimeConfig['mounts']>, own: ReadonlySet<string>): NonNullable<RuntimeConfig['mounts']> {
+  const depth = (d: string) => normalize(d).replace(/\/+$/, '').split('/').length;
+  const defaults = mounts.filter((m) => !own.has(m.destination));
+  const user = mounts.filter((m) => own.has(m.destination)).map((m, i) => ({ m, i }));
+  user.sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i);
+  return [...defaults, ...user.map((x) => x.m)];
 }
 
 /** resolv.conf with the network's DNS server first (then --dns's servers; the host's are its upstreams). */
@@ -392,6 +420,7 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
       restartCount: 0,
       stoppedByUser: false,
     });
+    recordVolumes(ctx, plan.id, plan.volumes);
     if (plan.network) {
       if (!ctx.networks.get(plan.network.id)) throw new BerthError('NOT_FOUND', `network ${plan.network.name} not found`);
       recordEndpoint(ctx, plan.id, plan.network, {
@@ -404,9 +433,12 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
   });
   try {
     await writeBundle(ctx, plan);
+    await prepareVolumes(ctx, plan.volumes, plan.lowerDirs);
   } catch (err) {
     await rm(plan.paths.dir, { recursive: true, force: true });
     ctx.containers.remove(plan.id);
+    // the anonymous volumes made for it
+    for (const v of plan.volumes) if (v.anonymous && ctx.volumes.get(v.name) && !ctx.volumes.usersOf(v.name).length) removeVolume(ctx, v.name, { force: true });
     throw err;
   }
   ctx.db.transaction(() => {

@@ -19,6 +19,7 @@ import { assertTransition } from './container-status.ts';
 import type { ContainerRecord } from './container-store.ts';
 import { hostsFile } from './container-etc.ts';
 import { attachNetworks, detachNetworks } from './networks.ts';
+import { mountVolumes, unmountVolumes } from './volumes.ts';
 import { parseExposed } from '../network/index.ts';
 
 /** What the monitor writes when the container's init ends. */
@@ -37,6 +38,12 @@ export function readExitRecord(path: string): ExitRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether the container of this ID runs (its process is the one recorded). */
+function isLiveId(ctx: EngineContext, id: string): boolean {
+  const r = ctx.containers.get(id);
+  return !!r && isActive(r) && observe(r) === 'live';
 }
 
 /** Whether `pid` is still the process that was recorded (a reused pid is not). */
@@ -124,6 +131,8 @@ export async function startLocked(ctx: EngineContext, rec: ContainerRecord, opts
   const spec = rec.spec;
   // what a previous run (or a killed command) left of its networking
   await detachNetworks(ctx, rec.id);
+  // the volumes of --opt: mounted (once for all their users) before the container sees them
+  mountVolumes(ctx, rec);
   let pid: number;
   try {
     const ownUserns = (config.linux?.namespaces ?? []).some((n) => n.type === 'user' && !n.path);
@@ -159,6 +168,11 @@ export async function startLocked(ctx: EngineContext, rec: ContainerRecord, opts
     }
   } catch (err) {
     await detachNetworks(ctx, rec.id).catch(() => {});
+    try {
+      unmountVolumes(ctx, rec.id, (id) => isLiveId(ctx, id));
+    } catch {
+      // left for system check
+    }
     ctx.containers.update(rec.id, { exitCode: startErrorExitCode(err), error: err instanceof Error ? err.message : String(err) });
     throw err;
   }
@@ -214,6 +228,7 @@ export async function finishLocked(ctx: EngineContext, rec: ContainerRecord): Pr
   // a container that joined it, --network container:X, still holds it)
   const joined = ctx.containers.list().some((c) => c.id !== rec.id && c.spec.network?.startsWith('container:') && isActive(c));
   await detachNetworks(ctx, rec.id, { namespaceGone: !joined });
+  unmountVolumes(ctx, rec.id, (id) => isLiveId(ctx, id));
   const fields = {
     status: 'exited' as const,
     pid: 0,

@@ -11,6 +11,7 @@ import { dockerSeccompProfile } from './defaults/seccomp-default.ts';
 import { ROOTFS_MOUNT_ANNOTATION, USER_ANNOTATION } from '../runtime/index.ts';
 import type { ContainerPaths } from './container-paths.ts';
 import type { PortBinding } from '../network/index.ts';
+import type { VolumeSpec } from './volumes.ts';
 
 export interface BindSpec {
   source: string;
@@ -71,6 +72,10 @@ export interface RunSpec {
   readOnly?: boolean;
   tmpfs?: TmpfsSpec[];
   binds?: BindSpec[];
+  /** -v NAME:/path, -v /path, --mount type=volume. */
+  volumes?: VolumeSpec[];
+  /** --volumes-from CONTAINER[:ro|rw]. */
+  volumesFrom?: string[];
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;

@@ -4,6 +4,8 @@
  * what touches the kernel and asks container-status.ts whether it may act.
  */
 import { detachNetworks } from './networks.ts';
+import { dirSize } from './dir-size.ts';
+import { anonymousVolumesOf, removeVolume } from './volumes.ts';
 import { readFileSync } from 'node:fs';
 import { lstat, readdir, rm, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -215,9 +217,11 @@ function result(rec: ContainerRecord): { StatusCode: number; Error?: { Message: 
   return rec.error ? { StatusCode: rec.exitCode, Error: { Message: rec.error } } : { StatusCode: rec.exitCode };
 }
 
-/** Removes a container that is not running (the caller holds its lock). */
-export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Promise<void> {
+/** Removes a container that is not running (the caller holds its lock); with `volumes` (rm -v,
+ * and always for --rm) its anonymous volumes that no other container uses go too. */
+export async function removeLocked(ctx: EngineContext, rec: ContainerRecord, opts: { volumes?: boolean } = {}): Promise<void> {
   const paths = containerPaths(ctx.paths, rec.id);
+  const anonymous = opts.volumes || rec.spec.autoRemove ? anonymousVolumesOf(ctx, rec.id) : [];
   ctx.containers.update(rec.id, { status: 'removing' });
   try {
     await ctx.runtime().delete(rec.id, { force: true }).catch(ignoreNotFound);
@@ -233,10 +237,11 @@ export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Pr
     ctx.containers.remove(rec.id);
     ctx.containers.event('container', 'destroy', rec.id, { name: rec.name, image: rec.imageRef });
   });
+  for (const name of anonymous) removeVolume(ctx, name);
 }
 
 /** docker rm [-f]: a running container only with force (SIGKILL first). */
-export async function removeContainer(ctx: EngineContext, ref: string, opts: { force?: boolean } = {}): Promise<ContainerRecord> {
+export async function removeContainer(ctx: EngineContext, ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<ContainerRecord> {
   const rec = ctx.containers.resolve(ref);
   return withLock(ctx, rec.id, 'remove', async (fresh) => {
     const seen = isActive(fresh) ? observe(fresh) : undefined;
@@ -253,13 +258,13 @@ export async function removeContainer(ctx: EngineContext, ref: string, opts: { f
       }
     }
     // ended, or its monitor gone: finished here (a cleanup still to come finds nothing to do)
-    return finishAndRemove(ctx, fresh);
+    return finishAndRemove(ctx, fresh, opts.volumes === true);
   });
 }
 
-async function finishAndRemove(ctx: EngineContext, rec: ContainerRecord): Promise<ContainerRecord> {
+async function finishAndRemove(ctx: EngineContext, rec: ContainerRecord, volumes = false): Promise<ContainerRecord> {
   const finished = isActive(rec) ? await finishLocked(ctx, rec) : rec;
-  await removeLocked(ctx, finished);
+  await removeLocked(ctx, finished, { volumes });
   return finished;
 }
 
@@ -286,25 +291,7 @@ export async function pruneContainers(ctx: EngineContext, opts: { until?: number
   return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
 }
 
-export async function dirSize(dir: string): Promise<number> {
-  let total = 0;
-  const walk = async (path: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(path, { withFileTypes: true });
-    } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
-      throw err;
-    }
-    for (const e of entries) {
-      const child = `${path}/${e.name}`;
-      if (e.isDirectory()) await walk(child);
-      else total += (await lstat(child).catch(() => ({ size: 0 }))).size;
-    }
-  };
-  await walk(dir);
-  return total;
-}
+export { dirSize };
 
 export async function renameContainer(ctx: EngineContext, ref: string, newName: string): Promise<void> {
   const rec = ctx.containers.resolve(ref);

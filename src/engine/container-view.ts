@@ -13,6 +13,7 @@ import { containerPaths } from './container-paths.ts';
 import { describeStatus } from './container-status.ts';
 import type { ContainerRecord } from './container-store.ts';
 import { effectiveRecord, isActive } from './container-lifecycle.ts';
+import { volumeData } from './volumes.ts';
 import { networkModeOf, networkSettingsOf, portBindingsOf, portSummaries } from './network-view.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -24,8 +25,11 @@ function commandOf(rec: ContainerRecord): { path: string; args: string[] } {
   return { path: rec.spec.init ? '/dev/init' : (all[0] ?? ''), args };
 }
 
-function mountsOf(rec: ContainerRecord): object[] {
+function mountsOf(ctx: EngineContext, rec: ContainerRecord): object[] {
   const out: object[] = [];
+  for (const u of ctx.volumes.usesOf(rec.id)) {
+    out.push({ Type: 'volume', Name: u.volume, Source: volumeData(ctx, u.volume), Destination: u.destination, Driver: 'local', Mode: u.readOnly ? 'ro' : 'z', RW: !u.readOnly, Propagation: '' });
+  }
   for (const b of rec.spec.binds ?? []) {
     out.push({ Type: 'bind', Source: b.source, Destination: b.target, Mode: b.readOnly ? 'ro' : '', RW: !b.readOnly, Propagation: b.propagation ?? 'rprivate' });
   }
@@ -157,7 +161,7 @@ export async function inspectContainer(ctx: EngineContext, ref: string): Promise
     ExecIDs: null,
     HostConfig: hostConfigOf(rec),
     GraphDriver: { Name: 'overlay', Data: { LowerDir: lowerDir, MergedDir: paths.rootfsDir, UpperDir: paths.upperDir, WorkDir: paths.workDir } },
-    Mounts: mountsOf(rec),
+    Mounts: mountsOf(ctx, rec),
     Config: rec.config,
     NetworkSettings: networkSettingsOf(ctx, rec),
     Berth: berthSection(ctx, rec),
@@ -198,7 +202,7 @@ export function summarize(ctx: EngineContext, raw: ContainerRecord, now = Date.n
     Status: describeStatus(rec.status, rec.startedAt, rec.finishedAt, rec.exitCode, now),
     Labels: c.Labels ?? {},
     Ports: portSummaries(ctx, rec),
-    Mounts: mountsOf(rec),
+    Mounts: mountsOf(ctx, rec),
     HostConfig: { NetworkMode: networkModeOf(rec) },
     record: rec,
   };

@@ -29,6 +29,9 @@ import { execContainer, type ExecSpec } from './container-exec.ts';
 import { openAttach, pumpAttach, type AttachResult, type AttachStreams } from './container-attach.ts';
 import { effectiveRecord, type StartOptions } from './container-lifecycle.ts';
 import { containerPaths } from './container-paths.ts';
+import { diffContainer, exportContainer, type FsChange } from './container-fs.ts';
+import { commitContainer, type CommitOptions, type CommitResult } from './container-commit.ts';
+import { copyFiles, type CopyEnd, type CopyOptions } from './container-cp.ts';
 import { BerthError } from '../common/index.ts';
 import type { ExecResult } from '../runtime/index.ts';
 import { parseSignal } from '../runtime/index.ts';
@@ -83,7 +86,7 @@ export class Containers {
     return waitContainer(this.ctx, ref, condition, signal);
   }
 
-  remove(ref: string, opts: { force?: boolean } = {}): Promise<ContainerRecord> {
+  remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<ContainerRecord> {
     return removeContainer(this.ctx, ref, opts);
   }
 
@@ -140,6 +143,26 @@ export class Containers {
 
   async stats(ref: string): Promise<StatsSample | undefined> {
     return sampleStats(this.ctx, this.get(ref));
+  }
+
+  /** docker diff: what the container changed in its image's filesystem (C, A, D). */
+  diff(ref: string): Promise<FsChange[]> {
+    return diffContainer(this.ctx, this.ctx.containers.resolve(ref));
+  }
+
+  /** docker export: the container's filesystem as a tar stream. */
+  export(ref: string): AsyncGenerator<Uint8Array> {
+    return exportContainer(this.ctx, this.ctx.containers.resolve(ref));
+  }
+
+  /** docker commit: a new image of the container's image and its changes. */
+  commit(ref: string, opts: CommitOptions = {}): Promise<CommitResult> {
+    return commitContainer(this.ctx, ref, opts);
+  }
+
+  /** docker cp: files between a container (running or stopped) and the host or a tar stream. */
+  cp(from: CopyEnd, to: CopyEnd, opts: CopyOptions = {}): Promise<void> {
+    return copyFiles(this.ctx, from, to, opts);
   }
 
   /** The monitor's exit command. */

@@ -18,6 +18,7 @@ import { IMAGE_MIGRATIONS, ImageStore } from './image-store.ts';
 import { LEASE_MIGRATIONS, Leases } from './leases.ts';
 import { CONTAINER_MIGRATIONS, ContainerStore } from './container-store.ts';
 import { NETWORK_MIGRATIONS } from './network-store.ts';
+import { VOLUME_MIGRATIONS } from './volume-store.ts';
 
 /** A container that keeps an image from being deleted. */
 export interface ImageUser {
@@ -47,7 +48,7 @@ export interface ImageContext {
   layersInUse: () => Set<string>;
 }
 
-export const ENGINE_MIGRATIONS: readonly Migration[] = [...LEASE_MIGRATIONS, ...IMAGE_MIGRATIONS, ...CONTAINER_MIGRATIONS, ...NETWORK_MIGRATIONS];
+export const ENGINE_MIGRATIONS: readonly Migration[] = [...LEASE_MIGRATIONS, ...IMAGE_MIGRATIONS, ...CONTAINER_MIGRATIONS, ...NETWORK_MIGRATIONS, ...VOLUME_MIGRATIONS];
 
 /**
  * What the state root holds is root's alone: unpacked layers carry the images' set-id programs

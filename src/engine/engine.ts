@@ -10,18 +10,21 @@ import { openEngineContext, type EngineContext, type EngineOptions } from './con
 import { Containers } from './containers.ts';
 import { Images } from './images.ts';
 import { Networks } from './network-api.ts';
+import { Volumes } from './volume-api.ts';
 
 export class Engine {
   readonly ctx: EngineContext;
   readonly images: Images;
   readonly containers: Containers;
   readonly networks: Networks;
+  readonly volumes: Volumes;
 
   constructor(opts: EngineOptions = {}) {
     this.ctx = openEngineContext(opts);
     this.images = new Images({ context: this.ctx });
     this.containers = new Containers(this.ctx);
     this.networks = new Networks(this.ctx);
+    this.volumes = new Volumes(this.ctx);
   }
 
   close(): void {

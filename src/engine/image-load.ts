@@ -45,7 +45,7 @@ export interface ImportImageOptions {
  * failed, and what killed commands left (see image-gc.ts). A failure to collect is the next
  * collection's to retry, not this command's.
  */
-async function underWriteLease<T>(ctx: ImageContext, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+export async function underWriteLease<T>(ctx: ImageContext, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   const lease = await ctx.leases.acquireWrite(signal);
   try {
     return await fn();

@@ -16,6 +16,7 @@ import { effectiveRecord, finishLocked, ignoreNotFound, isActive, observe, settl
 import { dirSize, removeLocked, startContainer, withLock } from './container-verbs.ts';
 import { collectLeftovers } from './image-gc.ts';
 import { checkNetworks } from './networks.ts';
+import { copyUpLeftovers, unmountVolumes, volumeData } from './volumes.ts';
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -136,6 +137,17 @@ export async function checkSystem(ctx: EngineContext): Promise<CheckResult> {
   } catch (err) {
     problems.push(`networks: ${err instanceof Error ? err.message : String(err)}`);
   }
+  try {
+    for (const m of copyUpLeftovers(ctx)) note(`image mount of a killed copy-up removed: ${m}`);
+    // volumes of --opt still mounted with no running container to use them
+    const live = (id: string) => {
+      const r = ctx.containers.get(id);
+      return !!r && (isBusy(ctx, id) || (isActive(r) && observe(r) !== 'lost'));
+    };
+    for (const rec of ctx.containers.list()) if (!live(rec.id)) unmountVolumes(ctx, rec.id, live);
+  } catch (err) {
+    problems.push(`volumes: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const images = await collectLeftovers(ctx);
   for (const l of images.removed) note(`leftover of a killed command removed: ${l.path}`);
   return { repaired, problems };
@@ -171,6 +183,7 @@ export async function bootSystem(ctx: EngineContext): Promise<{ started: string[
 export interface DiskUsage {
   images: { total: number; active: number; size: number; reclaimable: number };
   containers: { total: number; active: number; size: number; reclaimable: number };
+  volumes: { total: number; active: number; size: number; reclaimable: number };
 }
 
 export async function diskUsage(ctx: EngineContext): Promise<DiskUsage> {
@@ -190,9 +203,21 @@ export async function diskUsage(ctx: EngineContext): Promise<DiskUsage> {
     containerSize += size;
     if (!isActive(r)) containerReclaimable += size;
   }
+  // a volume is active when a container (running or not) uses it, as docker counts
+  const volumes = ctx.volumes.list();
+  let volumeSize = 0;
+  let volumeReclaimable = 0;
+  let volumeActive = 0;
+  for (const v of volumes) {
+    const size = await dirSize(volumeData(ctx, v.name));
+    volumeSize += size;
+    if (ctx.volumes.usersOf(v.name).length) volumeActive++;
+    else volumeReclaimable += size;
+  }
   return {
     images: { total: images.length, active: images.filter((i) => usedImages.has(i.id)).length, size: imageSize, reclaimable },
     containers: { total: records.length, active: records.filter(isActive).length, size: containerSize, reclaimable: containerReclaimable },
+    volumes: { total: volumes.length, active: volumeActive, size: volumeSize, reclaimable: volumeReclaimable },
   };
 }
 

@@ -22,3 +22,5 @@ export type { LayerInfo, LayerSource, LayerUnpackOptions, LayerUnpackResult } fr
 export { ownedName, ownerState, ownerTag, processStartTime } from './owner.ts';
 export { UNOWNED_LEFTOVER_AGE_MS, isLeftover, listDir, removeLeftover, removeLeftovers, treeSize } from './leftovers.ts';
 export type { Leftover } from './leftovers.ts';
+export { MAX_WALK_DEPTH, carriedXattrs, deviceNumbers, entryKind, readFileEntry, readLinkEntry, walkMerged, walkUpper } from './layer-walk.ts';
+export type { EntryKind, UpperEntry, WalkEntry } from './layer-walk.ts';

@@ -118,6 +118,22 @@ describe('LayerStore', () => {
     await store.remove(chain[1]); // removing what is gone is not an error
   });
 
+  it('unpacks a layer whose diff ID is known only once read, under the chain ID it hashes to', async (t) => {
+    const store = await tempLayers(t);
+    const base = layer({ 'a.txt': 'a' });
+    await store.unpack(base.diffId, [base.gz], { expectedDiffId: base.diffId });
+    const top = layer({ 'b.txt': 'b' });
+    const made = await store.unpackNew(base.diffId, [top.tar]);
+    const chainId = LayerStore.chainIds([base.diffId, top.diffId])[1]!;
+    assert.deepEqual({ ...made }, { size: 1, existed: false, chainId, diffId: top.diffId });
+    assert.equal(await readFile(join(store.diffDir(chainId), 'b.txt'), 'utf8'), 'b');
+    assert.equal((await store.info(chainId))?.diffId, top.diffId);
+    const again = await store.unpackNew(base.diffId, [top.tar]);
+    assert.equal(again.existed, true);
+    assert.deepEqual((await readdir(store.overlayDir)).filter((n) => n.startsWith('.tmp-')), [], 'the second copy is gone');
+    assert.equal((await store.unpackNew(undefined, [top.tar])).chainId, top.diffId, 'a base layer: its chain ID is its diff ID');
+  });
+
   it('refuses chain IDs that are not sha256 digests (no path tricks)', async (t) => {
     const store = await tempLayers(t);
     assert.throws(() => store.diffDir('sha256:../../etc'), /invalid chain ID/);

@@ -141,7 +141,6 @@ export class LayerStore {
   async #unpackFresh(chainId: string, finalDir: string, blobStream: LayerSource, opts: LayerUnpackOptions): Promise<LayerUnpackResult> {
     await mkdir(this.overlayDir, { recursive: true });
     const tempDir = join(this.overlayDir, ownedName(TEMP_PREFIX));
-    let link: string | undefined;
     try {
       const stats = await unpackLayer(blobStream as ChunkSource, join(tempDir, 'diff'), {
         layerName: chainId,
@@ -154,6 +153,43 @@ export class LayerStore {
           hint: 'the image is corrupt or was tampered with; the layer was not stored',
         });
       }
+      return await this.#place(chainId, finalDir, tempDir, { diffId: stats.diffId, bytes: stats.bytes });
+    } catch (err) {
+      await rm(tempDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Unpack a layer whose diff ID is known only once it is read (a commit's, unpacked while it
+   * is made), on top of layer `parentChainId` (undefined: a base layer): its chain ID comes
+   * from what its content hashes to. When that layer is already here, ours is discarded.
+   */
+  async unpackNew(parentChainId: string | undefined, blobStream: LayerSource, opts: Omit<LayerUnpackOptions, 'expectedDiffId'> = {}): Promise<LayerUnpackResult & { chainId: string; diffId: string }> {
+    await mkdir(this.overlayDir, { recursive: true });
+    const tempDir = join(this.overlayDir, ownedName(TEMP_PREFIX));
+    try {
+      const stats = await unpackLayer(blobStream as ChunkSource, join(tempDir, 'diff'), {
+        layerName: 'new layer',
+        ...(opts.size !== undefined ? { sizeHint: opts.size } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const chainId = LayerStore.chainIds(parentChainId === undefined ? [stats.diffId] : [parentChainId, stats.diffId]).at(-1)!;
+      const placed = (await this.info(chainId))
+        ? (await rm(tempDir, { recursive: true, force: true }), { size: stats.bytes, existed: true })
+        : await this.#place(chainId, this.layerDir(chainId), tempDir, { diffId: stats.diffId, bytes: stats.bytes });
+      return { ...placed, chainId, diffId: stats.diffId };
+    } catch (err) {
+      await rm(tempDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Rename an unpacked temp dir into place as layer `chainId` (the caller removes `tempDir` on failure). */
+  async #place(chainId: string, finalDir: string, tempDir: string, stats: { diffId: string; bytes: number }): Promise<LayerUnpackResult> {
+    let link: string | undefined;
+    try {
       link = await createLayerLink(join(finalDir, 'diff'), this.linkDir);
       const info: LayerInfo = { version: 1, chainId, diffId: stats.diffId, size: stats.bytes, link };
       await writeFile(join(tempDir, 'link'), link);
@@ -164,6 +200,7 @@ export class LayerStore {
         if (!isErrno(err, 'EEXIST', 'ENOTEMPTY')) throw err;
         // Another process won the race: theirs stays, ours goes.
         await removeLayerLink(this.linkDir, link);
+        link = undefined;
         await rm(tempDir, { recursive: true, force: true });
         const theirs = await this.info(chainId);
         return { size: theirs?.size ?? stats.bytes, existed: true };
@@ -171,7 +208,6 @@ export class LayerStore {
       return { size: stats.bytes, existed: false };
     } catch (err) {
       if (link !== undefined) await removeLayerLink(this.linkDir, link);
-      await rm(tempDir, { recursive: true, force: true });
       throw err;
     }
   }

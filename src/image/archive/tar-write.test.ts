@@ -54,4 +54,24 @@ describe('writeTarStream', () => {
     await assert.rejects(collect([{ name: 'f', type: 'file', size: 10, body: [Buffer.from('short')] }]), isSizeError);
     await assert.rejects(collect([{ name: 'f', type: 'file', size: 2, body: [Buffer.from('too long')] }]), isSizeError);
   });
+
+  it('writes byte names and links that are not UTF-8 verbatim', async () => {
+    const name = Buffer.from([0x66, 0xff, 0x2e, 0x74]); // "f\xff.t"
+    const tar = await collect([{ name, type: 'file', body: Buffer.from('x') }, { name: 'l', type: 'symlink', linkname: name }]);
+    assert.deepEqual(tar.subarray(0, 5), Buffer.concat([name, Buffer.alloc(1)]));
+    assert.deepEqual(tar.subarray(1024 + 157, 1024 + 162), Buffer.concat([name, Buffer.alloc(1)]));
+  });
+
+  it('writes xattrs as SCHILY.xattr PAX records', async () => {
+    const tar = await collect([{ name: 'f', type: 'file', body: Buffer.from('x'), xattrs: [['security.capability', Buffer.from([1, 0, 0, 2])], ['user.k', Buffer.from('v')]] }]);
+    const entries = [];
+    for await (const e of readTar(tar)) {
+      for await (const _ of e.body) void _;
+      entries.push(e);
+    }
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.name, 'f');
+    assert.deepEqual(entries[0]!.xattrs.get('security.capability'), Buffer.from([1, 0, 0, 2]));
+    assert.deepEqual(entries[0]!.xattrs.get('user.k'), Buffer.from('v'));
+  });
 });

@@ -2,14 +2,16 @@
  * A streaming tar writer (POSIX ustar, PAX `x` headers for what ustar cannot hold: long
  * names and link targets, big sizes and ids). Yields chunks; the caller pipes them to a file
  * or a stream. File data is streamed from an async source and checked against the declared
- * size, so a short or long source can never produce a corrupt archive silently.
+ * size, so a short or long source can never produce a corrupt archive silently. Names may be
+ * bytes (a container's file names need not be UTF-8); xattrs go in PAX `SCHILY.xattr.` records.
  */
 import { BerthError } from '../../common/index.ts';
 
 export type TarWriteType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'chardev' | 'blockdev' | 'fifo';
 
 export interface TarWriteEntry {
-  name: string;
+  /** The path: a string (UTF-8) or raw bytes. */
+  name: string | Uint8Array;
   type: TarWriteType;
   /** Permission bits (default 0644, dirs 0755). */
   mode?: number;
@@ -19,7 +21,9 @@ export interface TarWriteEntry {
   gname?: string;
   /** Seconds since the epoch (default 0, for reproducible archives). */
   mtime?: number;
-  linkname?: string;
+  linkname?: string | Uint8Array;
+  /** Extended attributes, as PAX `SCHILY.xattr.<name>` records (GNU tar's and docker's way). */
+  xattrs?: ReadonlyArray<readonly [string, Uint8Array]>;
   devmajor?: number;
   devminor?: number;
   /** Bytes of data (files only). */
@@ -52,14 +56,14 @@ function padding(size: number): Buffer {
 }
 
 interface HeaderFields {
-  name: string;
+  name: Buffer;
   mode: number;
   uid: number;
   gid: number;
   size: number;
   mtime: number;
   typeflag: string;
-  linkname: string;
+  linkname: Buffer;
   uname: string;
   gname: string;
   devmajor: number;
@@ -70,12 +74,12 @@ interface HeaderFields {
 function headerBlock(f: HeaderFields): { block: Buffer; pax: Buffer[] } {
   const block = Buffer.alloc(BLOCK);
   const pax: Buffer[] = [];
-  const name = Buffer.from(f.name);
+  const name = f.name;
   if (name.length > 100) {
     // split into ustar prefix/name when a '/' allows it; otherwise a PAX path record
-    const cut = f.name.lastIndexOf('/', 155);
-    const head = cut > 0 ? Buffer.from(f.name.slice(0, cut)) : undefined;
-    const tail = cut > 0 ? Buffer.from(f.name.slice(cut + 1)) : undefined;
+    const cut = name.lastIndexOf(0x2f, 155);
+    const head = cut > 0 ? name.subarray(0, cut) : undefined;
+    const tail = cut > 0 ? name.subarray(cut + 1) : undefined;
     if (head && tail && head.length <= 155 && tail.length <= 100 && tail.length > 0) {
       tail.copy(block, 0);
       head.copy(block, 345);
@@ -92,7 +96,7 @@ function headerBlock(f: HeaderFields): { block: Buffer; pax: Buffer[] } {
   if (!octal(block, 124, 12, f.size)) pax.push(paxRecord('size', String(f.size)));
   octal(block, 136, 12, f.mtime);
   block.write(f.typeflag, 156, 1, 'latin1');
-  const link = Buffer.from(f.linkname);
+  const link = f.linkname;
   if (link.length > 100) pax.push(paxRecord('linkpath', f.linkname));
   link.copy(block, 157, 0, 100);
   block.write('ustar\0' + '00', 257, 8, 'latin1');
@@ -110,30 +114,33 @@ function headerBlock(f: HeaderFields): { block: Buffer; pax: Buffer[] } {
 /** The header blocks of one entry (a PAX header first when needed). */
 export function tarHeader(entry: TarWriteEntry): Buffer {
   const size = entry.type === 'file' ? (entry.size ?? (entry.body instanceof Uint8Array ? entry.body.length : 0)) : 0;
+  const rawName = Buffer.from(entry.name);
   const fields: HeaderFields = {
-    name: entry.type === 'dir' && !entry.name.endsWith('/') ? entry.name + '/' : entry.name,
+    name: entry.type === 'dir' && rawName[rawName.length - 1] !== 0x2f ? Buffer.concat([rawName, Buffer.from('/')]) : rawName,
     mode: entry.mode ?? (entry.type === 'dir' ? 0o755 : 0o644),
     uid: entry.uid ?? 0,
     gid: entry.gid ?? 0,
     size,
     mtime: entry.mtime ?? 0,
     typeflag: TYPEFLAG[entry.type],
-    linkname: entry.linkname ?? '',
+    linkname: Buffer.from(entry.linkname ?? ''),
     uname: entry.uname ?? '',
     gname: entry.gname ?? '',
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0,
   };
   const { block, pax } = headerBlock(fields);
+  for (const [key, value] of entry.xattrs ?? []) pax.push(paxRecord(`SCHILY.xattr.${key}`, Buffer.from(value)));
   if (pax.length === 0) return block;
   const records = Buffer.concat(pax);
-  const base = fields.name.replace(/\/+$/, '').split('/').pop() ?? 'entry';
+  const trimmed = fields.name.toString('latin1').replace(/\/+$/, '');
+  const base = trimmed.slice(trimmed.lastIndexOf('/') + 1) || 'entry';
   const { block: paxBlock } = headerBlock({
     ...fields,
-    name: `PaxHeaders.0/${base}`.slice(0, 100),
+    name: Buffer.from(`PaxHeaders.0/${base}`.slice(0, 100), 'latin1'),
     size: records.length,
     typeflag: 'x',
-    linkname: '',
+    linkname: Buffer.alloc(0),
   });
   return Buffer.concat([paxBlock, records, padding(records.length), block]);
 }
@@ -163,7 +170,7 @@ export async function* writeTarStream(entries: AsyncIterable<TarWriteEntry> | It
       yield chunk;
     }
     if (written !== size) {
-      throw new BerthError('INTERNAL', `tar entry ${JSON.stringify(entry.name)}: ${written > size ? 'more' : 'fewer'} bytes than its declared size ${size}`);
+      throw new BerthError('INTERNAL', `tar entry ${JSON.stringify(Buffer.from(entry.name).toString())}: ${written > size ? 'more' : 'fewer'} bytes than its declared size ${size}`);
     }
     const pad = padding(size);
     if (pad.length) yield pad;
