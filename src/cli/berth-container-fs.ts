@@ -2,31 +2,11 @@
  * `berth diff`, `berth export`, `berth commit` (and their `container …` forms): a container's
  * filesystem, read from its layers.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
-import { BerthError, describeErrno, isErrno } from '../common/index.ts';
+import { BerthError, isErrno } from '../common/index.ts';
 import { boolFlag, listFlag, stringFlag, type BerthCommand } from './berth-command.ts';
-
-/** Write the tar to `path` atomically (temp file in the same directory, then rename). */
-async function writeTarFile(chunks: AsyncIterable<Uint8Array>, path: string): Promise<void> {
-  const target = resolve(path);
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await pipeline(Readable.from(chunks, { objectMode: false }), createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new BerthError('NOT_FOUND', `cannot write ${JSON.stringify(path)}: its directory does not exist`, { cause: err });
-    if (isErrno(err, 'EACCES', 'EPERM', 'EROFS')) throw new BerthError('PERMISSION_DENIED', `cannot write ${JSON.stringify(path)}: ${describeErrno((err as NodeJS.ErrnoException).code ?? '')}`, { cause: err });
-    if (isErrno(err, 'EISDIR')) throw new BerthError('INVALID_ARGUMENT', `cannot write ${JSON.stringify(path)}: it is a directory`, { cause: err, hint: 'give a file name' });
-    if (isErrno(err, 'ENOSPC')) throw new BerthError('UNAVAILABLE', `cannot write ${JSON.stringify(path)}: no space left on device`, { cause: err });
-    throw err;
-  }
-}
+import { writeFileAtomically } from './cli-shared.ts';
 
 function diffCommandNamed(name: string): BerthCommand {
   return {
@@ -58,7 +38,7 @@ function exportCommandNamed(name: string): BerthCommand {
       const containers = env.engine().containers;
       containers.get(args.positionals[0]!); // no such container: said before any file is made
       const chunks = containers.export(args.positionals[0]!);
-      if (output) await writeTarFile(chunks, output);
+      if (output) await writeFileAtomically(chunks, output);
       else {
         try {
           await pipeline(Readable.from(chunks, { objectMode: false }), env.io.stdout, { end: false });

@@ -6,8 +6,8 @@ import type { StatsSample } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
 import { boolFlag, formatFlag, stringFlag, type BerthCommand } from './berth-command.ts';
 import { renderFormatted } from './render/format.ts';
-import { goJson, renderTable } from './render/table.ts';
-import { compileTemplate } from './render/template.ts';
+import { printInspected } from './cli-shared.ts';
+import { renderTable } from './render/table.ts';
 import { formatG, humanSize } from './render/units.ts';
 
 function inspectCommand(name: string, types: readonly ('container' | 'image')[]): BerthCommand {
@@ -39,11 +39,7 @@ function inspectCommand(name: string, types: readonly ('container' | 'image')[])
           failed = true;
         } else found.push(value);
       }
-      const format = stringFlag(args, 'format');
-      if (format && format !== 'json') {
-        const template = compileTemplate(format);
-        env.io.out(found.map((v) => template.render(v) + '\n').join(''));
-      } else env.io.out(goJson(found, '    ') + '\n');
+      printInspected(env.io, found, stringFlag(args, 'format'));
       return failed ? 1 : 0;
     },
   };

@@ -1,33 +1,14 @@
 /**
  * `berth save`, `berth load`, `berth import` (and their `image …` forms).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
-import { BerthError, describeErrno, isErrno } from '../common/index.ts';
+import { BerthError } from '../common/index.ts';
 import { familiarReference, parsePlatform } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
 import { boolFlag, listFlag, stringFlag, type BerthCommand, type CommandEnv } from './berth-command.ts';
-
-/** Write the archive to `path` atomically (temp file in the same directory, then rename). */
-async function writeArchive(chunks: AsyncIterable<Uint8Array>, path: string): Promise<void> {
-  const target = resolve(path);
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await pipeline(Readable.from(chunks, { objectMode: false }), createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new BerthError('NOT_FOUND', `cannot write the archive ${JSON.stringify(path)}: its directory does not exist`, { cause: err });
-    if (isErrno(err, 'EACCES', 'EPERM', 'EROFS')) throw new BerthError('PERMISSION_DENIED', `cannot write the archive ${JSON.stringify(path)}: ${describeErrno((err as NodeJS.ErrnoException).code ?? '')}`, { cause: err });
-    if (isErrno(err, 'EISDIR')) throw new BerthError('INVALID_ARGUMENT', `cannot write the archive ${JSON.stringify(path)}: it is a directory`, { cause: err, hint: 'give a file name' });
-    if (isErrno(err, 'ENOSPC')) throw new BerthError('UNAVAILABLE', `cannot write the archive ${JSON.stringify(path)}: no space left on device`, { cause: err });
-    throw err;
-  }
-}
+import { writeFileAtomically } from './cli-shared.ts';
 
 function saveCommand(name: string): BerthCommand {
   const spec: CommandSpec = {
@@ -45,7 +26,7 @@ function saveCommand(name: string): BerthCommand {
         throw new BerthError('INVALID_ARGUMENT', 'cowardly refusing to save to a terminal', { hint: 'use the -o flag or redirect' });
       }
       const chunks = env.images().save(args.positionals);
-      if (output) await writeArchive(chunks, output);
+      if (output) await writeFileAtomically(chunks, output, 'the archive');
       else await pipeline(Readable.from(chunks, { objectMode: false }), env.io.stdout, { end: false });
       return 0;
     },

@@ -4,24 +4,14 @@
 import { BerthError } from '../common/index.ts';
 import { matchesLabels, parseLabelFilter, type NetworkRecord } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
-import { boolFlag, formatFlag, listFlag, readLine, renderError, stringFlag, type BerthCommand } from './berth-command.ts';
+import { boolFlag, formatFlag, listFlag, renderError, stringFlag, type BerthCommand } from './berth-command.ts';
+import { confirmPrune, keyValueFlags, printInspected, pruneLabelFilters } from './cli-shared.ts';
 import { renderFormatted } from './render/format.ts';
-import { goJson, renderTable } from './render/table.ts';
-import { compileTemplate } from './render/template.ts';
+import { renderTable } from './render/table.ts';
 import { globToRegExp } from './render/format.ts';
 import { goTime } from './render/units.ts';
 
 const BUILTIN = ['bridge', 'host', 'none'];
-
-function keyValues(entries: string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of entries) {
-    const eq = e.indexOf('=');
-    if (eq <= 0) throw new BerthError('INVALID_ARGUMENT', `invalid argument "${e}" for "${flag}": it must be KEY=VALUE`);
-    out[e.slice(0, eq)] = e.slice(eq + 1);
-  }
-  return out;
-}
 
 function one(args: { flags: Record<string, unknown> }, name: string): string | undefined {
   const v = listFlag(args as Parameters<typeof listFlag>[0], name);
@@ -60,8 +50,8 @@ export const networkCreateCommand: BerthCommand = {
       ...(gateway ? { gateway } : {}),
       ...(ipRange ? { ipRange } : {}),
       internal: boolFlag(args, 'internal'),
-      labels: keyValues(listFlag(args, 'label'), '--label'),
-      options: keyValues(listFlag(args, 'opt'), '--opt'),
+      labels: keyValueFlags(listFlag(args, 'label'), '--label'),
+      options: keyValueFlags(listFlag(args, 'opt'), '--opt'),
     });
     env.io.out(`${n.id}\n`);
     return 0;
@@ -193,11 +183,7 @@ export const networkInspectCommand: BerthCommand = {
         failed = true;
       }
     }
-    const format = stringFlag(args, 'format');
-    if (format && format !== 'json') {
-      const template = compileTemplate(format);
-      env.io.out(found.map((v) => template.render(v) + '\n').join(''));
-    } else env.io.out(goJson(found, '    ') + '\n');
+    printInspected(env.io, found, stringFlag(args, 'format'));
     return failed ? 1 : 0;
   },
 };
@@ -265,20 +251,9 @@ export const networkPruneCommand: BerthCommand = {
     ],
   },
   async run(args, env) {
-    const keep: Array<(n: NetworkRecord) => boolean> = [];
-    for (const text of listFlag(args, 'filter')) {
-      const eq = text.indexOf('=');
-      const key = eq < 0 ? text : text.slice(0, eq);
-      if (key !== 'label' && key !== 'label!') throw new BerthError('INVALID_ARGUMENT', `invalid filter '${key}'`, { hint: 'network prune filters: label=KEY[=VALUE], label!=KEY[=VALUE]' });
-      const f = parseLabelFilter(text.slice(eq + 1), key === 'label!');
-      keep.push((n) => !matchesLabels(n.labels, [f]));
-    }
-    if (!boolFlag(args, 'force')) {
-      env.io.out('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
-      const answer = await readLine(env.io.stdin);
-      if (!/^y(es)?$/i.test((answer ?? '').trim())) return 0;
-    }
-    const removed = env.engine().networks.prune((n) => keep.some((k) => k(n)));
+    const { labels } = pruneLabelFilters(listFlag(args, 'filter'), 'network prune');
+    if (!boolFlag(args, 'force') && !(await confirmPrune(env.io, 'This will remove all custom networks not used by at least one container.'))) return 0;
+    const removed = env.engine().networks.prune((n) => !matchesLabels(n.labels, labels));
     if (removed.length) env.io.out(`Deleted Networks:\n${removed.map((n) => `${n.name}\n`).join('')}`);
     return 0;
   },

@@ -3,21 +3,11 @@
  */
 import { BerthError } from '../common/index.ts';
 import { matchesLabels, parseLabelFilter, type VolumeRecord } from '../engine/index.ts';
-import { boolFlag, formatFlag, listFlag, readLine, renderError, stringFlag, type BerthCommand } from './berth-command.ts';
+import { boolFlag, formatFlag, listFlag, renderError, stringFlag, type BerthCommand } from './berth-command.ts';
+import { confirmPrune, keyValueFlags, printInspected, pruneLabelFilters } from './cli-shared.ts';
 import { globToRegExp, renderFormatted } from './render/format.ts';
-import { goJson, renderTable } from './render/table.ts';
-import { compileTemplate } from './render/template.ts';
+import { renderTable } from './render/table.ts';
 import { humanSize } from './render/units.ts';
-
-function keyValues(entries: string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of entries) {
-    const eq = e.indexOf('=');
-    if (eq <= 0) throw new BerthError('INVALID_ARGUMENT', `invalid argument "${e}" for "${flag}": it must be KEY=VALUE`);
-    out[e.slice(0, eq)] = e.slice(eq + 1);
-  }
-  return out;
-}
 
 export const volumeCreateCommand: BerthCommand = {
   spec: {
@@ -38,8 +28,8 @@ export const volumeCreateCommand: BerthCommand = {
     const v = env.engine().volumes.create({
       ...(name ? { name } : {}),
       ...(driver ? { driver } : {}),
-      options: keyValues(listFlag(args, 'opt'), '--opt'),
-      labels: keyValues(listFlag(args, 'label'), '--label'),
+      options: keyValueFlags(listFlag(args, 'opt'), '--opt'),
+      labels: keyValueFlags(listFlag(args, 'label'), '--label'),
     });
     env.io.out(`${v.name}\n`);
     return 0;
@@ -125,11 +115,7 @@ export const volumeInspectCommand: BerthCommand = {
         failed = true;
       }
     }
-    const format = stringFlag(args, 'format');
-    if (format && format !== 'json') {
-      const template = compileTemplate(format);
-      env.io.out(found.map((v) => template.render(v) + '\n').join(''));
-    } else env.io.out(goJson(found, '    ') + '\n');
+    printInspected(env.io, found, stringFlag(args, 'format'));
     return failed ? 1 : 0;
   },
 };
@@ -173,22 +159,10 @@ export const volumePruneCommand: BerthCommand = {
     ],
   },
   async run(args, env) {
-    const keep: Array<(v: VolumeRecord) => boolean> = [];
-    for (const text of listFlag(args, 'filter')) {
-      const eq = text.indexOf('=');
-      const key = eq < 0 ? text : text.slice(0, eq);
-      if (key !== 'label' && key !== 'label!' && key !== 'all') throw new BerthError('INVALID_ARGUMENT', `invalid filter '${key}'`, { hint: 'volume prune filters: label=KEY[=VALUE], label!=KEY[=VALUE], all=true' });
-      if (key === 'all') continue;
-      const f = parseLabelFilter(text.slice(eq + 1), key === 'label!');
-      keep.push((v) => !matchesLabels(v.labels, [f]));
-    }
-    const all = boolFlag(args, 'all') || listFlag(args, 'filter').some((f) => f === 'all=true' || f === 'all=1');
-    if (!boolFlag(args, 'force')) {
-      env.io.out(`WARNING! This will remove ${all ? 'all' : 'anonymous'} local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] `);
-      const answer = await readLine(env.io.stdin);
-      if (!/^y(es)?$/i.test((answer ?? '').trim())) return 0;
-    }
-    const { removed, reclaimed } = await env.engine().volumes.prune({ all, keep: (v) => keep.some((k) => k(v)) });
+    const { labels, other } = pruneLabelFilters(listFlag(args, 'filter'), 'volume prune', ['all']);
+    const all = boolFlag(args, 'all') || other.all === 'true' || other.all === '1';
+    if (!boolFlag(args, 'force') && !(await confirmPrune(env.io, `This will remove ${all ? 'all' : 'anonymous'} local volumes not used by at least one container.`))) return 0;
+    const { removed, reclaimed } = await env.engine().volumes.prune({ all, keep: (v) => !matchesLabels(v.labels, labels) });
     env.io.out(`${removed.length ? `Deleted Volumes:\n${removed.map((n) => `${n}\n`).join('')}\n` : ''}Total reclaimed space: ${humanSize(reclaimed)}\n`);
     return 0;
   },

@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { writeFileSync } from 'node:fs';
 import { BerthError, randomBytesSync } from '../common/index.ts';
 import {
   applyNft, bridgeReady, contains, createBridge, deleteLinks, formatIPv4, formatSubnet, hostRoutes, isIPv4, isMac, linkExists, lowestFree, macFor, makeNetns, nth, overlaps,
