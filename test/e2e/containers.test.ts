@@ -80,7 +80,7 @@ describe('berth containers', { skip }, () => {
         [['run', '--pull', 'never', 'no-such-image', 'true'], /No such image: no-such-image/],
         [['run', '--restart', 'sometimes', 'busybox', 'true'], /invalid restart policy format: no such policy: sometimes/],
         [['run', '--rm', '--restart', 'always', 'busybox', 'true'], /Conflicting options: --restart and --rm/],
-        [['run', '-v', 'relative:/data', 'busybox', 'true'], /named volumes are not supported yet/],
+        [['run', '-v', 'relative/dir:/data', 'busybox', 'true'], /includes invalid characters for a local volume name/],
         [['run', '--mount', 'type=bind,source=/no/such/dir,target=/x', 'busybox', 'true'], /bind source path does not exist: \/no\/such\/dir/],
         [['run', '--name', 'bad/name', 'busybox', 'true'], /Invalid container name \(bad\/name\)/],
         [['run', '--cap-add', 'NOT_A_CAP', 'busybox', 'true'], /unknown capability: "CAP_NOT_A_CAP"/],
