@@ -264,11 +264,21 @@ function removeCgroupTree(rel) {
 }
 
 /** Names of berth's container cgroups (/berth/<id>) in the memory (v1) and unified (v2) hierarchies. */
-function berthCgroups() {
+/** The cgroup parent berth uses for a state root: /berth for the default one, /berth-<fnv1a64 of the root> else. */
+function berthCgroupParent(root) {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(root)) {
+    h ^= BigInt(byte);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return root === '/var/lib/berth' ? 'berth' : `berth-${h.toString(16).padStart(16, '0').slice(0, 12)}`;
+}
+
+function berthCgroups(parent) {
   const names = new Set();
   for (const h of ['memory', 'unified', '']) {
     try {
-      for (const e of readdirSync(join('/sys/fs/cgroup', h, 'berth'), { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+      for (const e of readdirSync(join('/sys/fs/cgroup', h, parent), { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
     } catch {}
   }
   return names;
@@ -406,15 +416,17 @@ async function main() {
   const missingHostDirs = HOST_DIRS.filter((d) => !existsSync(d));
   const libpodLock = existsSync(LIBPOD_LOCK) ? undefined : LIBPOD_LOCK;
   const missingPodmanDirs = [PODMAN_BLOB_CACHE, dirname(PODMAN_BLOB_CACHE)].filter((d) => !existsSync(d));
-  const berthCgroupsBefore = berthCgroups();
   const base = mkdtempSync(join(tmpdir(), 'berth-bench-engine-'));
   const daemons = [];
-  const berthIds = new Set(); // every berth container id we saw (their cgroups are /berth/<id>)
+  const berthIds = new Set(); // every berth container id we saw (their cgroups are /<cgroupParent>/<id>)
   let docker;
   let podmanCmd;
   let podmanEnv;
   const berthRoot = join(base, 'berth-root');
   const berth = [BERTH, '--root', berthRoot];
+  // the private root's containers' cgroups are under /berth-<hash of the root>
+  const cgroupParent = berthCgroupParent(berthRoot);
+  const berthCgroupsBefore = berthCgroups(cgroupParent);
   const notes = [];
 
   try {
@@ -655,7 +667,11 @@ async function main() {
       const rm = quiet(cmd[0], [...cmd.slice(1), 'rm', ...rmArgs, ...ids], { env });
       if (rm.status !== 0) leftovers.push(`${name} rm -f failed: ${(rm.stderr || '').trim().split('\n').slice(-2).join(' / ')}`);
     };
-    if (existsSync(join(berthRoot, 'berth.db'))) cleanEngine('berth', berth, undefined, ['-f']);
+    if (existsSync(join(berthRoot, 'berth.db'))) {
+      cleanEngine('berth', berth, undefined, ['-f']);
+      // a network's bridge and rules stay while the network exists: the root's go with it
+      quiet(berth[0], [...berth.slice(1), 'network', 'prune', '-f']);
+    }
     if (podmanCmd && existsSync(join(base, 'podman-root'))) cleanEngine('podman', podmanCmd, podmanEnv, ['-f', '-t', '0']);
     if (docker && !docker.dockerd.exited) cleanEngine('docker', docker.cmd, docker.env, ['-f']);
     for (const d of [...daemons].reverse()) await stopDaemon(d); // dockerd, then containerd
@@ -674,11 +690,12 @@ async function main() {
     rmSync(base, { recursive: true, force: true });
     for (const rel of [PODMAN_CGROUP, DOCKER_CGROUP]) for (const l of removeCgroupTree(rel)) leftovers.push(`cgroup not removed: ${l}`);
     // berth's container cgroups: the ones of containers we know must be gone
-    const berthLeaked = [...berthIds].filter((id) => berthCgroups().has(id));
-    if (berthLeaked.length) leftovers.push(`berth left the cgroup of ${berthLeaked.length} removed container(s), e.g. /berth/${berthLeaked[0]} (rmdir now)`);
-    for (const id of berthLeaked) for (const l of removeCgroupTree(join('/berth', id))) leftovers.push(`berth cgroup not removable: ${l}`);
-    const newBerth = [...berthCgroups()].filter((n) => !berthCgroupsBefore.has(n));
-    if (newBerth.length) leftovers.push(`${newBerth.length} new cgroup(s) under /berth not removed (berth's --rm runs, or another user's containers): ${newBerth.slice(0, 5).join(' ')}`);
+    const berthLeaked = [...berthIds].filter((id) => berthCgroups(cgroupParent).has(id));
+    if (berthLeaked.length) leftovers.push(`berth left the cgroup of ${berthLeaked.length} removed container(s), e.g. /${cgroupParent}/${berthLeaked[0]} (rmdir now)`);
+    for (const id of berthLeaked) for (const l of removeCgroupTree(join('/', cgroupParent, id))) leftovers.push(`berth cgroup not removable: ${l}`);
+    const newBerth = [...berthCgroups(cgroupParent)].filter((n) => !berthCgroupsBefore.has(n));
+    if (newBerth.length) leftovers.push(`${newBerth.length} new cgroup(s) under /${cgroupParent} not removed (berth's --rm runs): ${newBerth.slice(0, 5).join(' ')}`);
+    for (const l of removeCgroupTree(`/${cgroupParent}`)) leftovers.push(`berth cgroup not removable: ${l}`);
     for (const d of missingHostDirs) {
       try {
         rmdirSync(d);
