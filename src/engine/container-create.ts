@@ -302,7 +302,7 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
   if (planned.binds.length) spec.binds = [...(spec.binds ?? []), ...planned.binds.map((b) => ({ ...b, createSource: false }))];
   const config = containerConfig({ config: imageConfig }, { ...spec, hostname }, paths, host, rootMount, allCaps);
   for (const v of planned.volumes) {
-    config.mounts!.push({ destination: v.target, type: 'bind', source: volumeData(ctx, v.name), options: ['rbind', ...(v.readOnly ? ['ro'] : []), 'rprivate'] });
+    config.mounts!.push({ destination: v.target, type: 'bind', source: volumeData(ctx, v.name), options: ['rbind', ...(v.readOnly ? ['ro', 'rro'] : []), 'rprivate'] });
   }
   config.mounts = orderMounts(config.mounts!, new Set([...(spec.binds ?? []).map((b) => b.target), ...planned.volumes.map((v) => v.target), ...(spec.tmpfs ?? []).map((t) => t.target), '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/dev/init']));
   config.linux!.cgroupsPath = `${ctx.paths.cgroupParent}/${id}`;

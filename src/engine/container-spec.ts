@@ -262,7 +262,9 @@ export function containerConfig(image: ImageInfo, spec: RunSpec, paths: Containe
   if (spec.privileged) for (const m of mounts) if (m.type === 'sysfs' || m.type === 'cgroup') m.options = (m.options ?? []).filter((o) => o !== 'ro');
   for (const t of spec.tmpfs ?? []) mounts.push({ destination: t.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...t.options] });
   for (const b of spec.binds ?? []) {
-    mounts.push({ destination: b.target, type: 'bind', source: b.source, options: ['rbind', ...(b.readOnly ? ['ro'] : []), ...(b.propagation ? [b.propagation] : [])] });
+    // read-only all the way down (mount_setattr MOUNT_ATTR_RDONLY with AT_RECURSIVE, as docker
+    // 25 does): a mount under the source is no way to write
+    mounts.push({ destination: b.target, type: 'bind', source: b.source, options: ['rbind', ...(b.readOnly ? ['ro', 'rro'] : []), ...(b.propagation ? [b.propagation] : [])] });
   }
   const etc = (destination: string, source: string) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
   const network = namespaceMode(networkNamespaceOf(spec), '--network');

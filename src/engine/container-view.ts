@@ -28,10 +28,11 @@ function commandOf(rec: ContainerRecord): { path: string; args: string[] } {
 function mountsOf(ctx: EngineContext, rec: ContainerRecord): object[] {
   const out: object[] = [];
   for (const u of ctx.volumes.usesOf(rec.id)) {
-    out.push({ Type: 'volume', Name: u.volume, Source: volumeData(ctx, u.volume), Destination: u.destination, Driver: 'local', Mode: u.readOnly ? 'ro' : 'z', RW: !u.readOnly, Propagation: '' });
+    out.push({ Type: 'volume', Name: u.volume, Source: volumeData(ctx, u.volume), Destination: u.destination, Driver: 'local', Mode: u.readOnly ? 'ro' : 'z', RW: !u.readOnly, Propagation: '', ...(u.readOnly ? { ReadOnlyRecursive: true } : {}) });
   }
   for (const b of rec.spec.binds ?? []) {
-    out.push({ Type: 'bind', Source: b.source, Destination: b.target, Mode: b.readOnly ? 'ro' : '', RW: !b.readOnly, Propagation: b.propagation ?? 'rprivate' });
+    // berth's own field: a read-only bind is read-only recursively (its submounts too)
+    out.push({ Type: 'bind', Source: b.source, Destination: b.target, Mode: b.readOnly ? 'ro' : '', RW: !b.readOnly, Propagation: b.propagation ?? 'rprivate', ...(b.readOnly ? { ReadOnlyRecursive: true } : {}) });
   }
   for (const t of rec.spec.tmpfs ?? []) out.push({ Type: 'tmpfs', Source: '', Destination: t.target, Mode: t.options.join(','), RW: !t.readOnly, Propagation: '' });
   return out;

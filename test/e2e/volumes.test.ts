@@ -137,6 +137,24 @@ describe('berth volumes', { skip }, () => {
     assert.deepEqual(volumes(), []);
   });
 
+  it('a read-only bind is read-only all the way down: a mount under its source cannot be written either', () => {
+    const host = join(work, 'ro-bind');
+    mkdirSync(join(host, 'sub'), { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'berth-test-tmpfs', join(host, 'sub')]);
+    try {
+      const r = berth(root, ['run', '--rm', '-v', `${host}:/data:ro`, 'busybox', 'sh', '-c', 'touch /data/sub/x 2>&1; touch /data/y 2>&1; grep " /data/sub " /proc/mounts']);
+      assert.match(r.stdout, /touch: \/data\/sub\/x: Read-only file system/);
+      assert.match(r.stdout, /touch: \/data\/y: Read-only file system/);
+      assert.match(r.stdout, / \/data\/sub tmpfs ro[,\s]/);
+      ok(berth(root, ['create', '--name', 'robind', '-v', `${host}:/data:ro`, 'busybox', 'true']));
+      const mounts = JSON.parse(ok(berth(root, ['inspect', '-f', '{{json .Mounts}}', 'robind']))) as { RW: boolean; ReadOnlyRecursive?: boolean }[];
+      assert.deepEqual(mounts.map((m) => [m.RW, m.ReadOnlyRecursive]), [[false, true]]);
+      ok(berth(root, ['rm', 'robind']));
+    } finally {
+      execFileSync('umount', [join(host, 'sub')]);
+    }
+  });
+
   it('refuses bad input with a clear message, and creates nothing', () => {
     const cases: [string[], RegExp, number][] = [
       [['volume', 'rm', 'nope'], /no such volume/, 1],
