@@ -356,7 +356,9 @@ async function applyIn(root: ContainerRoot, hostSrc: HostSource | undefined, fro
   const tarDone = tar ? finished(tar, 'tar') : Promise.resolve();
   tarDone.catch(() => {});
   try {
-    await unpackLayer(input, `/proc/self/fd/${dirFd}/.`, { mode: 'vfs', layerName: destPath });
+    // without -a everything going in belongs to the container's root, a tar from stdin too
+    const ids = owner === undefined ? undefined : { uid: owner, gid: hostRootId(rec.spec.gidMaps ?? rec.spec.uidMaps) };
+    await unpackLayer(input, `/proc/self/fd/${dirFd}/.`, { mode: 'vfs', layerName: destPath, ...(ids ? { owner: ids } : {}) });
   } catch (err) {
     tar?.kill();
     if (err instanceof BerthError && err.code === 'INVALID_ARGUMENT') throw new BerthError('INVALID_ARGUMENT', `cannot copy to ${destPath} in container ${rec.name}: ${err.message}`, { cause: err });

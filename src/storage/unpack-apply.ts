@@ -35,6 +35,8 @@ export interface ApplierOptions {
   stats: ApplyStats;
   warn: (entry: string, message: string) => void;
   worker: FileWorker | undefined;
+  /** Every entry gets this owner instead of its own (`cp` into a container without -a). */
+  owner?: { uid: number; gid: number } | undefined;
 }
 
 /** Applies entries as the parser meets them; file data goes to the worker or to a descriptor. */
@@ -46,6 +48,7 @@ export class EntryApplier implements TarHandler {
   private readonly stats: ApplyStats;
   private readonly warn: (entry: string, message: string) => void;
   private readonly worker: FileWorker | undefined;
+  private readonly owner: { uid: number; gid: number } | undefined;
   /** Directories whose times are set at the end, after their contents. */
   private readonly dirTimes: Array<{ path: string; atime: Timespec; mtime: Timespec }> = [];
   /** Worker file sequence number by relative path (to wait for before touching the path). */
@@ -68,6 +71,7 @@ export class EntryApplier implements TarHandler {
     this.stats = opts.stats;
     this.warn = opts.warn;
     this.worker = opts.worker;
+    this.owner = opts.owner;
     const worker = this.worker;
     if (worker) {
       this.tree.settle = (rel) => {
@@ -80,6 +84,10 @@ export class EntryApplier implements TarHandler {
 
   entry(entry: TarHeader): void {
     this.current = entry.name;
+    if (this.owner) {
+      entry.uid = this.owner.uid;
+      entry.gid = this.owner.gid;
+    }
     this.apply(entry);
   }
 

@@ -65,6 +65,8 @@ export interface UnpackOptions {
   sizeHint?: number;
   onProgress?: (event: UnpackEvent) => void;
   signal?: AbortSignal;
+  /** Every entry gets this owner instead of the tar's (`cp -` into a container without -a). */
+  owner?: { uid: number; gid: number };
 }
 
 export interface UnpackStats {
@@ -171,7 +173,7 @@ function setCompression(job: Job, compression: Compression): void {
 }
 
 function newApplier(job: Job, worker: FileWorker | undefined): { applier: EntryApplier; parser: TarParser } {
-  const applier = new EntryApplier({ tree: job.tree, mode: job.opts.mode ?? 'overlay', stats: job.stats, warn: job.warn, worker });
+  const applier = new EntryApplier({ tree: job.tree, mode: job.opts.mode ?? 'overlay', stats: job.stats, warn: job.warn, worker, owner: job.opts.owner });
   const { stats, emit } = job;
   job.current = () => applier.current;
   job.report = () => emit({ type: 'progress', inputBytes: stats.inputBytes, tarBytes: stats.tarBytes, entries: stats.entries });

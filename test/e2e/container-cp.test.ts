@@ -103,6 +103,12 @@ describe('berth cp', { skip: !isRoot && 'needs root' }, () => {
       const lines = tarList(berthRaw(box.root, ['cp', `${c}:/home`, '-']).stdout).join('\n');
       assert.match(lines, /home\/file\n/);
       assert.match(lines, /home\/dir\/link -> \/etc\/passwd/);
+      // a tar from stdin belongs to the container's root without -a, as docker has it
+      const owned = tarList(berthRaw(box.root, ['cp', `${c}:/home/dir/sub/inner`, '-']).stdout)[0]!.split(/\s+/)[1];
+      assert.equal(owned, '0/0');
+      const kept = berthRaw(box.root, ['cp', '-a', '-', `${c}:/home`], tar);
+      assert.equal(kept.status, 0, kept.stderr);
+      assert.equal(tarList(berthRaw(box.root, ['cp', `${c}:/home/dir/sub/inner`, '-']).stdout)[0]!.split(/\s+/)[1], '1234/5678');
     });
   }
 
