@@ -11,7 +11,7 @@ import { dockerSeccompProfile } from './defaults/seccomp-default.ts';
 import { ROOTFS_MOUNT_ANNOTATION, USER_ANNOTATION } from '../runtime/index.ts';
 import type { ContainerPaths } from './container-paths.ts';
 import type { PortBinding } from '../network/index.ts';
-import type { VolumeSpec } from './volumes.ts';
+import type { VolumeSpec } from './volume-store.ts';
 
 export interface BindSpec {
   source: string;

@@ -29,6 +29,18 @@ export const VOLUME_MIGRATIONS: Migration[] = [
   },
 ];
 
+/** A volume a run asks for: `-v NAME:/path`, `-v /path` (anonymous), `--mount type=volume`. */
+export interface VolumeSpec {
+  /** undefined: an anonymous volume. */
+  name?: string;
+  target: string;
+  readOnly: boolean;
+  /** volume-nocopy: no copy-up from the image. */
+  noCopy?: boolean;
+  /** volume-opt=…: the options a volume made by this run gets. */
+  driverOpts?: Record<string, string>;
+}
+
 export interface VolumeRecord {
   name: string;
   driver: string;

@@ -17,19 +17,9 @@ import { BerthError, randomBytesSync } from '../common/index.ts';
 import type { EngineContext } from './container-context.ts';
 import { dirSize } from './dir-size.ts';
 import type { ContainerRecord } from './container-store.ts';
-import { checkVolumeName, type VolumeRecord, type VolumeUse } from './volume-store.ts';
+import { checkVolumeName, type VolumeRecord, type VolumeSpec, type VolumeUse } from './volume-store.ts';
 
-/** A volume a run asks for: `-v NAME:/path`, `-v /path` (anonymous), `--mount type=volume`. */
-export interface VolumeSpec {
-  /** undefined: an anonymous volume. */
-  name?: string;
-  target: string;
-  readOnly: boolean;
-  /** volume-nocopy: no copy-up from the image. */
-  noCopy?: boolean;
-  /** volume-opt=…: the options a volume made by this run gets. */
-  driverOpts?: Record<string, string>;
-}
+export type { VolumeSpec } from './volume-store.ts';
 
 const OPTION_KEYS = ['type', 'o', 'device'];
 
