@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { BerthError } from '../common/index.ts';
 import { MEDIA_TYPES, applyChanges, parseReference, writeTarStream, type ContainerConfig, type ImageConfig, type ImageManifest, type TarWriteEntry } from '../image/index.ts';
-import { WHITEOUT_OPAQUE_DIR, WHITEOUT_PREFIX, carriedXattrs, walkUpper } from '../storage/index.ts';
+import { LayerStore, WHITEOUT_OPAQUE_DIR, WHITEOUT_PREFIX, carriedXattrs, walkUpper } from '../storage/index.ts';
 import type { IdMapping } from '../oci/index.ts';
 import type { EngineContext } from './container-context.ts';
 import { containerPaths } from './container-paths.ts';
@@ -158,34 +158,33 @@ export async function commitContainer(ctx: EngineContext, ref: string, opts: Com
         isPaused = false;
         await unpauseContainer(ctx, found.id);
       };
-      // one pass: the tar is unpacked into the layer store while it is made, and staged for the
-      // content store; the container is let go as soon as its upper dir is read
+      // the layer is stored as a blob only (its tar, uncompressed: its digest is its diff ID), as
+      // containerd's content store does: it is unpacked into the layer store when the image is
+      // first run (ensureLayersUnpacked), not here. The container is let go once its upper dir is read.
       let layer: { digest: string; size: number } | undefined;
-      let unpacked: Awaited<ReturnType<typeof ctx.layers.unpackNew>>;
       try {
         const entries = upperLayerEntries(upperDir, { ...(found.spec.uidMaps ? { uidMaps: found.spec.uidMaps } : {}), ...(found.spec.gidMaps ? { gidMaps: found.spec.gidMaps } : {}), stats });
-        const tar = teeToFile(writeTarStream(entries), layerPath, async (file) => {
+        for await (const chunk of teeToFile(writeTarStream(entries), layerPath, async (file) => {
           layer = file;
           await unpause();
-        });
-        // size unknown yet: the threaded unpacker, so that files are made while the walk goes on
-        unpacked = await ctx.layers.unpackNew(image.layers.at(-1)?.chainId, tar, { size: Number.MAX_SAFE_INTEGER, ...(opts.signal ? { signal: opts.signal } : {}) });
+        })) {
+          if (opts.signal?.aborted) throw new BerthError('CANCELED', 'commit canceled');
+          void chunk;
+        }
       } finally {
         await unpause();
       }
-      if (!layer || layer.digest !== unpacked.diffId) throw new BerthError('INTERNAL', `commit of ${found.id}: the layer staged (${layer?.digest}) is not the layer unpacked (${unpacked.diffId})`);
+      if (!layer) throw new BerthError('INTERNAL', `commit of ${found.id}: no layer was written`);
       const isEmpty = stats.entries === 0;
       const created = timestamp(new Date());
       const isOci = image.manifestMediaType !== MEDIA_TYPES.dockerManifest;
       const layers: ImageLayer[] = [...image.layers];
       const diffIds = [...image.config.rootfs.diff_ids];
-      if (isEmpty) {
-        // docker records an empty commit as a history entry of no layer
-        if (!unpacked.existed) await ctx.layers.remove(unpacked.chainId);
-      } else {
+      if (!isEmpty) {
         await ctx.content.ingest(createReadStream(layerPath, { highWaterMark: 1 << 20 }), layer);
         diffIds.push(layer.digest);
-        layers.push({ digest: layer.digest, mediaType: isOci ? MEDIA_TYPES.ociLayerTar : MEDIA_TYPES.dockerLayerTar, size: layer.size, diffId: layer.digest, chainId: unpacked.chainId, diffSize: unpacked.size });
+        const chainId = LayerStore.chainIds(diffIds).at(-1)!;
+        layers.push({ digest: layer.digest, mediaType: isOci ? MEDIA_TYPES.ociLayerTar : MEDIA_TYPES.dockerLayerTar, size: layer.size, diffId: layer.digest, chainId, diffSize: layer.size });
       }
       const cmd = Array.isArray(found.config.Cmd) ? (found.config.Cmd as string[]) : [];
       const config: ImageConfig = {

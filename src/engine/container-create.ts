@@ -20,6 +20,7 @@ import { checkHostname, hostsFile, resolvConf } from './container-etc.ts';
 import { newContainerId, validateName, type ContainerRecord } from './container-store.ts';
 import { imageContainerConfig, noSuchImage, type ImageRecord } from './image-store.ts';
 import { pull, type PullEvent } from './image-pull.ts';
+import { ensureLayersUnpacked } from './image-commit.ts';
 import { checkRunNetwork, networkMode, recordEndpoint } from './networks.ts';
 import { planVolumes, prepareVolumes, recordVolumes, removeVolume, volumeData, type PlannedVolume } from './volumes.ts';
 import type { NetworkRecord } from './network-store.ts';
@@ -279,6 +280,8 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
   let rootMount: MountSpec;
   let lowerDirs: string[] = [];
   if (chainIds.length) {
+    // a committed image's newest layer is a blob until the image is first run
+    await ensureLayersUnpacked(ctx, image);
     const lower = await ctx.layers.lowerDirs(chainIds);
     lowerDirs = lower.lowerDirs;
     rootMount = overlayMount({ ...lower, upperDir: paths.upperDir, workDir: paths.workDir });

@@ -42,6 +42,17 @@ export async function unpackImageLayers(
   return out;
 }
 
+/**
+ * Unpacks the layers of an image that are only blobs so far (a committed image's new layer is
+ * unpacked when the image is first run, not at commit); nothing when all are unpacked.
+ */
+export async function ensureLayersUnpacked(ctx: ImageContext, image: { layers: readonly ImageLayer[] }, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  let missing = false;
+  for (const l of image.layers) if (!(await ctx.layers.has(l.chainId))) missing = true;
+  if (!missing) return;
+  await unpackImageLayers(ctx, { layers: image.layers.map((l) => ({ descriptor: { digest: l.digest, mediaType: l.mediaType, size: l.size }, diffId: l.diffId })) }, opts);
+}
+
 export function newImageRecord(image: ArchiveImage, layers: ImageLayer[]): NewImage {
   if (image.config.rootfs.diff_ids.length !== layers.length) {
     throw new BerthError('INTERNAL', `image ${image.configDigest}: ${layers.length} layers for ${image.config.rootfs.diff_ids.length} diff IDs`);
