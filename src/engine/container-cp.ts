@@ -35,6 +35,7 @@ import { containerPaths } from './container-paths.ts';
 import type { ContainerRecord } from './container-store.ts';
 import { withLock } from './container-verbs.ts';
 import { withTempDir } from './context.ts';
+import { volumeData } from './volumes.ts';
 
 /** One side of a copy: a path in a container, a host path, or a tar stream (`-`). */
 export type CopyEnd =
@@ -174,44 +175,101 @@ async function withContainerRoot<T>(ctx: EngineContext, rec: ContainerRecord, fn
       }
     }
     return withTempDir(ctx, 'cp', async (mnt) => {
-      const fd = await mountPrivately(ctx, fresh, mnt, sys);
-      const root = new ContainerRoot(sys, fd, fresh);
+      const view = await mountPrivately(ctx, fresh, mnt, sys);
+      const root = new ContainerRoot(sys, view.fd, fresh);
       try {
+        // what a running container has over its overlay: its volumes, binds and /etc files
+        await view.bindAll(stoppedMounts(ctx, fresh), (target) => {
+          try {
+            const r = root.resolve(target, false);
+            if (!r.stat || r.stat.isSymbolicLink() || r.name === '.') return undefined;
+            return sys.openat2(r.parentFd, r.name, { flags: O_PATH | 0o400000 /* O_NOFOLLOW */ });
+          } catch (err) {
+            if (err instanceof BerthError && err.code === 'NOT_FOUND') return undefined;
+            throw err;
+          }
+        });
         return await fn(root, false);
       } finally {
         root.close();
-        closeSync(fd);
+        closeSync(view.fd);
+        await view.release();
       }
     });
   });
 }
 
+/** What a stopped container's `cp` view gets bound over its overlay, as its start would: its
+ * volumes, its binds and its /etc files (source on the host, target in the container). */
+function stoppedMounts(ctx: EngineContext, rec: ContainerRecord): { source: string; target: string }[] {
+  const paths = containerPaths(ctx.paths, rec.id);
+  const out: { source: string; target: string }[] = [];
+  if (rec.spec.network !== 'host') out.push({ source: paths.hostnamePath, target: '/etc/hostname' }, { source: paths.hostsPath, target: '/etc/hosts' });
+  out.push({ source: paths.resolvConfPath, target: '/etc/resolv.conf' });
+  for (const b of rec.spec.binds ?? []) out.push({ source: b.source, target: b.target });
+  for (const u of ctx.volumes.usesOf(rec.id)) out.push({ source: volumeData(ctx, u.volume), target: u.destination });
+  // parents before children, as the container has them
+  return out.sort((a, b) => a.target.split('/').length - b.target.split('/').length);
+}
+
 /**
  * The stopped container's overlay, mounted at `mnt` in a helper's private mount namespace and
- * opened from here: once the helper is gone, only the returned descriptor holds the mount.
+ * opened from here. The helper stays until `release`: it also binds what `bindAll` asks onto
+ * targets berth resolved inside the root (passed as /proc/<berth>/fd/N, never as a path the
+ * helper would resolve itself). Once it is gone nothing of the view is left anywhere.
  */
-async function mountPrivately(ctx: EngineContext, rec: ContainerRecord, mnt: string, sys: Sys): Promise<number> {
+async function mountPrivately(ctx: EngineContext, rec: ContainerRecord, mnt: string, sys: Sys): Promise<{ fd: number; bindAll: (mounts: { source: string; target: string }[], resolveTarget: (target: string) => number | undefined) => Promise<void>; release: () => Promise<void> }> {
   const paths = containerPaths(ctx.paths, rec.id);
   const lower = rec.layers.length ? await ctx.layers.lowerDirs(rec.layers) : { lowerDirs: [`${paths.dir}/empty`] };
   const mount = overlayMount({ ...lower, upperDir: paths.upperDir, workDir: paths.workDir });
-  const script = 'mount -t overlay overlay -o "$1" "$2" || exit 1; echo ready; read _';
+  // reads "SOURCE\tTARGET" lines: one rbind each (nothing when the source is gone), "." when done
+  const script = 'mount -t overlay overlay -o "$1" "$2" || exit 1; echo ready; '
+    + 'while IFS="\t" read -r src dst; do [ "$src" = . ] && { echo bound; continue; }; '
+    + '[ -e "$src" ] && mount --rbind --no-canonicalize "$src" "$dst" 2>/dev/null; done';
   const helper = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', overlayMountData(mount), mnt], {
     stdio: ['pipe', 'pipe', 'pipe'], ...(mount.cwd ? { cwd: mount.cwd } : {}),
   });
   const exited = new Promise<number>((done) => helper.on('close', (code) => done(code ?? 1)));
+  const release = async () => {
+    helper.stdin!.end();
+    await exited;
+  };
+  let out = '';
+  const waitFor = (word: string) => new Promise<boolean>((done) => {
+    const check = () => out.includes(word) && done(true);
+    helper.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      check();
+    });
+    helper.on('error', () => done(false));
+    void exited.then(() => done(false));
+    check();
+  });
   try {
     let stderr = '';
     helper.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const isReady = await new Promise<boolean>((done) => {
-      helper.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && done(true));
-      helper.on('error', () => done(false));
-      void exited.then(() => done(false));
-    });
-    if (!isReady) throw new BerthError('INTERNAL', `cannot mount the filesystem of container ${rec.name}: ${stderr.trim() || 'the mount helper failed'}`);
-    return sys.openat2(AT_FDCWD, `/proc/${helper.pid}/root${mnt}`, { flags: O_DIRECTORY | O_PATH });
-  } finally {
-    helper.stdin!.end();
-    await exited;
+    if (!(await waitFor('ready'))) throw new BerthError('INTERNAL', `cannot mount the filesystem of container ${rec.name}: ${stderr.trim() || 'the mount helper failed'}`);
+    const fd = sys.openat2(AT_FDCWD, `/proc/${helper.pid}/root${mnt}`, { flags: O_DIRECTORY | O_PATH });
+    const bindAll = async (mounts: { source: string; target: string }[], resolveTarget: (target: string) => number | undefined) => {
+      const opened: number[] = [];
+      try {
+        for (const m of mounts) {
+          if (/[\t\n]/.test(m.source)) continue;
+          const target = resolveTarget(m.target);
+          if (target === undefined) continue;
+          opened.push(target);
+          helper.stdin!.write(`${m.source}\t/proc/${process.pid}/fd/${target}\n`);
+        }
+        helper.stdin!.write('.\t.\n');
+        if (!(await waitFor('bound'))) throw new BerthError('INTERNAL', `cannot mount the volumes of container ${rec.name}: the mount helper ended`);
+      } finally {
+        for (const o of opened) closeSync(o);
+      }
+    };
+    return { fd, bindAll, release };
+  } catch (err) {
+    await release();
+    throw err;
   }
 }
 
@@ -358,7 +416,8 @@ async function applyIn(root: ContainerRoot, hostSrc: HostSource | undefined, fro
   try {
     // without -a everything going in belongs to the container's root, a tar from stdin too
     const ids = owner === undefined ? undefined : { uid: owner, gid: hostRootId(rec.spec.gidMaps ?? rec.spec.uidMaps) };
-    await unpackLayer(input, `/proc/self/fd/${dirFd}/.`, { mode: 'vfs', layerName: destPath, ...(ids ? { owner: ids } : {}) });
+    // files, not a layer: a `.wh.x` is copied as it is, never read as a whiteout
+    await unpackLayer(input, `/proc/self/fd/${dirFd}/.`, { mode: 'vfs', layerName: destPath, literalNames: true, ...(ids ? { owner: ids } : {}) });
   } catch (err) {
     tar?.kill();
     if (err instanceof BerthError && err.code === 'INVALID_ARGUMENT') throw new BerthError('INVALID_ARGUMENT', `cannot copy to ${destPath} in container ${rec.name}: ${err.message}`, { cause: err });

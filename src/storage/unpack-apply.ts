@@ -37,6 +37,8 @@ export interface ApplierOptions {
   worker: FileWorker | undefined;
   /** Every entry gets this owner instead of its own (`cp` into a container without -a). */
   owner?: { uid: number; gid: number } | undefined;
+  /** Names are files, never whiteouts or AUFS metadata (`cp` copies a `.wh.x` file as it is). */
+  literalNames?: boolean | undefined;
 }
 
 /** Applies entries as the parser meets them; file data goes to the worker or to a descriptor. */
@@ -49,6 +51,7 @@ export class EntryApplier implements TarHandler {
   private readonly warn: (entry: string, message: string) => void;
   private readonly worker: FileWorker | undefined;
   private readonly owner: { uid: number; gid: number } | undefined;
+  private readonly literalNames: boolean;
   /** Directories whose times are set at the end, after their contents. */
   private readonly dirTimes: Array<{ path: string; atime: Timespec; mtime: Timespec }> = [];
   /** Worker file sequence number by relative path (to wait for before touching the path). */
@@ -72,6 +75,7 @@ export class EntryApplier implements TarHandler {
     this.warn = opts.warn;
     this.worker = opts.worker;
     this.owner = opts.owner;
+    this.literalNames = opts.literalNames === true;
     const worker = this.worker;
     if (worker) {
       this.tree.settle = (rel) => {
@@ -156,11 +160,11 @@ export class EntryApplier implements TarHandler {
       return;
     }
     const last = parts.length - 1;
-    for (let i = 0; i < last; i++) {
+    for (let i = 0; i < last && !this.literalNames; i++) {
       if ((parts[i] as string).startsWith('.wh.') && classifyName(parts[i] as string) === 'meta') return; // inside AUFS metadata dirs
     }
     const base = parts[last] as string;
-    const kind = base.startsWith('.wh.') ? classifyName(base) : undefined;
+    const kind = base.startsWith('.wh.') && !this.literalNames ? classifyName(base) : undefined;
     if (kind === 'meta') return; // AUFS hardlink dirs and the like: not part of the image
     if (kind === 'opaque') {
       this.stats.whiteouts++;

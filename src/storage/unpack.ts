@@ -67,6 +67,8 @@ export interface UnpackOptions {
   signal?: AbortSignal;
   /** Every entry gets this owner instead of the tar's (`cp -` into a container without -a). */
   owner?: { uid: number; gid: number };
+  /** Entry names are files only: no whiteouts (a tar that `cp` applies, not a layer). */
+  literalNames?: boolean;
 }
 
 export interface UnpackStats {
@@ -173,7 +175,7 @@ function setCompression(job: Job, compression: Compression): void {
 }
 
 function newApplier(job: Job, worker: FileWorker | undefined): { applier: EntryApplier; parser: TarParser } {
-  const applier = new EntryApplier({ tree: job.tree, mode: job.opts.mode ?? 'overlay', stats: job.stats, warn: job.warn, worker, owner: job.opts.owner });
+  const applier = new EntryApplier({ tree: job.tree, mode: job.opts.mode ?? 'overlay', stats: job.stats, warn: job.warn, worker, owner: job.opts.owner, literalNames: job.opts.literalNames });
   const { stats, emit } = job;
   job.current = () => applier.current;
   job.report = () => emit({ type: 'progress', inputBytes: stats.inputBytes, tarBytes: stats.tarBytes, entries: stats.entries });

@@ -112,6 +112,28 @@ describe('berth cp', { skip: !isRoot && 'needs root' }, () => {
     });
   }
 
+  it('sees a stopped container as it ran: its volumes and its /etc files, both ways', () => {
+    ok(berth(box.root, ['run', '--name', 'ended', '--hostname', 'ended-host', '-v', 'cpvol:/vol', 'busybox', 'sh', '-c', 'echo in-volume > /vol/v']));
+    try {
+      const out = mkdtempSync(join(host, 'ended-'));
+      ok(cp('ended:/vol/v', join(out, 'v')));
+      assert.equal(readFileSync(join(out, 'v'), 'utf8'), 'in-volume\n');
+      ok(cp('ended:/etc/hostname', join(out, 'h')));
+      assert.equal(readFileSync(join(out, 'h'), 'utf8'), 'ended-host\n');
+      // a host file named like a whiteout is a file: it deletes nothing
+      writeFileSync(join(out, '.wh.v'), 'not a whiteout\n');
+      ok(cp(join(out, '.wh.v'), 'ended:/vol/'));
+      assert.equal(ok(berth(box.root, ['run', '--rm', '-v', 'cpvol:/vol', 'busybox', 'cat', '/vol/v', '/vol/.wh.v'])), 'in-volume\nnot a whiteout\n');
+      // into the volume of the stopped container: the next container sees it
+      ok(cp(join(out, 'h'), 'ended:/vol/from-host'));
+      assert.equal(ok(berth(box.root, ['run', '--rm', '-v', 'cpvol:/vol', 'busybox', 'cat', '/vol/from-host'])), 'ended-host\n');
+    } finally {
+      ok(berth(box.root, ['rm', 'ended']));
+      ok(berth(box.root, ['volume', 'rm', 'cpvol']));
+    }
+    assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(box.root)), []);
+  });
+
   it('copies symlinks as symlinks, and follows SRC only with -L', () => {
     const out = mkdtempSync(join(host, 'out-'));
     ok(cp('running:/data/alink', join(out, 'l')));
