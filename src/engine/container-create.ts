@@ -436,7 +436,7 @@ export async function createContainer(ctx: EngineContext, spec: RunSpec, opts: C
   });
   try {
     await writeBundle(ctx, plan);
-    await prepareVolumes(ctx, plan.volumes, plan.lowerDirs);
+    await prepareVolumes(ctx, plan.volumes, plan.lowerDirs, plan.spec.uidMaps?.length ? { uid: plan.spec.uidMaps, gid: plan.spec.gidMaps ?? plan.spec.uidMaps } : undefined);
   } catch (err) {
     await rm(plan.paths.dir, { recursive: true, force: true });
     ctx.containers.remove(plan.id);

@@ -11,10 +11,11 @@
  * and `cp -a` copies from the resolved directory's fd, never following a symlink.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { BerthError, randomBytesSync } from '../common/index.ts';
 import type { EngineContext } from './container-context.ts';
+import type { IdMapping } from '../oci/index.ts';
 import { dirSize } from './dir-size.ts';
 import type { ContainerRecord } from './container-store.ts';
 import { checkVolumeName, type VolumeRecord, type VolumeSpec, type VolumeUse } from './volume-store.ts';
@@ -206,15 +207,50 @@ function isEmptyDir(path: string): boolean {
  * Makes the volumes' directories and fills each new, empty one from the image (copy-up). The
  * image's layers are mounted read-only in a private directory only while this runs.
  */
-export async function prepareVolumes(ctx: EngineContext, volumes: readonly PlannedVolume[], lowerDirs: readonly string[]): Promise<void> {
+export async function prepareVolumes(ctx: EngineContext, volumes: readonly PlannedVolume[], lowerDirs: readonly string[], maps?: { uid: readonly IdMapping[]; gid: readonly IdMapping[] }): Promise<void> {
   mkdirSync(volumesDir(ctx), { recursive: true, mode: 0o700 });
   const copies: PlannedVolume[] = [];
+  const fresh: string[] = [];
   for (const v of volumes) {
     const data = volumeData(ctx, v.name);
     mkdirSync(data, { recursive: true, mode: 0o755 });
+    if (!Object.keys(v.driverOpts).length && isEmptyDir(data)) fresh.push(data);
     // a volume of --opt is filled by what is mounted there, not from the image
     if (!v.noCopy && !Object.keys(v.driverOpts).length && isEmptyDir(data) && lowerDirs.length) copies.push(v);
   }
+  try {
+    await copyUp(ctx, copies, lowerDirs);
+  } finally {
+    // a user-namespaced container owns what it finds in a new volume, as with docker's remapping:
+    // the image's ids (and root for an empty one) become the container's host ids
+    if (maps?.uid.length) for (const data of fresh) shiftOwners(data, maps);
+  }
+}
+
+/** The host id of a container id under `maps` (undefined: not mapped). */
+function toHost(maps: readonly IdMapping[], id: number): number | undefined {
+  const m = maps.find((x) => id >= x.containerID && id < x.containerID + x.size);
+  return m ? m.hostID + (id - m.containerID) : undefined;
+}
+
+/** lchowns every entry under `dir` (never following a link) from container ids to host ids. */
+function shiftOwners(dir: string, maps: { uid: readonly IdMapping[]; gid: readonly IdMapping[] }): void {
+  const visit = (path: string) => {
+    const st = lstatSync(path);
+    const uid = toHost(maps.uid, st.uid) ?? st.uid;
+    const gid = toHost(maps.gid.length ? maps.gid : maps.uid, st.gid) ?? st.gid;
+    if (uid !== st.uid || gid !== st.gid) {
+      lchownSync(path, uid, gid);
+      // chown clears set-id bits: give them back (never on a symlink)
+      if (!st.isSymbolicLink() && st.mode & 0o6000) chmodSync(path, st.mode & 0o7777);
+    }
+    if (st.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
+  };
+  visit(dir);
+}
+
+/** Fills each volume from the image (copy-up). */
+async function copyUp(ctx: EngineContext, copies: readonly PlannedVolume[], lowerDirs: readonly string[]): Promise<void> {
   if (!copies.length) return;
   // one layer is the image as it is; more are merged by a lower-only overlay, which is read-only
   let mnt = lowerDirs[0]!;

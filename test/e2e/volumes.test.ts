@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
@@ -153,6 +153,17 @@ describe('berth volumes', { skip }, () => {
     } finally {
       execFileSync('umount', [join(host, 'sub')]);
     }
+  });
+
+  it('a user-namespaced container owns its new volumes: the copied image files are its root\'s', () => {
+    const r = berth(root, ['run', '--rm', '--userns', 'auto', '-v', 'uvol:/etc', '-v', '/scratch', 'busybox', 'sh', '-c', 'stat -c %u /etc/passwd /scratch; touch /etc/new /scratch/new && echo wrote']);
+    if (r.status !== 0 && /cannot id-map|id-mapped/.test(r.stderr)) return; // a kernel that cannot id-map the storage (said by berth)
+    assert.equal(r.stdout, '0\n0\nwrote\n', r.stderr);
+    const info = JSON.parse(ok(berth(root, ['volume', 'inspect', 'uvol']))) as [{ Mountpoint: string }];
+    const hostUid = statSync(join(info[0].Mountpoint, 'passwd')).uid;
+    assert.ok(hostUid >= 1_000_000, `the host sees the container's own id, not root: ${hostUid}`);
+    ok(berth(root, ['volume', 'rm', 'uvol']));
+    ok(berth(root, ['volume', 'prune', '-f']));
   });
 
   it('refuses bad input with a clear message, and creates nothing', () => {
