@@ -132,7 +132,11 @@ export async function stopContainer(ctx: EngineContext, ref: string, opts: { tim
     // this command finishes it: no exit command has to start
     monitor = await takeOverFinish(ctx, fresh);
     const runtime = ctx.runtime();
-    await runtime.kill(fresh.id, signal).catch(ignoreNotFound);
+    await runtime.kill(fresh.id, signal).catch((err: unknown) => {
+      // it ended between the look and the signal (a restart policy's short-lived run): stopped
+      if (err instanceof BerthError && err.code === 'FAILED_PRECONDITION' && (!isAlive(fresh.pid, fresh.pidStart) || isZombie(fresh.pid))) return;
+      ignoreNotFound(err);
+    });
     // a frozen process handles no signal: thaw it
     if (fresh.status === 'paused') await runtime.resume(fresh.id).catch(() => undefined);
     return fresh;
