@@ -48,10 +48,11 @@ export interface BerthCommand {
 }
 
 /**
- * Runs `fn` for each container named, printing each name as docker does when it worked and
- * each error when it did not; 1 when any failed.
+ * Runs `fn` for each object named (containers, networks, volumes), printing each name as docker
+ * does when it worked and each error when it did not; 1 when any failed. `missingOk` (rm -f of
+ * networks and volumes): a name that does not exist is no error.
  */
-export async function forEachContainer(args: ParsedArgs, env: CommandEnv, fn: (ref: string) => Promise<string | undefined>): Promise<number> {
+export async function forEachContainer(args: ParsedArgs, env: CommandEnv, fn: (ref: string) => Promise<string | undefined>, opts: { missingOk?: boolean } = {}): Promise<number> {
   let status = 0;
   for (const ref of args.positionals) {
     try {
@@ -59,6 +60,7 @@ export async function forEachContainer(args: ParsedArgs, env: CommandEnv, fn: (r
       if (shown !== undefined) env.io.out(`${shown}\n`);
     } catch (err) {
       if (!(err instanceof BerthError) || err.code === 'INTERNAL') throw err;
+      if (opts.missingOk && err.code === 'NOT_FOUND') continue;
       renderError(err, env.io, env.globals.debug);
       status = 1;
     }

@@ -4,7 +4,7 @@
 import { BerthError } from '../common/index.ts';
 import { matchesLabels, parseLabelFilter, type NetworkRecord } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
-import { boolFlag, formatFlag, listFlag, renderError, stringFlag, type BerthCommand } from './berth-command.ts';
+import { boolFlag, forEachContainer, formatFlag, listFlag, stringFlag, type BerthCommand } from './berth-command.ts';
 import { confirmPrune, keyValueFlags, printInspected, pruneLabelFilters } from './cli-shared.ts';
 import { renderFormatted } from './render/format.ts';
 import { renderTable } from './render/table.ts';
@@ -190,21 +190,7 @@ export const networkInspectCommand: BerthCommand = {
 
 export const networkRmCommand: BerthCommand = {
   spec: { name: 'network rm', usage: 'network rm NETWORK [NETWORK...]', summary: 'Remove one or more networks', positionals: [1, Infinity], flags: [{ name: 'force', short: 'f', type: 'boolean', description: 'do not error if the network does not exist' }] },
-  async run(args, env) {
-    let status = 0;
-    for (const ref of args.positionals) {
-      try {
-        env.engine().networks.remove(ref);
-        env.io.out(`${ref}\n`);
-      } catch (err) {
-        if (!(err instanceof BerthError) || err.code === 'INTERNAL') throw err;
-        if (boolFlag(args, 'force') && err.code === 'NOT_FOUND') continue;
-        renderError(err, env.io, env.globals.debug);
-        status = 1;
-      }
-    }
-    return status;
-  },
+  run: (args, env) => forEachContainer(args, env, async (ref) => (env.engine().networks.remove(ref), ref), { missingOk: boolFlag(args, 'force') }),
 };
 
 export const networkConnectCommand: BerthCommand = {

@@ -3,7 +3,7 @@
  */
 import { BerthError } from '../common/index.ts';
 import { matchesLabels, parseLabelFilter, type VolumeRecord } from '../engine/index.ts';
-import { boolFlag, formatFlag, listFlag, renderError, stringFlag, type BerthCommand } from './berth-command.ts';
+import { boolFlag, forEachContainer, formatFlag, listFlag, stringFlag, type BerthCommand } from './berth-command.ts';
 import { confirmPrune, keyValueFlags, printInspected, pruneLabelFilters } from './cli-shared.ts';
 import { globToRegExp, renderFormatted } from './render/format.ts';
 import { renderTable } from './render/table.ts';
@@ -128,21 +128,9 @@ export const volumeRmCommand: BerthCommand = {
     positionals: [1, Infinity],
     flags: [{ name: 'force', short: 'f', type: 'boolean', description: 'force the removal: of a volume stopped containers use, and no error for a missing one' }],
   },
-  async run(args, env) {
-    let status = 0;
+  run: (args, env) => {
     const force = boolFlag(args, 'force');
-    for (const name of args.positionals) {
-      try {
-        env.engine().volumes.remove(name, { force });
-        env.io.out(`${name}\n`);
-      } catch (err) {
-        if (!(err instanceof BerthError) || err.code === 'INTERNAL') throw err;
-        if (force && err.code === 'NOT_FOUND') continue;
-        renderError(err, env.io, env.globals.debug);
-        status = 1;
-      }
-    }
-    return status;
+    return forEachContainer(args, env, async (name) => (env.engine().volumes.remove(name, { force }), name), { missingOk: force });
   },
 };
 
