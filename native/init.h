@@ -163,6 +163,8 @@ int check_syscalls(int argc, char **argv);
 
 /* oom.c */
 int oom_watch(const char *dir);
+int view_main(int argc, char **argv);
+int view_off_main(int argc, char **argv);
 
 /* monitor.c */
 void op_monitor(const struct plan_op *op);

@@ -5,6 +5,8 @@
  *   berth-init reap -- COMMAND [ARG...]   (subreaper: adopts and reaps orphaned containers)
  *   berth-init [init] -- COMMAND [ARG...] (a container's PID 1 for --init: tinit.c)
  *   berth-init oom-watch CGROUP_DIR       (cgroup v1 OOM notifications as lines)
+ *   berth-init view --dir DIR …           (a container's limits view: view.c)
+ *   berth-init view-off PID TARGET…       (unmounts a dead view's files in the container)
  *
  * It always runs from a sealed memfd copy of itself, so a container can never overwrite
  * the binary on the host through /proc/self/exe (CVE-2019-5736).
@@ -157,6 +159,10 @@ int main(int argc, char **argv)
 		return seccomp_export();
 	if (argc == 3 && strcmp(argv[1], "oom-watch") == 0)
 		return oom_watch(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "view") == 0)
+		return view_main(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "view-off") == 0)
+		return view_off_main(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "reap") == 0) {
 		int skip = argc >= 3 && strcmp(argv[2], "--") == 0 ? 3 : 2;
 		return reap_main(argc - skip, argv + skip);
@@ -168,6 +174,8 @@ int main(int argc, char **argv)
 				"       berth-init seccomp-bpf < PLAN\n"
 				"       berth-init reap -- COMMAND [ARG...]\n"
 				"       berth-init oom-watch CGROUP_DIR\n"
+				"       berth-init view --dir DIR [--socket PATH] --cgroup-version 1|2 …\n"
+				"       berth-init view-off PID TARGET...\n"
 				"berth-init is berth's helper: run containers with berth or berth-runtime.\n");
 		return 2;
 	}

@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 const repoDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const cacheDir = join(repoDir, 'test/fixtures/cache');
-const cachedTar = join(cacheDir, 'debian-bookworm-minbase.tar');
+// v2: with procps (free, top, uptime of Debian's own: the limits view's tests read them)
+const cachedTar = join(cacheDir, 'debian-bookworm-minbase-v2.tar');
 const SUITE = 'bookworm';
 const APT_CACHE = '/var/cache/apt/archives';
 
@@ -65,7 +66,7 @@ export function buildDebianRootfs(tarPath) {
     const rootfs = join(work, 'rootfs');
     const mirror = aptMirror();
     const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
-    run('debootstrap', ['--variant=minbase', `--arch=${arch}`, `--cache-dir=${APT_CACHE}`, SUITE, rootfs, mirror]);
+    run('debootstrap', ['--variant=minbase', '--include=procps', `--arch=${arch}`, `--cache-dir=${APT_CACHE}`, SUITE, rootfs, mirror]);
     // what a container image does not need
     for (const dir of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
       for (const name of readdirSafe(join(rootfs, dir))) {

@@ -47,6 +47,7 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'privileged', type: 'boolean', description: 'give extended privileges to this container' },
   { name: 'security-opt', type: 'string', value: 'list', repeatable: true, description: 'security options (seccomp=FILE|unconfined, no-new-privileges)' },
   { name: 'init', type: 'boolean', description: 'run an init inside the container that forwards signals and reaps processes' },
+  { name: 'limits-view', type: 'boolean', description: "show the container its own limits in /proc (free, top, nproc, uptime) and sysinfo(2) (default true; --limits-view=false shows the host's)" },
   { name: 'ulimit', type: 'string', value: 'ulimit', repeatable: true, description: 'ulimit options (NAME=SOFT[:HARD])' },
   { name: 'log-driver', type: 'string', value: 'string', description: 'logging driver for the container (json-file or none)' },
   { name: 'log-opt', type: 'string', value: 'list', repeatable: true, description: 'log driver options (max-size=10m, max-file=3)' },
@@ -350,6 +351,7 @@ export function runSpecFromArgs(args: ParsedArgs): RunSpec {
     } else throw new BerthError('INVALID_ARGUMENT', `invalid --security-opt: "${opt}"`);
   }
   if (boolFlag(args, 'init')) spec.init = true;
+  if (args.flags['limits-view'] === false) spec.limitsView = false;
   if (listFlag(args, 'ulimit').length) spec.ulimits = listFlag(args, 'ulimit').map(parseUlimit);
   const logDriver = str('log-driver');
   if (logDriver !== undefined) {

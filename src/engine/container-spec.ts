@@ -8,7 +8,7 @@ import { defaultSpec, type IdMapping, type Mount, type RuntimeConfig, type Secco
 import type { ContainerConfig } from '../image/index.ts';
 import { DOCKER_DEFAULT_CAPABILITIES, DOCKER_DEFAULT_PATH_ENV, DOCKER_DEFAULT_READONLY_PATHS, dockerDefaultMounts, dockerMaskedPaths } from './defaults/docker-defaults.ts';
 import { dockerSeccompProfile } from './defaults/seccomp-default.ts';
-import { ROOTFS_MOUNT_ANNOTATION, USER_ANNOTATION } from '../runtime/index.ts';
+import { LIMITS_VIEW_ANNOTATION, ROOTFS_MOUNT_ANNOTATION, USER_ANNOTATION } from '../runtime/index.ts';
 import type { ContainerPaths } from './container-paths.ts';
 import type { PortBinding } from '../network/index.ts';
 import type { VolumeSpec } from './volume-store.ts';
@@ -83,6 +83,8 @@ export interface RunSpec {
   seccomp?: 'default' | 'unconfined' | { file: string; profile: Seccomp };
   noNewPrivileges?: boolean;
   init?: boolean;
+  /** Whether the container sees its own limits in /proc and sysinfo(2) (default true). */
+  limitsView?: boolean;
   ulimits?: { name: string; soft: number; hard: number }[];
   logDriver?: 'json-file' | 'none';
   logMaxSize?: number;
@@ -250,6 +252,7 @@ export function containerConfig(image: ImageInfo, spec: RunSpec, paths: Containe
   // a named user is looked up by berth-init in the container's own /etc/passwd and /etc/group
   process.user = { uid: 0, gid: 0 };
   // (no user: root, with the groups /etc/group lists root in, as docker gives it)
+  config.annotations[LIMITS_VIEW_ANNOTATION] = spec.limitsView === false ? 'false' : 'true';
   config.annotations[USER_ANNOTATION] = JSON.stringify({ user: spec.user || image.config.User || '0', groups: spec.groupAdd ?? [] });
   process.capabilities = { bounding: caps, effective: caps, permitted: caps };
   process.noNewPrivileges = spec.noNewPrivileges === true;

@@ -113,6 +113,9 @@ function berthSection(ctx: EngineContext, rec: ContainerRecord): Record<string, 
     Bundle: paths.dir,
     AttachSocket: paths.attachPath,
     RuntimeRoot: ctx.paths.runtimeRoot,
+    // /proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats, cpu/online and sysinfo(2)
+    // show the container's own limits (--limits-view)
+    LimitsView: rec.spec.limitsView !== false,
   };
 }
 

@@ -17,6 +17,7 @@ import { dirSize, removeLocked, startContainer, withLock } from './container-ver
 import { collectLeftovers } from './image-gc.ts';
 import { checkNetworks } from './networks.ts';
 import { copyUpLeftovers, unmountVolumes, volumeData } from './volumes.ts';
+import { stopLimitsView, viewMounts, viewOff, viewPaths, viewServes } from '../runtime/index.ts';
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -53,6 +54,34 @@ export interface CheckResult {
 function isBusy(ctx: EngineContext, id: string): boolean {
   const row = ctx.db.get<{ busy_pid: number | null; busy_start: string | null }>('SELECT busy_pid, busy_start FROM containers WHERE id = ?', id);
   return !!row && row.busy_pid !== null && row.busy_pid !== process.pid && processStartTime(row.busy_pid) === row.busy_start;
+}
+
+/**
+ * Limits views (a killed view of a running container; a view's mount whose container ended):
+ * a running container whose view no longer answers reads the kernel's files again (its binds are
+ * unmounted inside it, nothing of the container's runs), and a mount of no running container goes.
+ */
+async function checkLimitsViews(ctx: EngineContext): Promise<string[]> {
+  const done: string[] = [];
+  const store = ctx.runtime().ctx.store;
+  const running = new Set<string>();
+  for (const rec of ctx.containers.list()) {
+    if (isBusy(ctx, rec.id) || !isActive(rec) || observe(rec) === 'lost') continue;
+    running.add(rec.id);
+    const state = await store.read(rec.id).catch(() => undefined);
+    if (!state?.view || state.pid <= 0 || viewServes(state.view)) continue;
+    viewOff(state.pid);
+    stopLimitsView(state.view);
+    await store.write({ ...state, view: undefined });
+    done.push(`container ${rec.id.slice(0, 12)} (${rec.name}): its limits view was gone; it reads the kernel's /proc files again`);
+  }
+  for (const point of viewMounts(ctx.paths.runtimeRoot)) {
+    const id = point.slice(ctx.paths.runtimeRoot.length + 1).split('/')[0]!;
+    if (running.has(id) || isBusy(ctx, id)) continue;
+    stopLimitsView({ ...viewPaths(join(ctx.paths.runtimeRoot, id)), pid: 0, pidStartTime: '', sysinfo: false });
+    done.push(`limits view of ${ctx.containers.get(id) ? 'an ended' : 'no'} container unmounted: ${point}`);
+  }
+  return done;
 }
 
 /**
@@ -100,6 +129,11 @@ export async function checkSystem(ctx: EngineContext): Promise<CheckResult> {
     } catch (err) {
       problems.push(`container ${short} (${rec.name}): ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+  try {
+    for (const what of await checkLimitsViews(ctx)) note(what);
+  } catch (err) {
+    problems.push(`limits views: ${err instanceof Error ? err.message : String(err)}`);
   }
   const known = new Set(ctx.containers.list().map((r) => r.id));
   const orphan = (id: string) => ID_RE.test(id) && !known.has(id);

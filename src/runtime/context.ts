@@ -4,6 +4,7 @@ import type { CgroupEntry, CgroupHierarchy } from './compile.ts';
 import type { StateStore } from './state-store.ts';
 import type { SeccompCache } from './seccomp-cache.ts';
 import type { InitLauncher } from './init-process.ts';
+import type { ViewSources } from './limits-view.ts';
 
 /** What the runtime needs of cgroups (src/cgroups provides it; tests may point it elsewhere). */
 export interface RuntimeCgroups {
@@ -32,6 +33,8 @@ export interface RuntimeCgroups {
   oomKillCount(path: string): Promise<number>;
   /** The file that counts them ("oom_kill N": v2 memory.events, v1 memory.oom_control). */
   oomCounterFile(path: string): Promise<string | undefined>;
+  /** The cgroup files a limits view of the container reads (limits-view.ts). */
+  viewSources(path: string): Promise<ViewSources>;
   /** Wakes `wait()` when the kernel reports an OOM event for the cgroup (v1 eventfd, v2 inotify). */
   oomNotifier(path: string): Promise<OomNotifier>;
 }

@@ -20,6 +20,7 @@ import type { RuntimeContext } from './context.ts';
 import { killAndWait } from './kill.ts';
 import { containerStatus } from './status.ts';
 import { normalizeCgroupPath } from '../cgroups/index.ts';
+import { addLimitsView, limitsViewWanted, startLimitsView, stopLimitsView, viewPaths, type StartedView } from './limits-view.ts';
 
 export interface CreateOptions {
   bundleDir: string;
@@ -105,6 +106,8 @@ interface Prepared {
   /** '' when the container gets no cgroup of its own (rootless, no delegation). */
   cgroupPath: string;
   plan: CompiledPlan;
+  /** The limits view (limits-view.ts): whether it is wanted, and whether it answers sysinfo. */
+  view?: { sysinfo: boolean } | undefined;
 }
 
 /** The cgroup decision and the plan, shared by create and --explain. */
@@ -121,6 +124,8 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
     cgroupPath = '';
   }
   const preview = cgroupPath ? await ctx.cgroups.preview(cgroupPath) : { entry: { joinFiles: [] }, hierarchies: [] };
+  // the view shows the container's cgroup: none without one (rootless, no delegation)
+  const view = limitsViewWanted(config) && cgroupPath ? { sysinfo: addLimitsView(config, viewPaths(ctx.store.containerDir(id))) } : undefined;
   const plan = compilePlan(config, {
     seccompCache: ctx.seccompCache,
     containerId: id,
@@ -136,7 +141,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
     isRootless,
     isRootRamfs: isRootRamfs(),
   });
-  return { cgroupPath, plan };
+  return { cgroupPath, plan, view };
 }
 
 /** Compiles the plan for a bundle without running anything (for --explain). */
@@ -168,7 +173,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     throw new BerthError('INVALID_ARGUMENT', '--console-socket was given but process.terminal is false in config.json');
   }
   const rootfsDir = isAbsolute(config.root!.path) ? config.root!.path : resolve(bundleDir, config.root!.path);
-  const { cgroupPath, plan } = await prepare(ctx, id, opts, config, bundleDir);
+  const { cgroupPath, plan, view } = await prepare(ctx, id, opts, config, bundleDir);
 
   const state: StoredState = {
     version: STATE_VERSION,
@@ -187,6 +192,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   };
   await ctx.store.claim(state);
   let init: InitProcess | undefined;
+  let started: StartedView | undefined;
   try {
     // the devices every container needs stay usable after the config's own rules (as runc does)
     const resources = { ...config.linux?.resources, devices: [...(config.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1)] };
@@ -203,6 +209,14 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       warnings.push(...(await ctx.cgroups.create(cgroupPath, resources as Resources)).warnings);
     } else {
       warnings.push('no cgroup: rootless, and no cgroup is delegated to this user');
+    }
+    if (view) {
+      // recorded before it is made: a runtime killed in between leaves what delete removes
+      state.view = { ...viewPaths(ctx.store.containerDir(id)), pid: 0, pidStartTime: '', sysinfo: view.sysinfo };
+      await ctx.store.write(state);
+      started = startLimitsView(await ctx.cgroups.viewSources(cgroupPath), state.view, view.sysinfo);
+      state.view = { ...state.view, pid: started.pid, pidStartTime: started.pidStartTime };
+      await ctx.store.write(state);
     }
     init = spawnInit({
       plan: encodePlan(plan.steps),
@@ -226,6 +240,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       },
     });
     await init.ready;
+    started?.attach(state.pid);
     state.phase = 'created';
     await ctx.store.write(state);
     if (opts.monitor) {
@@ -241,6 +256,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     return { pid: state.pid, init, warnings };
   } catch (err) {
     const why = await explainSetupDeath(ctx, state, err);
+    started?.cancel();
     await undoCreate(ctx, state, init);
     throw why;
   }
@@ -263,6 +279,7 @@ async function undoCreate(ctx: RuntimeContext, state: StoredState, init: InitPro
   if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime).catch(() => {});
   if (init) await init.exited;
   if (state.cgroupPath && state.cgroupOwned !== false) await ctx.cgroups.destroy(state.cgroupPath).catch(() => {});
+  if (state.view) stopLimitsView(state.view);
   await ctx.store.remove(state.id);
 }
 

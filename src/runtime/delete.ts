@@ -1,3 +1,4 @@
+import { stopLimitsView } from './limits-view.ts';
 import { BerthError } from '../common/index.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
@@ -37,6 +38,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
   }
   if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime);
   if (state.cgroupPath && state.cgroupOwned !== false) await ctx.cgroups.destroy(state.cgroupPath);
+  if (state.view) stopLimitsView(state.view);
   await ctx.store.remove(id);
   if (!state.bundle) return { warnings: [] };
   const warnings = await runHooksCollectingWarnings('poststop', state.config.hooks?.poststop, ctx.store.ociState(state, 'stopped'), state.bundle);

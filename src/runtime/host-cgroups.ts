@@ -223,6 +223,38 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       const memoryDir = layout.v1Mounts.get('memory');
       return memoryDir ? join(memoryDir, rel, 'memory.oom_control') : undefined;
     },
+    async viewSources(path) {
+      needPath(path);
+      const { layout } = await get();
+      const rel = normalizeCgroupPath(path);
+      // the container's directory, then each ancestor up to the hierarchy's root
+      const chain = (mount: string | undefined): string[] => {
+        if (!mount) return [];
+        const dirs: string[] = [];
+        for (let r = rel; ; r = dirname(r)) {
+          dirs.push(join(mount, r));
+          if (r === '/' || r === '.' || r === '') break;
+        }
+        return dirs;
+      };
+      if (layout.kind === 'v2' && layout.v2Dir) {
+        const dir = join(layout.v2Dir, rel);
+        const all = chain(layout.v2Dir);
+        return { version: 2, memory: all, cpu: all, cpuset: all, cpuacct: dir, blkio: dir, tasks: join(dir, 'cgroup.threads') };
+      }
+      const m = layout.v1Mounts;
+      const at = (controller: string) => (m.get(controller) ? join(m.get(controller)!, rel) : undefined);
+      const tasksDir = at('cpuacct') ?? at('memory') ?? at('pids');
+      return {
+        version: 1,
+        memory: chain(m.get('memory')),
+        cpu: chain(m.get('cpu')),
+        cpuset: chain(m.get('cpuset')),
+        cpuacct: at('cpuacct'),
+        blkio: at('blkio'),
+        tasks: tasksDir && join(tasksDir, 'tasks'),
+      };
+    },
     async oomNotifier(path) {
       needPath(path);
       const { layout } = await get();

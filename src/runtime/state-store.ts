@@ -4,6 +4,7 @@
  * a created container's init waits on for `start`.
  * The pid is stored with its start time so a reused pid is never taken for the container.
  */
+import type { ViewRecord } from './limits-view.ts';
 import { readdir, stat } from 'node:fs/promises';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,8 @@ export interface StoredState {
   /** The config the container was made from (hooks and resources are needed after create). */
   config: RuntimeConfig;
   owner?: string;
+  /** The container's limits view (limits-view.ts), recorded before it is started. */
+  view?: ViewRecord | undefined;
 }
 
 /** An id names a directory (the state dir, the cgroup /berth/<id>): one path component, at
