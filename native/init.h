@@ -163,6 +163,8 @@ int check_syscalls(int argc, char **argv);
 
 /* oom.c */
 int oom_watch(const char *dir);
+struct sockaddr_un;
+int unix_sockaddr(const char *path, struct sockaddr_un *addr);
 int view_main(int argc, char **argv);
 int view_off_main(int argc, char **argv);
 

@@ -78,10 +78,10 @@ int recv_fd(int sock)
 
 int connect_unix(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(addr.sun_path))
-		fail("connect", ENAMETOOLONG, path);
-	strcpy(addr.sun_path, path);
+	struct sockaddr_un addr;
+	AUTO_FD dir = unix_sockaddr(path, &addr);
+	if (dir == -2)
+		fail("connect", errno, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fail("socket", errno, path);
@@ -93,10 +93,10 @@ int connect_unix(const char *path)
 /* linux.seccomp.listenerPath: the agent must be listening */
 int connect_seccomp_agent(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(addr.sun_path))
-		fail("connect", ENAMETOOLONG, path);
-	strcpy(addr.sun_path, path);
+	struct sockaddr_un addr;
+	AUTO_FD dir = unix_sockaddr(path, &addr);
+	if (dir == -2)
+		fail("connect", errno, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fail("socket", errno, path);

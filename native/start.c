@@ -17,27 +17,43 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-/* A listening unix socket at `path`, mode 0600 (only its owner may connect); a path longer than
- * sun_path is bound through its directory's fd. Fails the op on error. */
+/* sun_path for `path`; a path longer than sun_path goes through its directory's fd (returned:
+ * the caller closes it after bind or connect; -1 when none was needed, -2 on error with errno). */
+int unix_sockaddr(const char *path, struct sockaddr_un *addr)
+{
+	char copy[4096];
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	if (strlen(path) < sizeof(addr->sun_path)) {
+		strcpy(addr->sun_path, path);
+		return -1;
+	}
+	if (strlen(path) >= sizeof(copy)) {
+		errno = ENAMETOOLONG;
+		return -2;
+	}
+	snprintf(copy, sizeof(copy), "%s", path);
+	int dir = open(dirname(copy), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -2;
+	snprintf(copy, sizeof(copy), "%s", path);
+	int n = snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d/%s", dir, basename(copy));
+	if (n < 0 || (size_t)n >= sizeof(addr->sun_path)) {
+		close(dir);
+		errno = ENAMETOOLONG;
+		return -2;
+	}
+	return dir;
+}
+
+/* A listening unix socket at `path`, mode 0600 (only its owner may connect). Fails the op on
+ * error. */
 int listen_unix(const char *path, int backlog, int sock_flags)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	AUTO_FD dir = -1;
-	char copy[4096];
-	if (strlen(path) >= sizeof(copy))
-		fail("bind", ENAMETOOLONG, path);
-	if (strlen(path) < sizeof(addr.sun_path)) {
-		strcpy(addr.sun_path, path);
-	} else {
-		snprintf(copy, sizeof(copy), "%s", path);
-		dir = open(dirname(copy), O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dir < 0)
-			fail("open", errno, path);
-		snprintf(copy, sizeof(copy), "%s", path);
-		int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir, basename(copy));
-		if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
-			fail("bind", ENAMETOOLONG, path);
-	}
+	struct sockaddr_un addr;
+	AUTO_FD dir = unix_sockaddr(path, &addr);
+	if (dir == -2)
+		fail("bind", errno, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | sock_flags, 0);
 	if (fd < 0)
 		fail("socket", errno, path);

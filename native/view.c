@@ -45,6 +45,7 @@
 #include <time.h>
 
 #define MAX_DIRS 32
+#define MAX_NOTIFY 64
 #define FILE_CAP (4u << 20) /* no cgroup or /proc file berth reads is near this */
 /* The size the files claim (procfs says 0, but sendfile(2) and splice(2), which busybox's cat
  * uses, read a FUSE file through the page cache up to its size): more than any of them holds. */
@@ -71,11 +72,27 @@ static struct {
 	const char *dir, *socket, *cpuacct, *blkio, *tasks;
 	struct dirs mem, cpu, cpuset;
 	uint64_t start_ns;        /* CLOCK_BOOTTIME when the view started: the container's uptime */
-	int fuse_fd, listen_fd, seccomp_fd, keeper_sock;
+	int fuse_fd, listen_fd, keeper_sock;
+	/* one notify fd per filter: the container's init and each process exec'd into it */
+	int sfd[MAX_NOTIFY], nsfd;
 	struct shared {           /* survives a server's death: the keeper maps it before fork */
 		unsigned long avenrun[3];
 	} *sh;
-} v = { .fuse_fd = -1, .listen_fd = -1, .seccomp_fd = -1, .keeper_sock = -1 };
+} v = { .fuse_fd = -1, .listen_fd = -1, .keeper_sock = -1 };
+
+static void add_notify_fd(int fd)
+{
+	if (v.nsfd < MAX_NOTIFY)
+		v.sfd[v.nsfd++] = fd;
+	else
+		close(fd); /* its process's sysinfo(2) gets ENOSYS */
+}
+
+static void drop_notify_fd(int i)
+{
+	close(v.sfd[i]);
+	v.sfd[i] = v.sfd[--v.nsfd];
+}
 
 static void count_tasks(unsigned *running_out, unsigned *threads_out);
 
@@ -579,11 +596,11 @@ static void sample_load(void)
 
 /* ---- sysinfo(2) through seccomp user notification ---- */
 
-static void answer_sysinfo(void)
+static void answer_sysinfo(int sfd)
 {
 	struct seccomp_notif req;
 	memset(&req, 0, sizeof(req));
-	if (ioctl(v.seccomp_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+	if (ioctl(sfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
 		return;
 	struct seccomp_notif_resp resp = { .id = req.id };
 	if (req.data.nr != SYS_sysinfo || req.data.arch != NATIVE_ARCH) {
@@ -608,12 +625,12 @@ static void answer_sysinfo(void)
 		mem_free(&m);
 		struct iovec local = { &si, sizeof(si) }, remote = { (void *)(uintptr_t)req.data.args[0], sizeof(si) };
 		/* the pid is still the caller only while its notification is pending: check, then write */
-		if (ioctl(v.seccomp_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0)
+		if (ioctl(sfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0)
 			return;
 		if (process_vm_writev((pid_t)req.pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(si))
 			resp.error = -EFAULT;
 	}
-	ioctl(v.seccomp_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	ioctl(sfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
 /* The runtime connects to --socket early (while host paths are reachable) and sends the state
@@ -636,18 +653,14 @@ static void receive_listener(int conn)
 		int n = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int)), fds[4];
 		memcpy(fds, CMSG_DATA(h), sizeof(int) * (size_t)(n > 4 ? 4 : n));
 		for (int i = 0; i < n && i < 4; i++) {
-			if (v.seccomp_fd < 0) {
-				v.seccomp_fd = fds[i];
-				/* the keeper keeps a copy for the next server */
-				struct msghdr out = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = CMSG_SPACE(sizeof(int)) };
-				iov.iov_len = 1;
-				struct cmsghdr *oh = CMSG_FIRSTHDR(&out);
-				oh->cmsg_level = SOL_SOCKET, oh->cmsg_type = SCM_RIGHTS, oh->cmsg_len = CMSG_LEN(sizeof(int));
-				memcpy(CMSG_DATA(oh), &v.seccomp_fd, sizeof(int));
-				sendmsg(v.keeper_sock, &out, MSG_NOSIGNAL);
-			} else {
-				close(fds[i]);
-			}
+			add_notify_fd(fds[i]);
+			/* the keeper keeps a copy for the next server */
+			struct msghdr out = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = CMSG_SPACE(sizeof(int)) };
+			iov.iov_len = 1;
+			struct cmsghdr *oh = CMSG_FIRSTHDR(&out);
+			oh->cmsg_level = SOL_SOCKET, oh->cmsg_type = SCM_RIGHTS, oh->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(oh), &fds[i], sizeof(int));
+			sendmsg(v.keeper_sock, &out, MSG_NOSIGNAL);
 		}
 	}
 }
@@ -820,9 +833,11 @@ static __attribute__((noreturn)) void serve(void)
 	timerfd_settime(timer, 0, &every5, NULL);
 	int conn = -1;
 	for (;;) {
-		struct pollfd p[5] = { { v.fuse_fd, POLLIN, 0 }, { timer, POLLIN, 0 }, { v.seccomp_fd, POLLIN, 0 },
-				       { v.seccomp_fd < 0 && conn < 0 ? v.listen_fd : -1, POLLIN, 0 }, { conn, POLLIN, 0 } };
-		if (poll(p, 5, -1) < 0) {
+		struct pollfd p[4 + MAX_NOTIFY] = { { v.fuse_fd, POLLIN, 0 }, { timer, POLLIN, 0 }, { conn < 0 ? v.listen_fd : -1, POLLIN, 0 }, { conn, POLLIN, 0 } };
+		for (int i = 0; i < v.nsfd; i++)
+			p[4 + i] = (struct pollfd){ v.sfd[i], POLLIN, 0 };
+		int nfds = 4 + v.nsfd;
+		if (poll(p, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
@@ -839,18 +854,18 @@ static __attribute__((noreturn)) void serve(void)
 			if (read(timer, &ticks, sizeof(ticks)) > 0)
 				sample_load();
 		}
-		if (p[2].revents & (POLLHUP | POLLERR)) {
-			close(v.seccomp_fd); /* the container's filter is gone */
-			v.seccomp_fd = -1;
-		} else if (p[2].revents & POLLIN) {
-			answer_sysinfo();
-		}
-		if (p[3].revents & POLLIN)
+		if (p[2].revents & POLLIN)
 			conn = accept4(v.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (p[4].revents) {
+		if (p[3].revents) {
 			receive_listener(conn);
 			close(conn);
 			conn = -1;
+		}
+		for (int i = nfds - 1; i >= 4; i--) {
+			if (p[i].revents & POLLIN)
+				answer_sysinfo(v.sfd[i - 4]);
+			else if (p[i].revents & (POLLHUP | POLLERR))
+				drop_notify_fd(i - 4); /* no process uses that filter any more */
 		}
 	}
 }
@@ -921,14 +936,10 @@ static int mount_view(void)
 
 static int listen_on(const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		fprintf(stderr, "berth-init view: socket path too long: %s\n", path);
-		return -1;
-	}
-	strcpy(a.sun_path, path);
+	struct sockaddr_un a;
+	AUTO_FD dir = unix_sockaddr(path, &a);
 	unlink(path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = dir == -2 ? -1 : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(fd, 4) < 0) {
 		fprintf(stderr, "berth-init view: listen on %s: %s\n", path, strerror(errno));
 		return -1;
@@ -961,8 +972,11 @@ static void take_seccomp_copy(int sock)
 	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) <= 0)
 		return;
 	struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
-	if (h && h->cmsg_type == SCM_RIGHTS && v.seccomp_fd < 0)
-		memcpy(&v.seccomp_fd, CMSG_DATA(h), sizeof(int));
+	if (h && h->cmsg_type == SCM_RIGHTS) {
+		int fd;
+		memcpy(&fd, CMSG_DATA(h), sizeof(int));
+		add_notify_fd(fd);
+	}
 }
 
 static void end_view(pid_t server)
@@ -1005,8 +1019,11 @@ int view_main(int argc, char **argv)
 	char pidtext[32];
 	size_t pidlen = 0;
 	for (;;) {
-		struct pollfd p[4] = { { ctl_open ? ctl : -1, POLLIN, 0 }, { init_fd, POLLIN, 0 }, { pair[0], POLLIN, 0 }, { server_fd, POLLIN, 0 } };
-		if (poll(p, 4, -1) < 0) {
+		struct pollfd p[4 + MAX_NOTIFY] = { { ctl_open ? ctl : -1, POLLIN, 0 }, { init_fd, POLLIN, 0 }, { pair[0], POLLIN, 0 }, { server_fd, POLLIN, 0 } };
+		for (int i = 0; i < v.nsfd; i++)
+			p[4 + i] = (struct pollfd){ v.sfd[i], 0, 0 }; /* only its end (POLLHUP) */
+		int nfds = 4 + v.nsfd;
+		if (poll(p, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -1027,6 +1044,9 @@ int view_main(int argc, char **argv)
 		}
 		if (p[1].revents)
 			break; /* the container's init ended */
+		for (int i = nfds - 1; i >= 4; i--)
+			if (p[i].revents & (POLLHUP | POLLERR))
+				drop_notify_fd(i - 4);
 		if (p[2].revents)
 			take_seccomp_copy(pair[0]);
 		if (!p[3].revents)

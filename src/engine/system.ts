@@ -17,7 +17,7 @@ import { dirSize, removeLocked, startContainer, withLock } from './container-ver
 import { collectLeftovers } from './image-gc.ts';
 import { checkNetworks } from './networks.ts';
 import { copyUpLeftovers, unmountVolumes, volumeData } from './volumes.ts';
-import { stopLimitsView, viewMounts, viewOff, viewPaths, viewServes } from '../runtime/index.ts';
+import { stopLimitsView, viewMounts, viewOff, viewPaths, viewServes, withoutLimitsView } from '../runtime/index.ts';
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -72,7 +72,8 @@ async function checkLimitsViews(ctx: EngineContext): Promise<string[]> {
     if (!state?.view || state.pid <= 0 || viewServes(state.view)) continue;
     viewOff(state.pid);
     stopLimitsView(state.view);
-    await store.write({ ...state, view: undefined });
+    // later execs get the kernel's sysinfo(2), and no listener to connect to
+    await store.write({ ...state, config: withoutLimitsView(state.config, state.view), view: undefined });
     done.push(`container ${rec.id.slice(0, 12)} (${rec.name}): its limits view was gone; it reads the kernel's /proc files again`);
   }
   for (const point of viewMounts(ctx.paths.runtimeRoot)) {

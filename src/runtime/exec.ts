@@ -3,6 +3,7 @@
  * namespaces and cgroups, the container's seccomp filter, the process's own user,
  * capabilities and limits.
  */
+import { viewKeeperAlive, withoutLimitsView } from './limits-view.ts';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { CgroupEntry } from './compile.ts';
@@ -77,7 +78,9 @@ async function prepare(ctx: RuntimeContext, id: string, opts: ExecOptions) {
     throw new BerthError('INVALID_ARGUMENT', 'a detached exec with a terminal needs --console-socket');
   }
   const entry = state.cgroupPath ? await execCgroupEntry(ctx, state.cgroupPath, opts.subCgroups ?? []) : { joinFiles: [] };
-  const { steps, warnings } = compileExecPlan(state.config, process, {
+  // a view that is gone answers no sysinfo(2): the process gets the kernel's (and no listener)
+  const config = state.view && !viewKeeperAlive(state.view) ? withoutLimitsView(state.config, state.view) : state.config;
+  const { steps, warnings } = compileExecPlan(config, process, {
     seccompCache: ctx.seccompCache,
     pid: state.pid,
     cgroupEntry: entry,

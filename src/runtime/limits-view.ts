@@ -20,7 +20,7 @@ import { BerthError } from '../common/index.ts';
 import { staticInitBinaryPath, initBinaryPath } from '../native/index.ts';
 import { posixSpawn, socketPair } from '../native/spawn.ts';
 import type { Mount, RuntimeConfig, SeccompSyscall } from '../oci/index.ts';
-import { readProcessInfo } from './process-info.ts';
+import { isSameLiveProcess, readProcessInfo } from './process-info.ts';
 
 export const LIMITS_VIEW_ANNOTATION = 'io.berth.limits-view';
 
@@ -104,6 +104,21 @@ export function addLimitsView(config: RuntimeConfig, paths: ViewPaths): boolean 
   syscalls.push({ names: ['sysinfo'], action: 'SCMP_ACT_NOTIFY' });
   config.linux!.seccomp = { ...seccomp, syscalls, listenerPath: paths.socket };
   return true;
+}
+
+/** The config as if the view had never been added to its seccomp filter: sysinfo(2) allowed
+ * again (it was allowed before), and no listener (for processes exec'd after the view is gone). */
+export function withoutLimitsView(config: RuntimeConfig, paths: ViewPaths): RuntimeConfig {
+  const seccomp = config.linux?.seccomp;
+  if (!seccomp || seccomp.listenerPath !== paths.socket) return config;
+  const syscalls = (seccomp.syscalls ?? []).map((r) => (r.action === 'SCMP_ACT_NOTIFY' && r.names.length === 1 && r.names[0] === 'sysinfo' ? { ...r, action: 'SCMP_ACT_ALLOW' as const } : r));
+  const { listenerPath: _gone, ...rest } = seccomp;
+  return { ...config, linux: { ...config.linux, seccomp: { ...rest, syscalls } } };
+}
+
+/** Whether the view's keeper (which starts its servers) still runs. */
+export function viewKeeperAlive(view: ViewRecord): boolean {
+  return isSameLiveProcess(view.pid, view.pidStartTime);
 }
 
 /** A view started for a container being created. */
@@ -208,7 +223,7 @@ export function isMounted(dir: string): boolean {
 
 /** Ends a container's view: its keeper and server, and its mount (idempotent). */
 export function stopLimitsView(view: ViewRecord): void {
-  if (view.pid > 0 && view.pidStartTime && readProcessInfo(view.pid)?.startTime === view.pidStartTime) {
+  if (viewKeeperAlive(view)) {
     // the keeper's children are its servers: they go with it (a server left alone ends when
     // its filesystem is unmounted below)
     try {
