@@ -14,8 +14,9 @@ fi
 # ~3.5x faster than with zlib; berth falls back to zlib without it), the test image
 # (busybox-static), the peers the benchmarks compare with (runc, crun), networking tools and the
 # test registry; aardvark-dns answers container names on user networks (netavark: podman's
-# network stack, for the benchmarks; iperf3 measures throughput).
-PACKAGES="build-essential libseccomp-dev pkg-config libisal2 busybox-static iproute2 nftables aardvark-dns netavark iperf3 runc crun containerd skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils"
+# network stack, for the benchmarks; iperf3 measures throughput); lxcfs is what the limits view's
+# benchmark compares with (bench/limits-view.mjs starts its own: the service stays off).
+PACKAGES="build-essential libseccomp-dev pkg-config libisal2 busybox-static iproute2 nftables aardvark-dns netavark iperf3 lxcfs runc crun containerd skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -24,6 +25,9 @@ if [ -n "$missing" ]; then
   echo "setup.sh: installing Debian packages:$missing"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  case " $missing " in
+  *" lxcfs "*) if command -v systemctl >/dev/null && systemctl is-active -q lxcfs 2>/dev/null; then systemctl disable -q --now lxcfs; fi ;;
+  esac
 fi
 
 # npm packages (Node 24 comes as the npm package `node`, a devDependency)

@@ -703,6 +703,11 @@ static void restore_size(uint64_t node)
 	writev(v.fuse_fd, iov, 3);
 }
 
+/* Open files at once: each holds its text in the view (outside the container's memory limit),
+ * so a container holding more gets ENFILE rather than the host's memory. */
+#define MAX_HANDLES 4096
+static unsigned handles;
+
 /* one open file: its text, made at open and again at each read from offset 0 */
 struct handle {
 	unsigned file;
@@ -768,11 +773,12 @@ static int fuse_request(char *req, size_t len)
 			reply(in->unique, in->nodeid < 2 ? -EISDIR : -EACCES, NULL, 0);
 			return 0;
 		}
-		struct handle *h = calloc(1, sizeof(*h));
+		struct handle *h = handles < MAX_HANDLES ? calloc(1, sizeof(*h)) : NULL;
 		if (!h) {
-			reply(in->unique, -ENOMEM, NULL, 0);
+			reply(in->unique, handles < MAX_HANDLES ? -ENOMEM : -ENFILE, NULL, 0);
 			return 0;
 		}
+		handles++;
 		h->file = (unsigned)(in->nodeid - 2);
 		restore_size(in->nodeid);
 		/* direct I/O: every read comes here (the files have no size, as in procfs) */
@@ -799,8 +805,10 @@ static int fuse_request(char *req, size_t len)
 	case FUSE_RELEASE: {
 		struct fuse_release_in *ri = arg;
 		struct handle *h = (struct handle *)(uintptr_t)ri->fh;
-		if (h)
+		if (h) {
 			free(h->text.p);
+			handles--;
+		}
 		free(h);
 		reply(in->unique, 0, NULL, 0);
 		return 0;

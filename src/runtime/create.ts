@@ -145,12 +145,12 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
 }
 
 /** Compiles the plan for a bundle without running anything (for --explain). */
-export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
+export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan; view?: { sysinfo: boolean; dir: string; socket: string } | undefined }> {
   validateContainerId(id);
   const bundleDir = resolve(opts.bundleDir);
   const config = opts.config ? structuredClone(opts.config) : await loadBundleConfig(bundleDir, opts.configPath);
-  const { plan } = await prepare(ctx, id, opts, config, bundleDir);
-  return { config, plan };
+  const { plan, view } = await prepare(ctx, id, opts, config, bundleDir);
+  return { config, plan, view: view && { ...view, ...viewPaths(ctx.store.containerDir(id)) } };
 }
 
 export async function createContainer(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<CreateResult> {

@@ -13,7 +13,7 @@
  * Turned on by the annotation io.berth.limits-view=true (`berth run` sets it unless
  * --limits-view=false); a container without a cgroup of its own gets no view.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BerthError } from '../common/index.ts';
@@ -146,6 +146,7 @@ export function viewArgs(sources: ViewSources, paths: ViewPaths, sysinfo: boolea
 /** Starts the view (the static berth-init: it lives as long as the container, and its memory
  * is only the pages it touches) and waits until its filesystem is mounted. */
 export function startLimitsView(sources: ViewSources, paths: ViewPaths, sysinfo: boolean): StartedView {
+  loadFuse();
   mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
   const [ours, theirs] = socketPair();
   let devNull: number | undefined;
@@ -192,6 +193,16 @@ export function startLimitsView(sources: ViewSources, paths: ViewPaths, sysinfo:
     attach: (initPid) => close(`${initPid}\n`),
     cancel: () => close(''),
   };
+}
+
+let fuseChecked = false;
+
+/** FUSE is a module on most distributions' kernels: loaded when /dev/fuse is not there yet (as
+ * docker loads overlay and br_netfilter). */
+function loadFuse(): void {
+  if (fuseChecked || existsSync('/dev/fuse')) return;
+  fuseChecked = true;
+  spawnSync('modprobe', ['fuse'], { stdio: 'ignore' });
 }
 
 function openDevNull(): number {
