@@ -16,7 +16,7 @@
 // As root. Everything is under one temp dir named berth-bench-limits-*; the containers, lxcfs
 // and its mount are removed at the end, also on error.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,13 +116,12 @@ int main(int argc, char **argv) {
   console.log(`   berth view / lxcfs = ${(m['berth view'] / m.lxcfs).toFixed(2)}   (goal: at most 1)`);
 
   console.log('\n3. memory');
-  const viewPids = [];
-  for (const name of spawnSync('ls', ['/proc'], { encoding: 'utf8' }).stdout.split('\n').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (cmd[1] === 'view' && cmd.some((a) => a.startsWith(root))) viewPids.push(Number(name));
-    } catch {}
-  }
+  // the view of the berth-view container: its keeper (in the runtime's state) and its server
+  const runtime = join(root, 'run/runtime');
+  const keepers = readdirSync(runtime)
+    .map((id) => { try { return JSON.parse(readFileSync(join(runtime, id, 'state.json'), 'utf8')).view?.pid; } catch { return undefined; } })
+    .filter(Boolean);
+  const viewPids = [...keepers, ...keepers.flatMap(childrenOf)];
   const view = memoryOf(viewPids);
   const lx = memoryOf([lxcfs.pid, ...childrenOf(lxcfs.pid)]);
   console.log(`   berth view of one container (${viewPids.length} processes: keeper and server): RSS ${view.rss} kB, PSS ${view.pss} kB`);

@@ -62,6 +62,8 @@ struct init_ctx {
 	} user;
 	char *deferred_cwd;    /* OP_CHDIR denied as root: tried again by OP_CHDIR_DEFERRED */
 	void *seccomp;         /* scmp_filter_ctx while a filter is being built */
+	int view_fd;           /* OP_VIEW: the control socket of the container's view, or -1 */
+	pid_t view_pid;        /* OP_VIEW: its keeper */
 };
 
 extern struct init_ctx ctx;
@@ -166,6 +168,7 @@ int oom_watch(const char *dir);
 struct sockaddr_un;
 int unix_sockaddr(const char *path, struct sockaddr_un *addr);
 int view_main(int argc, char **argv);
+void op_view(const struct plan_op *op);
 int view_off_main(int argc, char **argv);
 
 /* monitor.c */

@@ -28,7 +28,7 @@
 struct init_ctx ctx = {
 	.sync_fd = -1, .stage = "parent", .root_fd = -1, .start_fd = -1,
 	.console_fd = -1, .relay_fd = -1, .cgroup_fd = -1,
-	.seccomp_listener_fd = -1, .seccomp_notify_fd = -1, .caller_netns_fd = -1,
+	.seccomp_listener_fd = -1, .seccomp_notify_fd = -1, .caller_netns_fd = -1, .view_fd = -1,
 	.go_pipe = { -1, -1 }, .ready_pipe = { -1, -1 },
 };
 

@@ -250,7 +250,11 @@
 	/* (slot, cwd, options, uid_map, gid_map, lowerdirs...) the overlay root of a user-      \
 	   namespaced container, made by the parent in a helper's mount namespace: each lower    \
 	   layer an id-mapped copy, the upper as it is; OP_ROOTFS mode 3 moves it into place */  \
-	X(OP_ROOTFS_TREE, 71, "rootfs-tree", "P", "u s s s s s*")
+	X(OP_ROOTFS_TREE, 71, "rootfs-tree", "P", "u s s s s s*")                                \
+	/* (arguments of berth-init view) the container's limits view (view.c): forked before   \
+	   the clone, in a session of its own; waited for until it has mounted; told the        \
+	   container's pid after the clone, and its keeper's pid reported with the container's */ \
+	X(OP_VIEW, 72, "view", "P", "s*")
 
 enum berth_op {
 #define BERTH_OP_ENUM(e, code, name, stages, sig) e = code,

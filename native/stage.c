@@ -74,6 +74,9 @@ static void parent_op(const struct plan_op *op)
 	case OP_ROOTFS_TREE:       /* image layers of the host, id-mapped */
 		run_op(op);
 		break;
+	case OP_VIEW:              /* before the cgroups and namespaces: the view stays out of them */
+		op_view(op);
+		break;
 	case OP_START_SOCKET:
 		op_start_socket(op);
 		break;
@@ -217,8 +220,15 @@ int run_plan(struct plan *plan)
 	close_and_forget(&ctx.go_pipe[0]);
 	close_and_forget(&ctx.ready_pipe[1]);
 	close_and_forget(&ctx.console_fd); /* the child's (the pty master comes back on relay_fd) */
-	char msg[64];
-	snprintf(msg, sizeof(msg), "{\"type\":\"" MSG_PID "\",\"pid\":%d}", ctx.child);
+	char msg[96];
+	if (ctx.view_fd >= 0) {
+		/* the view ends with the container's init */
+		dprintf(ctx.view_fd, "%d\n", ctx.child);
+		close_and_forget(&ctx.view_fd);
+		snprintf(msg, sizeof(msg), "{\"type\":\"" MSG_PID "\",\"pid\":%d,\"view\":%d}", ctx.child, ctx.view_pid);
+	} else {
+		snprintf(msg, sizeof(msg), "{\"type\":\"" MSG_PID "\",\"pid\":%d}", ctx.child);
+	}
 	sync_send(msg);
 	for (i++; i < plan->nops; i++)
 		if (plan->ops[i].stage == STAGE_PARENT_AFTER)

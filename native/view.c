@@ -34,6 +34,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -813,9 +814,6 @@ static int fuse_request(char *req, size_t len)
 		reply(in->unique, 0, NULL, 0);
 		return 0;
 	}
-	case FUSE_FLUSH:
-		reply(in->unique, 0, NULL, 0);
-		return 0;
 	case FUSE_STATFS: {
 		struct fuse_statfs_out o = { .st = { .bsize = 4096, .namelen = 255, .frsize = 4096 } };
 		reply(in->unique, 0, &o, sizeof(o));
@@ -827,6 +825,7 @@ static int fuse_request(char *req, size_t len)
 		return 0; /* no reply */
 	case FUSE_DESTROY:
 		return 1;
+	case FUSE_FLUSH: /* ENOSYS: the kernel sends no flush again (one round trip less per close) */
 	default:
 		reply(in->unique, -ENOSYS, NULL, 0);
 		return 0;
@@ -928,6 +927,10 @@ static int parse_args(int argc, char **argv)
 
 static int mount_view(void)
 {
+	if (mkdir(v.dir, 0711) < 0 && errno != EEXIST) {
+		fprintf(stderr, "berth-init view: mkdir %s: %s\n", v.dir, strerror(errno));
+		return -1;
+	}
 	v.fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (v.fuse_fd < 0) {
 		fprintf(stderr, "berth-init view: /dev/fuse: %s\n", strerror(errno));
@@ -996,12 +999,28 @@ static void end_view(pid_t server)
 		unlink(v.socket);
 }
 
+static volatile sig_atomic_t stop_asked;
+static void ask_stop(int sig)
+{
+	(void)sig;
+	stop_asked = 1;
+}
+
 int view_main(int argc, char **argv)
 {
+	/* errors go to the caller on the control socket, before "ready" */
+	if (fcntl(3, F_GETFD) >= 0)
+		dup2(3, 2);
 	if (parse_args(argc, argv) < 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL); /* its servers are waited for (a copy of a parent stage may ignore it) */
+	signal(SIGINT, SIG_DFL);
+	/* SIGTERM (the runtime's delete): unmount and end */
+	struct sigaction sa = { .sa_handler = ask_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	v.start_ns = boottime_ns();
 	v.sh = mmap(NULL, sizeof(*v.sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	const int ctl = 3;
@@ -1019,6 +1038,14 @@ int view_main(int argc, char **argv)
 	}
 	pid_t server = start_server(pair);
 	uint64_t started = boottime_ns();
+	/* look each file up once now, while the runtime makes the cgroup: the container's binds then
+	 * find them in the dentry cache, with no round trip to the server on its set-up path */
+	for (size_t i = 0; server > 0 && i < NFILES; i++) {
+		char path[4096];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", v.dir, FILES[i]);
+		stat(path, &st);
+	}
 	if (server < 0 || write_all(ctl, "ready\n", 6) < 0) {
 		end_view(server);
 		return 1;
@@ -1031,6 +1058,8 @@ int view_main(int argc, char **argv)
 		for (int i = 0; i < v.nsfd; i++)
 			p[4 + i] = (struct pollfd){ v.sfd[i], 0, 0 }; /* only its end (POLLHUP) */
 		int nfds = 4 + v.nsfd;
+		if (stop_asked)
+			break;
 		if (poll(p, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1078,6 +1107,63 @@ int view_main(int argc, char **argv)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	return 0;
+}
+
+/* OP_VIEW: the view forked from the parent stage (no exec: a copy of this small process), with
+ * nothing of ours but its control socket; its "ready" (or its error) is waited for here. */
+void op_view(const struct plan_op *op)
+{
+	unsigned pos = 0;
+	AUTO_FREE char **argv = arg_list(op, &pos);
+	int argc = 0;
+	while (argv[argc])
+		argc++;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		fail("socketpair", errno, "view");
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("fork", errno, "view");
+	if (pid == 0) {
+		setsid();
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (sv[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(sv[1], 3) < 0)
+			_exit(1);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+			_exit(1);
+		close_fds_above(3);
+		prctl(PR_SET_NAME, "berth-view", 0, 0, 0); /* what ps and top show */
+		_exit(view_main(argc, argv));
+	}
+	close(sv[1]);
+	char said[512];
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(sv[0], said + len, sizeof(said) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(said, '\n', len) || len == sizeof(said) - 1)
+			break;
+	}
+	said[len] = '\0';
+	if (strncmp(said, "ready\n", 6) != 0) {
+		close(sv[0]);
+		char *nl = strchr(said, '\n');
+		if (nl)
+			*nl = '\0';
+		const char *why = strncmp(said, "berth-init view: ", 17) == 0 ? said + 17 : said;
+		char message[600];
+		snprintf(message, sizeof(message), "the limits view could not start: %s", *why ? why : "berth-init view ended");
+		fail_msg("view", 0, NULL, message);
+	}
+	ctx.view_fd = sv[0];
+	ctx.view_pid = pid;
 }
 
 /* `berth-init view-off PID TARGET…`: a view whose server is gone: unmount its files in the

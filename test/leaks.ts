@@ -52,7 +52,7 @@ function berthProcesses(ignore: Set<number>): string[] {
       } catch {
         // a kernel thread, or gone
       }
-      const isInit = exe.startsWith('/memfd:berth-init') || exe.endsWith('/berth-init');
+      const isInit = exe.startsWith('/memfd:berth-init') || exe.endsWith('/berth-init') || exe.endsWith('/berth-init-static');
       // a DNS server of a test's state root (aardvark-dns --config <root>/run/aardvark)
       if (exe.endsWith('/aardvark-dns') && /berth-test-/.test(cmd)) {
         out.push(`${pid} ${exe} ${cmd}`);

@@ -107,6 +107,7 @@ const SAMPLES: { [K in OpName]: Extract<PlanStep, { op: K }> } = {
   affinity: { stage: 'child', op: 'affinity', cpus: [0, 1], list: '0-1', when: 'test' },
   'bind-tree': { stage: 'parent', op: 'bind-tree', slot: 0, source: '/srv', recursiveTree: true, idmap: true, recursiveIdmap: false, uidMap: '0 1000 1', gidMap: '0 1000 1' },
   'device-tree': { stage: 'parent', op: 'device-tree', slot: 1, path: '/dev/foo', mode: 0o60666, major: 1, minor: 5, uid: 100010, gid: 100011, type: 'b' },
+  view: { stage: 'parent', op: 'view', args: ['--dir', '/run/berth/runtime/c/view', '--cgroup-version', '2', '--memory', '/sys/fs/cgroup/berth/c'] },
   'rootfs-tree': { stage: 'parent', op: 'rootfs-tree', slot: 2, cwd: '/var/lib/berth/overlay', options: 'upperdir=/c/upper,workdir=/c/work', uidMap: '0 100000 65536', gidMap: '0 100000 65536', lowers: ['l/abc', 'l/def'] },
   'chdir-deferred': { stage: 'child', op: 'chdir-deferred' },
   'reset-signals': { stage: 'child', op: 'reset-signals' },

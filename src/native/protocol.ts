@@ -89,6 +89,7 @@ export const OPS = {
   'seccomp-bpf': { code: 69, stages: 'C', signature: 'u u*' },
   'device-tree': { code: 70, stages: 'P', signature: 'u s u u u u u' },
   'rootfs-tree': { code: 71, stages: 'P', signature: 'u s s s s s*' },
+  view: { code: 72, stages: 'P', signature: 's*' },
 } as const satisfies Record<string, { code: number; stages: string; signature: string }>;
 
 export type OpName = keyof typeof OPS;
@@ -144,6 +145,8 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'rootfs'; path: string; bind: boolean; mount?: { type: string; source: string; data: string; cwd?: string | undefined } | undefined; treeSlot?: number | undefined }
   /** The overlay root of a user-namespaced container: id-mapped lower layers (OP_ROOTFS_TREE). */
   | { op: 'rootfs-tree'; slot: number; cwd: string; options: string; uidMap: string; gidMap: string; lowers: string[] }
+  /** The container's limits view: berth-init view with these arguments, forked before the clone. */
+  | { op: 'view'; args: string[] }
   | {
       op: 'mount';
       source: string;
@@ -301,6 +304,8 @@ function argsOf(step: PlanStep): Arg[] {
       return [step.path, step.treeSlot !== undefined ? 3 : step.mount ? 2 : step.bind ? 1 : 0, step.mount?.type ?? '', step.mount?.source ?? '', step.mount?.data ?? '', step.mount?.cwd ?? '', step.treeSlot ?? 0];
     case 'rootfs-tree':
       return [step.slot, step.cwd, step.options, step.uidMap, step.gidMap, step.lowers.length, ...step.lowers];
+    case 'view':
+      return [step.args.length, ...step.args];
     case 'chroot':
       return [step.move];
     case 'mount':
@@ -539,7 +544,8 @@ export function encodePlan(steps: readonly PlanStep[]): Buffer {
 
 /** Messages berth-init sends over the sync socket (one JSON object per line). */
 export type InitMessage =
-  | { type: 'pid'; pid: number }
+  /** view: the keeper of the container's limits view (OP_VIEW), when there is one */
+  | { type: 'pid'; pid: number; view?: number }
   | { type: 'hooks'; name: string }
   | { type: 'ready' }
   | { type: 'error'; stage: string; op: string; errno: number; errnoName: string; path: string; message: string };

@@ -48,6 +48,7 @@ interface Libc {
   lgetxattr: NativeFn;
   llistxattr: NativeFn;
   utimensat: NativeFn;
+  umount2: NativeFn;
   syscall: NativeFn;
 }
 
@@ -64,6 +65,7 @@ function loadLibc(): Libc {
     lgetxattr: lib.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
     llistxattr: lib.func('intptr_t llistxattr(const char *path, _Out_ char *list, size_t size)'),
     utimensat: lib.func('int utimensat(int dirfd, const char *path, const void *times, int flags)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
     syscall: lib.func('long syscall(long nr, ...)'),
   };
   return libc;
@@ -113,6 +115,20 @@ export function mknod(path: string, mode: number, devMajor = 0, devMinor = 0): v
   checkPath('mknod', path);
   const lib = loadLibc();
   if (lib.mknodat(AT_FDCWD, path, mode >>> 0, makedev(devMajor, devMinor)) !== 0) fail('mknod', path);
+}
+
+const MNT_DETACH = 2;
+const UMOUNT_NOFOLLOW = 8;
+
+/** umount2(path, MNT_DETACH|UMOUNT_NOFOLLOW): false when nothing is mounted there (EINVAL) or
+ * the path is gone (ENOENT). */
+export function detachMount(path: string): boolean {
+  checkPath('umount', path);
+  const lib = loadLibc();
+  if (lib.umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) === 0) return true;
+  const name = lib.errnoNames.get(lib.errno());
+  if (name === 'EINVAL' || name === 'ENOENT') return false;
+  fail('umount', path);
 }
 
 /** Create a FIFO (named pipe). */

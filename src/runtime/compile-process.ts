@@ -100,10 +100,11 @@ function seccompFlags(seccomp: NonNullable<NonNullable<RuntimeConfig['linux']>['
 function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined, cache?: SeccompCache): PlanStep[] {
   const seccomp = config.linux?.seccomp;
   if (!seccomp) return [];
-  // a filter without SCMP_ACT_NOTIFY rules is loaded as BPF, compiled once and kept (libseccomp
-  // makes a listener only for notify rules: a listenerPath without them asks seccomp(2) for one)
+  // the filter is loaded as BPF, compiled once and kept; with a listenerPath it is loaded with
+  // SECCOMP_FILTER_FLAG_NEW_LISTENER (whether or not a rule is SCMP_ACT_NOTIFY: the kernel makes
+  // the listener, not libseccomp). Notify rules without a listener go through libseccomp.
   const listenerPath = seccompListenerPath(config);
-  if (!hasNotifyRule(seccomp) && (cache || listenerPath)) {
+  if ((cache || listenerPath) && (!hasNotifyRule(seccomp) || listenerPath)) {
     const { flags, flagNames } = seccompFlags(seccomp);
     const ruleCount = (seccomp.syscalls ?? []).reduce((n, r) => n + r.names.length, 0);
     const ruleSteps = () =>

@@ -91,6 +91,8 @@ export interface CompileOptions {
   hostProcSysMounts?: string[] | undefined;
   /** berth-init stays as the container's monitor (the engine's containers): see MonitorOptions. */
   monitor?: MonitorOptions | undefined;
+  /** The container's limits view: the arguments of berth-init view (limits-view.ts). */
+  view?: string[] | undefined;
 }
 
 /** What a container's monitor does (native/monitor.c); every path is the engine's. */
@@ -222,7 +224,9 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   const parent = (step: PlanStep) => steps.push(step);
   const child = (step: PlanStep) => steps.push(step);
 
-  // --- parent: cgroups first, so nothing of the container ever runs outside them
+  // --- parent: the limits view before anything (it stays out of the container's cgroups and
+  // namespaces), then cgroups, so nothing of the container ever runs outside them
+  if (opts.view) steps.push({ stage: 'parent', op: 'view', args: opts.view });
   const joined = namespaces.filter((ns) => ns.path).sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   // a monitor stays, and stays out of the container's cgroups: the child is moved in after the
   // clone, before anything else it does, where it cannot be cloned into them

@@ -20,7 +20,7 @@ import type { RuntimeContext } from './context.ts';
 import { killAndWait } from './kill.ts';
 import { containerStatus } from './status.ts';
 import { normalizeCgroupPath } from '../cgroups/index.ts';
-import { addLimitsView, limitsViewWanted, startLimitsView, stopLimitsView, viewPaths, type StartedView } from './limits-view.ts';
+import { addLimitsView, limitsViewWanted, loadFuse, stopLimitsView, viewArgs, viewPaths } from './limits-view.ts';
 
 export interface CreateOptions {
   bundleDir: string;
@@ -125,7 +125,9 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
   }
   const preview = cgroupPath ? await ctx.cgroups.preview(cgroupPath) : { entry: { joinFiles: [] }, hierarchies: [] };
   // the view shows the container's cgroup: none without one (rootless, no delegation)
-  const view = limitsViewWanted(config) && cgroupPath ? { sysinfo: addLimitsView(config, viewPaths(ctx.store.containerDir(id))) } : undefined;
+  const paths = viewPaths(ctx.store.containerDir(id));
+  const view = limitsViewWanted(config) && cgroupPath ? { sysinfo: addLimitsView(config, paths) } : undefined;
+  if (view) loadFuse();
   const plan = compilePlan(config, {
     seccompCache: ctx.seccompCache,
     containerId: id,
@@ -137,6 +139,7 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
     noPivot: opts.noPivot,
     relayConsole: opts.foreground === true && !opts.consoleSocket,
     preserveFds: opts.preserveFds ?? opts.extraFds?.length,
+    view: view && viewArgs(await ctx.cgroups.viewSources(cgroupPath), paths, view.sysinfo),
     monitor: opts.monitor && { ...opts.monitor, oomFile: opts.monitor.oomFile ?? (cgroupPath ? await ctx.cgroups.oomCounterFile(cgroupPath) : '') },
     isRootless,
     isRootRamfs: isRootRamfs(),
@@ -145,12 +148,12 @@ async function prepare(ctx: RuntimeContext, id: string, opts: CreateOptions, con
 }
 
 /** Compiles the plan for a bundle without running anything (for --explain). */
-export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan; view?: { sysinfo: boolean; dir: string; socket: string } | undefined }> {
+export async function planFor(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<{ config: RuntimeConfig; plan: CompiledPlan }> {
   validateContainerId(id);
   const bundleDir = resolve(opts.bundleDir);
   const config = opts.config ? structuredClone(opts.config) : await loadBundleConfig(bundleDir, opts.configPath);
-  const { plan, view } = await prepare(ctx, id, opts, config, bundleDir);
-  return { config, plan, view: view && { ...view, ...viewPaths(ctx.store.containerDir(id)) } };
+  const { plan } = await prepare(ctx, id, opts, config, bundleDir);
+  return { config, plan };
 }
 
 export async function createContainer(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<CreateResult> {
@@ -189,10 +192,12 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     cgroupOwned: false,
     annotations: config.annotations ?? {},
     config,
+    // recorded before it is made (its keeper's pid comes with the container's, in onPid's write:
+    // a berth-init killed in between closes the view's control socket, and the view ends itself)
+    view: view && { ...viewPaths(ctx.store.containerDir(id)), pid: 0, pidStartTime: '', sysinfo: view.sysinfo },
   };
   await ctx.store.claim(state);
   let init: InitProcess | undefined;
-  let started: StartedView | undefined;
   try {
     // the devices every container needs stay usable after the config's own rules (as runc does)
     const resources = { ...config.linux?.resources, devices: [...(config.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1)] };
@@ -210,14 +215,6 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     } else {
       warnings.push('no cgroup: rootless, and no cgroup is delegated to this user');
     }
-    if (view) {
-      // recorded before it is made: a runtime killed in between leaves what delete removes
-      state.view = { ...viewPaths(ctx.store.containerDir(id)), pid: 0, pidStartTime: '', sysinfo: view.sysinfo };
-      await ctx.store.write(state);
-      started = startLimitsView(await ctx.cgroups.viewSources(cgroupPath), state.view, view.sysinfo);
-      state.view = { ...state.view, pid: started.pid, pidStartTime: started.pidStartTime };
-      await ctx.store.write(state);
-    }
     init = spawnInit({
       plan: encodePlan(plan.steps),
       foreground: opts.foreground === true,
@@ -227,7 +224,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       launcher: ctx.launcher,
       monitor: opts.monitor !== undefined,
       handlers: {
-        onPid: async (pid) => {
+        onPid: async (pid, viewPid) => {
+          if (state.view && viewPid) state.view = { ...state.view, pid: viewPid, pidStartTime: readProcessInfo(viewPid)?.startTime ?? '' };
           state.pid = pid;
           state.pidStartTime = readProcessInfo(pid)?.startTime ?? '';
           await ctx.store.write(state);
@@ -240,7 +238,6 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       },
     });
     await init.ready;
-    started?.attach(state.pid);
     state.phase = 'created';
     await ctx.store.write(state);
     if (opts.monitor) {
@@ -256,7 +253,6 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     return { pid: state.pid, init, warnings };
   } catch (err) {
     const why = await explainSetupDeath(ctx, state, err);
-    started?.cancel();
     await undoCreate(ctx, state, init);
     throw why;
   }

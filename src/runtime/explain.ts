@@ -43,6 +43,10 @@ function describeStep(step: PlanStep): string {
       return 'setsid()  new session';
     case 'propagation':
       return `mount(NULL, ${q(step.path)}, NULL, ${list(step.flagNames)})  ${step.why}`;
+    case 'view': {
+      const at = (flag: string) => step.args[step.args.indexOf(flag) + 1];
+      return `fork: the limits view (berth-init view, a session of its own): open("/dev/fuse"); mount("berth-view", ${q(at('--dir') ?? '')}, "fuse.berth-view", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC); it serves the container's /proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats and /sys/devices/system/cpu/online from its cgroup files (bound below)${step.args.includes('--socket') ? `, and answers its sysinfo(2) (SCMP_ACT_NOTIFY) on ${q(at('--socket') ?? '')}` : ''}; wait until it has mounted; it is told the container's pid after the clone and ends with it`;
+    }
     case 'rootfs-tree':
       return `in a helper's own mount namespace: open_tree(OPEN_TREE_CLONE) of each image layer (${step.lowers.map(q).join(', ')}), mount_setattr(MOUNT_ATTR_IDMAP) with uid_map ${step.uidMap.replaceAll('\n', '; ')} and gid_map ${step.gidMap.replaceAll('\n', '; ')}; mount("overlay", lowerdir=those, ${q(step.options)}) as the host's root; open_tree(OPEN_TREE_CLONE) of it  (slot ${step.slot}: the image's files show as the container's root's, what it writes is stored with its own host ids)`;
     case 'rootfs':

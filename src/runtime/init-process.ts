@@ -16,7 +16,8 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 }
 
 export interface InitHandlers {
-  onPid(pid: number): Promise<void>;
+  /** viewPid: the keeper of the container's limits view (OP_VIEW), when the plan has one. */
+  onPid(pid: number, viewPid?: number): Promise<void>;
   /** Runs the runtime's hooks of a phase; returns the state JSON to hand to in-container hooks. */
   onHooks(name: string): Promise<string>;
 }
@@ -248,7 +249,7 @@ export function spawnInit(opts: SpawnInitOptions): InitProcess {
     try {
       switch (msg.type) {
         case 'pid':
-          await opts.handlers.onPid(msg.pid);
+          await opts.handlers.onPid(msg.pid, msg.view);
           break;
         case 'hooks': {
           const state = await opts.handlers.onHooks(msg.name);

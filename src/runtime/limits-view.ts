@@ -13,12 +13,12 @@
  * Turned on by the annotation io.berth.limits-view=true (`berth run` sets it unless
  * --limits-view=false); a container without a cgroup of its own gets no view.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BerthError } from '../common/index.ts';
 import { staticInitBinaryPath, initBinaryPath } from '../native/index.ts';
-import { posixSpawn, socketPair } from '../native/spawn.ts';
+import { detachMount } from '../native/sys.ts';
 import type { Mount, RuntimeConfig, SeccompSyscall } from '../oci/index.ts';
 import { isSameLiveProcess, readProcessInfo } from './process-info.ts';
 
@@ -95,7 +95,8 @@ export function addLimitsView(config: RuntimeConfig, paths: ViewPaths): boolean 
     destination: target,
     type: 'bind',
     source: join(paths.dir, file),
-    options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'],
+    // no remount: a bind keeps the flags of the view's mount (ro, nosuid, nodev, noexec)
+    options: ['bind'],
   }));
   config.mounts = [...(config.mounts ?? []), ...binds];
   const seccomp = config.linux?.seccomp;
@@ -121,18 +122,8 @@ export function viewKeeperAlive(view: ViewRecord): boolean {
   return isSameLiveProcess(view.pid, view.pidStartTime);
 }
 
-/** A view started for a container being created. */
-export interface StartedView {
-  pid: number;
-  pidStartTime: string;
-  /** The container's init is known: the view ends with it. */
-  attach(initPid: number): void;
-  /** The create failed: the view unmounts itself and ends. */
-  cancel(): void;
-}
-
 export function viewArgs(sources: ViewSources, paths: ViewPaths, sysinfo: boolean): string[] {
-  const args = ['view', '--dir', paths.dir, '--cgroup-version', String(sources.version)];
+  const args = ['--dir', paths.dir, '--cgroup-version', String(sources.version)];
   if (sysinfo) args.push('--socket', paths.socket);
   for (const d of sources.memory) args.push('--memory', d);
   for (const d of sources.cpu) args.push('--cpu', d);
@@ -143,71 +134,16 @@ export function viewArgs(sources: ViewSources, paths: ViewPaths, sysinfo: boolea
   return args;
 }
 
-/** Starts the view (the static berth-init: it lives as long as the container, and its memory
- * is only the pages it touches) and waits until its filesystem is mounted. */
-export function startLimitsView(sources: ViewSources, paths: ViewPaths, sysinfo: boolean): StartedView {
-  loadFuse();
-  mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
-  const [ours, theirs] = socketPair();
-  let devNull: number | undefined;
-  let child;
-  try {
-    devNull = openDevNull();
-    // fd 2 and 3 are the socket: an error before "ready" reaches us as text
-    child = posixSpawn(staticInitBinaryPath(), ['berth-init', ...viewArgs(sources, paths, sysinfo)], { fds: [devNull, devNull, theirs, theirs], setsid: true });
-  } catch (err) {
-    closeSync(ours);
-    throw err;
-  } finally {
-    closeSync(theirs);
-    if (devNull !== undefined) closeSync(devNull);
-  }
-  child.unref();
-  let said = '';
-  const buf = Buffer.alloc(512);
-  while (!said.includes('\n')) {
-    const n = readSync(ours, buf);
-    if (n <= 0) break;
-    said += buf.subarray(0, n).toString('utf8');
-  }
-  if (!said.startsWith('ready\n')) {
-    closeSync(ours);
-    removeDir(paths.dir);
-    throw new BerthError('FAILED_PRECONDITION', `the limits view could not start: ${said.trim().replace(/^berth-init view: /, '') || 'berth-init view ended'}`, {
-      hint: 'run the container with --limits-view=false (or without the io.berth.limits-view annotation)',
-    });
-  }
-  let open = true;
-  const close = (text: string) => {
-    if (!open) return;
-    open = false;
-    try {
-      if (text) writeSync(ours, text);
-    } finally {
-      closeSync(ours);
-    }
-  };
-  return {
-    pid: child.pid,
-    pidStartTime: readProcessInfo(child.pid)?.startTime ?? '',
-    attach: (initPid) => close(`${initPid}\n`),
-    cancel: () => close(''),
-  };
-}
-
 let fuseChecked = false;
 
 /** FUSE is a module on most distributions' kernels: loaded when /dev/fuse is not there yet (as
  * docker loads overlay and br_netfilter). */
-function loadFuse(): void {
+export function loadFuse(): void {
   if (fuseChecked || existsSync('/dev/fuse')) return;
   fuseChecked = true;
   spawnSync('modprobe', ['fuse'], { stdio: 'ignore' });
 }
 
-function openDevNull(): number {
-  return openSync('/dev/null', 'r+');
-}
 
 /** The mount points of views under `root` (fuse.berth-view). */
 export function viewMounts(root: string): string[] {
@@ -222,30 +158,31 @@ export function viewMounts(root: string): string[] {
   }
 }
 
-/** Whether `dir` is a mount point (a dead FUSE mount answers ENOTCONN: mounted too). */
-export function isMounted(dir: string): boolean {
-  try {
-    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === dir);
-    return line !== undefined;
-  } catch {
-    return false;
-  }
-}
-
-/** Ends a container's view: its keeper and server, and its mount (idempotent). */
+/** Ends a container's view: its keeper (which unmounts it and stops its server) and its mount
+ * (idempotent; usually the keeper ended with the container's init already). */
 export function stopLimitsView(view: ViewRecord): void {
-  if (viewKeeperAlive(view)) {
-    // the keeper's children are its servers: they go with it (a server left alone ends when
-    // its filesystem is unmounted below)
+  const alive = viewKeeperAlive(view);
+  if (alive) {
     try {
-      process.kill(view.pid, 'SIGKILL');
+      process.kill(view.pid, 'SIGTERM');
     } catch {
       // ended meanwhile
     }
   }
-  if (isMounted(view.dir)) spawnSync('umount', ['-l', view.dir], { stdio: 'ignore' });
-  removeDir(view.dir);
+  if (!removeDir(view.dir)) {
+    // still mounted: its keeper unmounts it in a moment, or is gone (killed with its server)
+    for (let i = 0; alive && i < 100 && isSameLiveProcess(view.pid, view.pidStartTime); i++) sleepMs(2);
+    if (!removeDir(view.dir)) {
+      detachMount(view.dir);
+      removeDir(view.dir);
+    }
+  }
   rmSync(view.socket, { force: true });
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
 }
 
 /** A running container whose view is gone: its files are unmounted inside the container, so
@@ -266,10 +203,12 @@ export function viewServes(view: ViewPaths): boolean {
   }
 }
 
-function removeDir(dir: string): void {
+/** rmdir: false while something is mounted on it (EBUSY). */
+function removeDir(dir: string): boolean {
   try {
     rmdirSync(dir);
-  } catch {
-    // gone, or still mounted somewhere: `berth system check` finds it
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EBUSY') return false;
   }
+  return true;
 }

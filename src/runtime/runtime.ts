@@ -138,14 +138,8 @@ export class Runtime {
 
   /** The plan `create` would carry out, in words; nothing is created. */
   async explain(id: string, opts: CreateOptions): Promise<string> {
-    const { plan, view } = await planFor(this.ctx, id, opts);
-    let header = `plan for container ${JSON.stringify(id)} (bundle ${opts.bundleDir}): ${plan.steps.length} steps`;
-    if (view) {
-      header +=
-        `\nfirst, on the host: the limits view (berth-init view, its own session): mount("berth-view", ${JSON.stringify(view.dir)}, "fuse.berth-view", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, "fd=N,allow_other,…")` +
-        ` and serve its files from the container's cgroup files; they are bound over /proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats and /sys/devices/system/cpu/online below` +
-        (view.sysinfo ? `; sysinfo(2) is SCMP_ACT_NOTIFY, answered through ${JSON.stringify(view.socket)}` : '; sysinfo(2) stays the kernel\'s (no seccomp filter allows it to be added)');
-    }
+    const { plan } = await planFor(this.ctx, id, opts);
+    const header = `plan for container ${JSON.stringify(id)} (bundle ${opts.bundleDir}): ${plan.steps.length} steps`;
     return explainPlan(plan.steps, header);
   }
 }

@@ -40,20 +40,37 @@ function meminfo(text: string): Record<string, number> {
   return out;
 }
 const viewMounts = (root: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(' - fuse.berth-view ') && l.includes(root));
-/** The view's processes (keeper first, then its server) of a root. */
+/** The view processes of a root's running containers: each keeper (recorded in the runtime's
+ * state) and its server, keepers first. */
 function viewPids(root: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+  const runtime = join(root, 'run/runtime');
+  const keepers: number[] = [];
+  for (const id of existsSync(runtime) ? readdirSync(runtime) : []) {
     try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (cmd[1] === 'view' && cmd.some((a) => a.startsWith(root))) pids.push(Number(name));
+      const pid = (JSON.parse(readFileSync(join(runtime, id, 'state.json'), 'utf8')) as { view?: { pid: number } }).view?.pid;
+      if (pid && isView(pid)) keepers.push(pid);
     } catch {
-      // ended meanwhile
+      // not a container's state
     }
   }
-  return pids.sort((a, b) => a - b);
+  return [...keepers, ...keepers.flatMap(childrenOf).filter(isView)];
 }
+/** Alive (not a zombie) and named berth-view. */
+function isView(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.includes('(berth-view)') && !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+const childrenOf = (pid: number): number[] => {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
 const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
 
 describe('berth run: containers see their own limits', { skip }, () => {
@@ -83,6 +100,11 @@ describe('berth run: containers see their own limits', { skip }, () => {
     assert.ok(mem.MemFree! - after.MemFree! > 95 * 1024, `MemFree went from ${mem.MemFree} to ${after.MemFree} kB`);
     assert.ok(after.Shmem! - (mem.Shmem ?? 0) > 95 * 1024, `Shmem went from ${mem.Shmem} to ${after.Shmem} kB`);
     exec('lim', 'rm /big/fill');
+    // the binds keep the view's mount flags: read-only, nosuid, nodev, noexec
+    const binds = exec('lim', 'grep -E " /proc/meminfo | /sys/devices/system/cpu/online " /proc/self/mountinfo').trim().split('\n');
+    assert.equal(binds.length, 2);
+    for (const line of binds) assert.match(line.split(' ')[5]!, /^ro,nosuid,nodev,noexec/, line);
+    assert.notEqual(berth(root, ['exec', 'lim', 'sh', '-c', 'echo x > /proc/meminfo']).status, 0);
     // CPUs: one, numbered 0, in every file that counts them
     assert.equal(exec('lim', 'cat /sys/devices/system/cpu/online'), '0\n');
     const cpuinfo = exec('lim', 'cat /proc/cpuinfo');
@@ -158,7 +180,8 @@ describe('berth run: containers see their own limits', { skip }, () => {
     assert.ok(again && again !== server, 'a new server serves');
     // the keeper and its server both killed: reads fail (exec still works) until system check
     // turns the view off
-    for (const pid of viewPids(root)) process.kill(pid, 'SIGKILL');
+    const killed = viewPids(root);
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     const broken = berth(root, ['exec', 'kv', 'cat', '/proc/meminfo']);
     assert.equal(broken.status, 1, broken.stderr);
@@ -170,13 +193,15 @@ describe('berth run: containers see their own limits', { skip }, () => {
     ok(berth(root, ['rm', '-f', 'kv']));
   });
 
-  it('leaves no mount and no process of a view behind', () => {
+  it('leaves no mount and no process of a view behind', async () => {
     ok(berth(root, ['run', '-d', '--name', 'last', '--network', 'none', 'busybox', 'sleep', '300']));
     assert.equal(viewMounts(root).length, 1);
-    assert.equal(viewPids(root).length, 2);
+    const pids = viewPids(root);
+    assert.equal(pids.length, 2, 'a keeper and its server');
     ok(berth(root, ['rm', '-f', 'last']));
     ok(berth(root, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
     assert.deepEqual(viewMounts(root), []);
-    assert.deepEqual(viewPids(root), []);
+    for (let i = 0; i < 50 && pids.some(isView); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(pids.filter(isView), [], 'the view ended with its container');
   });
 });

@@ -6,7 +6,7 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { harness, skipUnlessRoot } from './helpers.ts';
 import type { RuntimeConfig } from '../../src/oci/index.ts';
 import { uniqueId } from '../fixtures/bundle.ts';
@@ -14,19 +14,14 @@ import { BerthError } from '../../src/common/index.ts';
 
 const MiB = 1024 * 1024;
 const hostMemTotalKb = () => Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
-/** Processes running berth-init's view (its keeper and server) whose command line names `dir`. */
-function viewProcesses(dir: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (cmd[1] === 'view' && cmd.some((a) => a.startsWith(dir))) pids.push(Number(name));
-    } catch {
-      // ended meanwhile
-    }
+/** Alive (not a zombie) and named berth-view. */
+function isView(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.includes('(berth-view)') && !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
   }
-  return pids;
 }
 const viewMountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(' - fuse.berth-view ') && l.includes(dir));
 
@@ -55,7 +50,21 @@ describe('berth-runtime: the limits view (io.berth.limits-view)', { skip: skipUn
     // busybox free asks sysinfo(2) for the total: answered by the view through seccomp notify
     assert.equal(free!.trim().split(/\s+/)[1], '262144');
     assert.deepEqual(viewMountsUnder(h.rootDir), [], 'the view is unmounted when its container ends');
-    assert.deepEqual(viewProcesses(h.rootDir), [], 'no view process is left');
+  });
+
+  it('records the view\'s keeper in the state; delete ends it and unmounts it', async () => {
+    const b = h.bundle(limited('sleep 300'));
+    const id = uniqueId();
+    await h.runtime.create(id, { bundleDir: b.bundleDir });
+    const state = JSON.parse(readFileSync(`${h.rootDir}/${id}/state.json`, 'utf8')) as { view: { pid: number; dir: string } };
+    assert.ok(isView(state.view.pid), `keeper ${state.view.pid} runs`);
+    assert.equal(viewMountsUnder(h.rootDir).length, 1);
+    assert.equal(readFileSync(`${state.view.dir}/meminfo`, 'utf8').split('\n')[0], 'MemTotal:         262144 kB');
+    await h.runtime.delete(id, { force: true });
+    for (let i = 0; i < 50 && isView(state.view.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(isView(state.view.pid), false, 'the keeper ended');
+    assert.deepEqual(viewMountsUnder(h.rootDir), []);
+    assert.equal(existsSync(`${h.rootDir}/${id}`), false);
   });
 
   it("a profile that refuses sysinfo(2) keeps refusing it; without a profile the files are still the container's", async () => {
