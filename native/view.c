@@ -25,6 +25,7 @@
 #include <linux/fuse.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@
 
 #define MAX_DIRS 32
 #define MAX_NOTIFY 64
+#define SPIN_NS 50000ull
 #define FILE_CAP (4u << 20) /* no cgroup or /proc file berth reads is near this */
 /* The size the files claim (procfs says 0, but sendfile(2) and splice(2), which busybox's cat
  * uses, read a FUSE file through the page cache up to its size): more than any of them holds. */
@@ -132,16 +134,44 @@ static void bline(struct buf *b, const char *s, size_t n)
 	bput(b, "%.*s\n", (int)n, s);
 }
 
+/* The files a view reads stay open: each read seeks to 0 and reads on (procfs and cgroup files
+ * make their text anew at offset 0; a pread elsewhere would make it all again to find its
+ * place), with no path walk; a file that does not exist is remembered. */
+#define MAX_OPEN_FILES 64
+static __thread struct {
+	char *path;
+	int fd; /* -1: does not exist */
+} opened[MAX_OPEN_FILES];
+static __thread int nopened;
+
+static int file_fd(const char *path, int *owned)
+{
+	*owned = 0;
+	for (int i = 0; i < nopened; i++)
+		if (strcmp(opened[i].path, path) == 0)
+			return opened[i].fd;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		return -1;
+	if (nopened < MAX_OPEN_FILES && (opened[nopened].path = strdup(path))) {
+		opened[nopened++].fd = fd;
+	} else {
+		*owned = fd >= 0;
+	}
+	return fd;
+}
+
 /* The whole file, NUL-terminated (NULL when it cannot be read). */
 static char *slurp(const char *dir, const char *name)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), name ? "%s/%s" : "%s", dir, name);
-	AUTO_FD fd = open(path, O_RDONLY | O_CLOEXEC);
+	int owned;
+	int fd = file_fd(path, &owned);
 	if (fd < 0)
 		return NULL;
 	size_t cap = 8192, len = 0;
-	char *p = malloc(cap);
+	char *p = lseek(fd, 0, SEEK_SET) == 0 ? malloc(cap) : NULL;
 	while (p) {
 		ssize_t n = read(fd, p + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
@@ -157,6 +187,8 @@ static char *slurp(const char *dir, const char *name)
 			cap *= 2;
 		}
 	}
+	if (owned)
+		close(fd);
 	if (p)
 		p[len] = '\0';
 	return p;
@@ -693,15 +725,14 @@ static void attr_of(uint64_t node, struct fuse_attr *a)
 }
 
 /* A read through the page cache that comes up short sets the file's size to what it read: at
- * each open the size is set back (a one-byte store at its end, dropped from the cache again as
- * the open completes), or a later sendfile(2) would cut a text that grew. */
+ * each open the size is set back (a store of nothing at its end: no page is touched), or a later
+ * sendfile(2) would cut a text that grew. */
 static void restore_size(uint64_t node)
 {
-	struct fuse_out_header h = { .len = sizeof(h) + sizeof(struct fuse_notify_store_out) + 1, .error = FUSE_NOTIFY_STORE };
-	struct fuse_notify_store_out st = { .nodeid = node, .offset = VIEW_SIZE - 1, .size = 1 };
-	char byte = '\n';
-	struct iovec iov[3] = { { &h, sizeof(h) }, { &st, sizeof(st) }, { &byte, 1 } };
-	writev(v.fuse_fd, iov, 3);
+	struct fuse_out_header h = { .len = sizeof(h) + sizeof(struct fuse_notify_store_out), .error = FUSE_NOTIFY_STORE };
+	struct fuse_notify_store_out st = { .nodeid = node, .offset = VIEW_SIZE, .size = 0 };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { &st, sizeof(st) } };
+	writev(v.fuse_fd, iov, 2);
 }
 
 /* Open files at once: each holds its text in the view (outside the container's memory limit),
@@ -832,48 +863,73 @@ static int fuse_request(char *req, size_t len)
 	}
 }
 
-static __attribute__((noreturn)) void serve(void)
+/* The server's second thread: the load samples, the seccomp listener and sysinfo(2). */
+static void *serve_others(void *unused)
 {
-	static char req[FUSE_MIN_READ_BUFFER * 2];
+	(void)unused;
 	AUTO_FD timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	struct itimerspec every5 = { { 5, 0 }, { 5, 0 } };
 	timerfd_settime(timer, 0, &every5, NULL);
 	int conn = -1;
 	for (;;) {
-		struct pollfd p[4 + MAX_NOTIFY] = { { v.fuse_fd, POLLIN, 0 }, { timer, POLLIN, 0 }, { conn < 0 ? v.listen_fd : -1, POLLIN, 0 }, { conn, POLLIN, 0 } };
+		struct pollfd p[3 + MAX_NOTIFY] = { { timer, POLLIN, 0 }, { conn < 0 ? v.listen_fd : -1, POLLIN, 0 }, { conn, POLLIN, 0 } };
 		for (int i = 0; i < v.nsfd; i++)
-			p[4 + i] = (struct pollfd){ v.sfd[i], POLLIN, 0 };
-		int nfds = 4 + v.nsfd;
+			p[3 + i] = (struct pollfd){ v.sfd[i], POLLIN, 0 };
+		int nfds = 3 + v.nsfd;
 		if (poll(p, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
-		if (p[0].revents) {
-			ssize_t n = read(v.fuse_fd, req, sizeof(req));
-			if (n < 0 && errno == ENODEV)
-				_exit(0); /* unmounted: the view is over */
-			if (n > 0 && fuse_request(req, (size_t)n))
-				_exit(0);
-		}
-		if (p[1].revents & POLLIN) {
+		if (p[0].revents & POLLIN) {
 			uint64_t ticks;
 			if (read(timer, &ticks, sizeof(ticks)) > 0)
 				sample_load();
 		}
-		if (p[2].revents & POLLIN)
+		if (p[1].revents & POLLIN)
 			conn = accept4(v.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (p[3].revents) {
+		if (p[2].revents) {
 			receive_listener(conn);
 			close(conn);
 			conn = -1;
 		}
-		for (int i = nfds - 1; i >= 4; i--) {
+		for (int i = nfds - 1; i >= 3; i--) {
 			if (p[i].revents & POLLIN)
-				answer_sysinfo(v.sfd[i - 4]);
+				answer_sysinfo(v.sfd[i - 3]);
 			else if (p[i].revents & (POLLHUP | POLLERR))
-				drop_notify_fd(i - 4); /* no process uses that filter any more */
+				drop_notify_fd(i - 3); /* no process uses that filter any more */
 		}
+	}
+	return NULL;
+}
+
+/* The server: FUSE requests on this thread, read blocking (no poll between requests: each is
+ * one wake-up and one read), everything else on a second one. */
+static __attribute__((noreturn)) void serve(void)
+{
+	static char req[FUSE_MIN_READ_BUFFER * 2];
+	pthread_t other;
+	if (pthread_create(&other, NULL, serve_others, NULL) != 0)
+		_exit(1);
+	int fl = fcntl(v.fuse_fd, F_GETFL);
+	fcntl(v.fuse_fd, F_SETFL, fl | O_NONBLOCK);
+	uint64_t last = 0;
+	for (;;) {
+		ssize_t n = read(v.fuse_fd, req, sizeof(req));
+		if (n < 0 && errno == EAGAIN) {
+			/* a reader's requests come in bursts (open, read, read, release): wait for the
+			 * next one awake a little while before sleeping */
+			if (boottime_ns() - last < SPIN_NS)
+				continue;
+			struct pollfd p = { v.fuse_fd, POLLIN, 0 };
+			poll(&p, 1, -1);
+			continue;
+		}
+		if (n < 0 && errno == ENODEV)
+			_exit(0); /* unmounted: the view is over */
+		if (n > 0 && fuse_request(req, (size_t)n))
+			_exit(0);
+		last = boottime_ns();
 	}
 }
 
