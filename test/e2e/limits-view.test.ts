@@ -138,6 +138,10 @@ describe('berth run: containers see their own limits', { skip }, () => {
     // busybox's free (sysinfo(2) and /proc/meminfo) and uptime (sysinfo(2))
     assert.equal(exec('lim', 'free').split('\n')[1]!.trim().split(/\s+/)[1], '262144');
     assert.match(exec('lim', 'uptime'), /up\s+(0 min|\d+ sec)/);
+    // the limits are read live: `berth update` shows at the next read
+    ok(berth(root, ['update', '--memory', '128m', '--memory-swap', '256m', 'lim']));
+    assert.equal(meminfo(exec('lim', 'head -1 /proc/meminfo')).MemTotal, 131072);
+    assert.equal(exec('lim', 'free').split('\n')[1]!.trim().split(/\s+/)[1], '131072');
     ok(berth(root, ['rm', '-f', 'lim']));
   });
 
