@@ -24,6 +24,7 @@ import { commitCommand, diffCommand, exportCommand } from './berth-container-fs.
 import { cpCommand } from './berth-container-cp.ts';
 import { attachCommand, execTopCommand, logsCommand } from './berth-container-io.ts';
 import { containerInspectCommand, inspectTopCommand, statsCommand, topCommand } from './berth-container-info.ts';
+import { serveCommand } from './berth-serve.ts';
 import { eventsCommand, infoCommand, systemBootCommand, systemCheckCommand, systemDfCommand, systemPruneCommand, VERSION, versionCommand } from './berth-system.ts';
 
 export { VERSION };
@@ -34,7 +35,7 @@ const TOP_COMMANDS: BerthCommand[] = [
   attachCommand, createCommand, eventsCommand, historyTopCommand, importTopCommand, inspectTopCommand, killCommand, loadTopCommand,
   logsCommand, pauseCommand, renameCommand, restartCommand, rmCommand, rmiTopCommand, saveTopCommand, startCommand, statsCommand,
   stopCommand, tagTopCommand, topCommand, unpauseCommand, updateCommand, waitCommand, portCommand, commitCommand, diffCommand,
-  exportCommand, cpCommand,
+  exportCommand, cpCommand, serveCommand,
 ];
 
 /** `berth container <sub>`: the container verbs under docker's management command. */

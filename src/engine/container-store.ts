@@ -322,6 +322,13 @@ export class ContainerStore {
     this.db.run('INSERT INTO events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)', now, type, action, actorId, JSON.stringify(attributes));
   }
 
+  /** The exit code of a container's last run, from its 'die' event (kept after it is removed). */
+  lastExitCode(id: string): number | undefined {
+    const row = this.db.get<{ attributes: string }>("SELECT attributes FROM events WHERE actor_id = ? AND action = 'die' ORDER BY id DESC LIMIT 1", id);
+    const code = row ? Number((JSON.parse(row.attributes) as Record<string, string>).exitCode) : NaN;
+    return Number.isInteger(code) ? code : undefined;
+  }
+
   events(since: number, limit = 1000): ContainerEvent[] {
     return this.db
       // nanoseconds since the epoch are past 2^53: read as text, made a bigint

@@ -208,7 +208,8 @@ export async function waitContainer(ctx: EngineContext, ref: string, condition: 
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     signal?.throwIfAborted();
     const rec = await settle(ctx, last.id, 30_000);
-    if (!rec) return result(last);
+    // removed (--rm): its exit code is the one its last run ended with
+    if (!rec) return { StatusCode: ctx.containers.lastExitCode(last.id) ?? last.exitCode };
     last = rec;
     const ended = !isActive(rec);
     if (condition === 'not-running' && ended) return result(rec);
