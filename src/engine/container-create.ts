@@ -23,6 +23,7 @@ import { pull, type PullEvent } from './image-pull.ts';
 import { ensureLayersUnpacked } from './image-commit.ts';
 import { checkRunNetwork, networkMode, recordEndpoint } from './networks.ts';
 import { planVolumes, prepareVolumes, recordVolumes, removeVolume, volumeData, type PlannedVolume } from './volumes.ts';
+import { fuseAvailable } from '../runtime/index.ts';
 import type { NetworkRecord } from './network-store.ts';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -303,6 +304,10 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
   // volumes: those asked for, the image's VOLUMEs, and --volumes-from's (whose binds join ours)
   const planned = planVolumes(ctx, spec.volumes ?? [], Object.keys(imageConfig.Volumes ?? {}), [...(spec.binds ?? []).map((b) => b.target), ...(spec.tmpfs ?? []).map((t) => t.target)], spec.volumesFrom ?? []);
   if (planned.binds.length) spec.binds = [...(spec.binds ?? []), ...planned.binds.map((b) => ({ ...b, createSource: false }))];
+  // the limits view needs FUSE: a host without it runs containers with the kernel's figures (said
+  // as a warning) unless the view was asked for by name
+  const noView = spec.limitsView === undefined && !fuseAvailable();
+  if (noView) spec.limitsView = false;
   const config = containerConfig({ config: imageConfig }, { ...spec, hostname }, paths, host, rootMount, allCaps);
   for (const v of planned.volumes) {
     config.mounts!.push({ destination: v.target, type: 'bind', source: volumeData(ctx, v.name), options: ['rbind', ...(v.readOnly ? ['ro', 'rro'] : []), 'rprivate'] });
@@ -317,6 +322,7 @@ export async function planContainer(ctx: EngineContext, requested: RunSpec, imag
     ...(spec.networkAliases ? { aliases: spec.networkAliases } : {}),
   });
   const warnings: string[] = [];
+  if (noView) warnings.push('The limits view is off: this host has no FUSE (/dev/fuse), so the container sees the host\'s figures in /proc');
   if ((spec.publish?.length || spec.publishAll) && !net) warnings.push(`Published ports are discarded when using ${mode.kind === 'host' ? 'host' : mode.kind === 'none' ? 'none' : 'container'} network mode`);
   const files = [{ path: paths.hostnamePath, content: `${hostname}\n` }];
   if (net) {

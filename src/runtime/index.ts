@@ -2,7 +2,7 @@
 export { Runtime, type RuntimeOptions } from './runtime.ts';
 export { compilePlan, ROOTFS_MOUNT_ANNOTATION, type CompileOptions, type CompiledPlan, type CgroupHierarchy, type MonitorOptions } from './compile.ts';
 export { USER_ANNOTATION, checkUserSpec, type UserSpec } from './compile-process.ts';
-export { LIMITS_VIEW_ANNOTATION, VIEW_FILES, stopLimitsView, viewMounts, viewOff, viewPaths, viewServes, withoutLimitsView, type ViewRecord } from './limits-view.ts';
+export { LIMITS_VIEW_ANNOTATION, VIEW_FILES, fuseAvailable, stopLimitsView, viewMounts, viewOff, viewPaths, viewServes, withoutLimitsView, type ViewRecord } from './limits-view.ts';
 export { explainPlan } from './explain.ts';
 export { parseSignal } from './kill.ts';
 export { StateStore, DEFAULT_RUNTIME_ROOT, defaultRuntimeRoot, validateContainerId } from './state-store.ts';

@@ -134,6 +134,12 @@ export function viewArgs(sources: ViewSources, paths: ViewPaths, sysinfo: boolea
   return args;
 }
 
+/** Whether this host can serve a view (/dev/fuse, after loading the module if need be). */
+export function fuseAvailable(): boolean {
+  loadFuse();
+  return existsSync('/dev/fuse');
+}
+
 let fuseChecked = false;
 
 /** FUSE is a module on most distributions' kernels: loaded when /dev/fuse is not there yet (as
