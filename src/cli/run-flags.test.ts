@@ -18,6 +18,12 @@ describe('run flags', () => {
     assert.throws(() => parseBytes('-1', '--shm-size'), /invalid size/);
   });
 
+  it('--limits-view: absent (the default: on where FUSE is), asked for, or off', () => {
+    assert.equal(run('busybox').limitsView, undefined);
+    assert.equal(run('--limits-view', 'busybox').limitsView, true);
+    assert.equal(run('--limits-view=false', 'busybox').limitsView, false);
+  });
+
   it('parses restart policies, refusing unknown ones and counts where docker does', () => {
     assert.deepEqual(parseRestart('no'), { name: 'no' });
     assert.deepEqual(parseRestart('on-failure'), { name: 'on-failure', maxRetries: 0 });

@@ -351,7 +351,7 @@ export function runSpecFromArgs(args: ParsedArgs): RunSpec {
     } else throw new BerthError('INVALID_ARGUMENT', `invalid --security-opt: "${opt}"`);
   }
   if (boolFlag(args, 'init')) spec.init = true;
-  if (args.flags['limits-view'] === false) spec.limitsView = false;
+  if (typeof args.flags['limits-view'] === 'boolean') spec.limitsView = args.flags['limits-view'];
   if (listFlag(args, 'ulimit').length) spec.ulimits = listFlag(args, 'ulimit').map(parseUlimit);
   const logDriver = str('log-driver');
   if (logDriver !== undefined) {
