@@ -51,10 +51,16 @@ export const serveCommand: BerthCommand = {
       rmSync(path);
     }
     const server = createDockerApi({ engine: env.engine(), version: VERSION });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => resolve());
-    });
+    // made 0660 (not 0755 and then changed): no moment with other permissions
+    const umask = process.umask(0o117);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+    } finally {
+      process.umask(umask);
+    }
     chownSync(path, 0, gid);
     chmodSync(path, 0o660);
     env.io.err(`berth serve: API ${'1.47'} on unix://${path}\n`);
