@@ -225,7 +225,7 @@ export function createDockerApi(opts: DockerApiOptions): Server {
     const body = await readJson(req);
     const spec = runSpecFromCreate(body, q.get('name') ?? undefined);
     // the docker CLI pulls and retries on 404 "No such image"
-    if (!engine.images.list().length || !hasImage(engine, spec.image)) return sendError(res, 404, `No such image: ${spec.image}`);
+    if (!hasImage(engine, spec.image)) return sendError(res, 404, `No such image: ${spec.image}`);
     const { record, warnings } = await containers.create(spec, { pull: 'never' });
     sendJson(res, 201, { Id: record.id, Warnings: warnings });
   });
@@ -306,7 +306,7 @@ export function createDockerApi(opts: DockerApiOptions): Server {
 
   // attach: the connection is taken over (101 with Upgrade: tcp, else 200) and carries the
   // container's output, multiplexed unless it has a tty, and its stdin the other way
-  const attach = async (req: IncomingMessage, socket: Duplex, id: string, q: URLSearchParams, upgraded: boolean) => {
+  const attach = async (socket: Duplex, id: string, q: URLSearchParams, upgraded: boolean) => {
     const rec = containers.get(id);
     const tty = rec.spec.tty === true;
     const type = tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
@@ -329,7 +329,6 @@ export function createDockerApi(opts: DockerApiOptions): Server {
       },
       end: finish,
     };
-    void req;
     if (rec.status === 'running') return client.pump(await openAttach(containerAttachPath(rec.id)));
     if (!bool(q.get('stream'))) return finish();
     const list = pending.get(rec.id) ?? [];
@@ -474,7 +473,7 @@ export function createDockerApi(opts: DockerApiOptions): Server {
       if (attachTo) {
         // without Upgrade: docker's older clients; the socket is taken over all the same
         res.detachSocket(req.socket);
-        return attach(req, req.socket, decodeURIComponent(attachTo[1]!), at.url.searchParams, false);
+        return attach(req.socket, decodeURIComponent(attachTo[1]!), at.url.searchParams, false);
       }
       const match = routes.map((r) => ({ r, m: r.re.exec(at.path) })).filter((x) => x.m);
       const hit = match.find((x) => x.r.method === req.method);
@@ -494,7 +493,7 @@ export function createDockerApi(opts: DockerApiOptions): Server {
     };
     if ('error' in at) return fail(400, at.error);
     if (!attachTo || req.method !== 'POST') return fail(404, `page not found: ${at.path}`);
-    attach(req, socket, decodeURIComponent(attachTo[1]!), at.url.searchParams, true).catch((err: unknown) => fail(err instanceof HttpError ? err.status : statusOf(err), err instanceof Error ? err.message : String(err)));
+    attach(socket, decodeURIComponent(attachTo[1]!), at.url.searchParams, true).catch((err: unknown) => fail(err instanceof HttpError ? err.status : statusOf(err), err instanceof Error ? err.message : String(err)));
   });
   return server;
 }

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
+import { isView } from '../fixtures/views.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the limits view e2e tests need root';
 const repoDir = join(import.meta.dirname, '../..');
@@ -54,15 +55,6 @@ function viewPids(root: string): number[] {
     }
   }
   return [...keepers, ...keepers.flatMap(childrenOf).filter(isView)];
-}
-/** Alive (not a zombie) and named berth-view. */
-function isView(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.includes('(berth-view)') && !/\) [ZX] /.test(stat);
-  } catch {
-    return false;
-  }
 }
 const childrenOf = (pid: number): number[] => {
   try {

@@ -10,19 +10,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { harness, skipUnlessRoot } from './helpers.ts';
 import type { RuntimeConfig } from '../../src/oci/index.ts';
 import { uniqueId } from '../fixtures/bundle.ts';
+import { isView } from '../fixtures/views.ts';
 import { BerthError } from '../../src/common/index.ts';
 
 const MiB = 1024 * 1024;
 const hostMemTotalKb = () => Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
-/** Alive (not a zombie) and named berth-view. */
-function isView(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.includes('(berth-view)') && !/\) [ZX] /.test(stat);
-  } catch {
-    return false;
-  }
-}
 const viewMountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(' - fuse.berth-view ') && l.includes(dir));
 
 describe('berth-runtime: the limits view (io.berth.limits-view)', { skip: skipUnlessRoot }, () => {
