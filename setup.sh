@@ -15,8 +15,9 @@ fi
 # (busybox-static), the peers the benchmarks compare with (runc, crun), networking tools and the
 # test registry; aardvark-dns answers container names on user networks (netavark: podman's
 # network stack, for the benchmarks; iperf3 measures throughput); lxcfs is what the limits view's
-# benchmark compares with (bench/limits-view.mjs starts its own: the service stays off).
-PACKAGES="build-essential libseccomp-dev pkg-config libisal2 busybox-static iproute2 nftables aardvark-dns netavark iperf3 lxcfs runc crun containerd skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils"
+# benchmark compares with (bench/limits-view.mjs starts its own: the service stays off);
+# docker-compose (1.29) drives `berth serve` in its tests.
+PACKAGES="build-essential libseccomp-dev pkg-config libisal2 busybox-static iproute2 nftables aardvark-dns netavark iperf3 lxcfs runc crun containerd skopeo umoci podman docker-registry debootstrap uidmap apache2-utils python3 bsdutils docker-compose"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

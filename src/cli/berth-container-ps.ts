@@ -53,7 +53,7 @@ function commandColumn(command: string, noTrunc: boolean): string {
   return `"${shown}"`;
 }
 
-type Filter = (s: ContainerSummary) => boolean;
+export type Filter = (s: ContainerSummary) => boolean;
 
 function parseFilters(texts: string[], engine: () => Engine): Filter[] {
   const byKey = new Map<string, string[]>();
@@ -63,6 +63,11 @@ function parseFilters(texts: string[], engine: () => Engine): Filter[] {
     const key = text.slice(0, eq);
     byKey.set(key, [...(byKey.get(key) ?? []), text.slice(eq + 1)]);
   }
+  return containerFilters(byKey, engine);
+}
+
+/** docker's container filters (ps --filter, the API's `filters`): name → alternatives. */
+export function containerFilters(byKey: Map<string, string[]>, engine: () => Engine): Filter[] {
   const filters: Filter[] = [];
   for (const [key, values] of byKey) {
     // values of one key are alternatives (any), different keys must all match

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, r
 import { dirname } from 'node:path';
 import { BerthError } from '../common/index.ts';
 import { stringFlag, type BerthCommand } from './berth-command.ts';
-import { createDockerApi } from './docker-api.ts';
+import { createDockerApi } from './docker-api/index.ts';
 import { VERSION } from './berth-system.ts';
 
 export const DEFAULT_SOCKET = '/run/berth/docker.sock';

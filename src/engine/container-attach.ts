@@ -51,6 +51,8 @@ export interface AttachSession {
   /** Resolves when the monitor closes the connection (the container ended) or close() is called. */
   closed: Promise<void>;
   close(): void;
+  /** Closes once what was sent is written. */
+  end(): void;
 }
 
 /** Connects to a monitor's attach socket (a path longer than sun_path through its directory's fd). */
@@ -116,6 +118,7 @@ export async function openAttach(path: string): Promise<AttachSession> {
     },
     closed,
     close: () => socket.destroy(),
+    end: () => socket.end(),
   };
 }
 

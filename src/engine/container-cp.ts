@@ -426,6 +426,33 @@ async function applyIn(root: ContainerRoot, hostSrc: HostSource | undefined, fro
   await tarDone;
 }
 
+/** What `docker cp` asks of a container path before copying (the archive API's stat header). */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  /** st_mode, as the kernel gives it. */
+  mode: number;
+  mtimeMs: number;
+  /** For a symlink: where it leads, resolved inside the container; else ''. */
+  linkTarget: string;
+}
+
+/** Stats a path of a container (running or stopped), resolved inside its root; a symlink is not followed. */
+export async function statContainerPath(ctx: EngineContext, ref: string, path: string): Promise<ContainerPathStat> {
+  const rec = ctx.containers.resolve(ref);
+  return withContainerRoot(ctx, rec, async (root) => {
+    const at = root.resolve(path, false);
+    if (!at.stat) throw notFound(path, rec);
+    let linkTarget = '';
+    if (at.stat.isSymbolicLink()) {
+      const end = root.resolve(path, true);
+      linkTarget = end.name === '.' ? end.parent : `${end.parent === '/' ? '' : end.parent}/${end.name}`;
+    }
+    const name = at.name === '.' ? basename(at.parent) || '/' : at.name;
+    return { name, size: at.stat.size, mode: at.stat.mode, mtimeMs: at.stat.mtimeMs, linkTarget };
+  });
+}
+
 /** docker cp: exactly one side is a container. */
 export async function copyFiles(ctx: EngineContext, from: CopyEnd, to: CopyEnd, opts: CopyOptions = {}): Promise<void> {
   const fromContainer = 'container' in from;

@@ -23,6 +23,10 @@ export interface ExecSpec {
   privileged?: boolean;
   /** fds for the process (default: this process's own 0, 1, 2). */
   stdio?: ContainerStdio;
+  /** The terminal's size at the start (with tty). */
+  consoleSize?: { rows: number; cols: number };
+  /** Called once the process runs, with its pid as the host sees it. */
+  onStarted?: (pid: number) => void;
 }
 
 export async function execContainer(ctx: EngineContext, ref: string, spec: ExecSpec): Promise<ExecResult> {
@@ -40,12 +44,17 @@ export async function execContainer(ctx: EngineContext, ref: string, spec: ExecS
       // docker exec -dt: a detached process has nobody to relay a terminal to
       terminal: spec.tty === true && !spec.detach,
       ...(spec.workdir ? { cwd: spec.workdir } : {}),
+      ...(spec.consoleSize && spec.tty ? { consoleSize: { height: spec.consoleSize.rows, width: spec.consoleSize.cols } } : {}),
+    },
+    onStarted: (pid: number) => {
+      ctx.containers.event('container', 'exec_start', rec.id, { name: rec.name, image: rec.imageRef, execID: String(pid) });
+      spec.onStarted?.(pid);
     },
     appendEnv: spec.env ?? [],
     userSpec: { user, groups: rec.spec.groupAdd ?? [] },
     ...(spec.privileged ? { addCapabilities: kernelCapabilities() } : {}),
     ...(spec.detach ? { detach: true, stdio: { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' } } : spec.stdio ? { stdio: spec.stdio } : {}),
   });
-  ctx.containers.event('container', 'exec_start', rec.id, { name: rec.name, image: rec.imageRef, execID: String(result.pid) });
+  if (result.exitCode !== undefined) ctx.containers.event('container', 'exec_die', rec.id, { name: rec.name, image: rec.imageRef, execID: String(result.pid), exitCode: String(result.exitCode) });
   return result;
 }

@@ -358,9 +358,16 @@ export async function cleanupContainer(ctx: EngineContext, id: string): Promise<
   await sleep(delay);
   await withLock(ctx, id, 'restart', async (rec) => {
     if (rec.status !== 'restarting' || rec.monitorPid !== process.pid) return; // stopped or removed meanwhile
+    // still "restarting" to every reader until it runs: a reader never sees the count of the
+    // next run on a container that looks exited for good
     const ready = { ...rec, status: 'exited' as const, restartCount: rec.restartCount + 1 };
-    ctx.containers.update(id, { status: 'exited', monitorPid: 0, monitorStart: '', restartCount: ready.restartCount });
-    await startLocked(ctx, ready);
+    ctx.containers.update(id, { restartCount: ready.restartCount });
+    try {
+      await startLocked(ctx, ready);
+    } catch (err) {
+      ctx.containers.update(id, { status: 'exited', monitorPid: 0, monitorStart: '' });
+      throw err;
+    }
     ctx.containers.event('container', 'restart', id, { name: rec.name, image: rec.imageRef });
   }).catch(ignoreNotFound);
 }

@@ -8,6 +8,7 @@ import { readlinkSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { BerthError } from '../common/index.ts';
 import type { MountSpec } from '../storage/index.ts';
+import type { CgroupStats } from '../cgroups/index.ts';
 import type { EngineContext } from './container-context.ts';
 import { containerPaths } from './container-paths.ts';
 import { describeStatus } from './container-status.ts';
@@ -266,6 +267,75 @@ const HOST_MEMORY = (() => {
     return value;
   };
 })();
+
+/** A network interface's counters, as /proc/net/dev has them. */
+export interface NetDevCounters {
+  rxBytes: number;
+  rxPackets: number;
+  rxErrors: number;
+  rxDropped: number;
+  txBytes: number;
+  txPackets: number;
+  txErrors: number;
+  txDropped: number;
+}
+
+/** Everything one reading of a running container gives (docker's stats API is made of it). */
+export interface FullStats {
+  readAt: Date;
+  cgroup: CgroupStats;
+  /** Its network namespace's interfaces, loopback left out (empty without a namespace of its own). */
+  networks: Record<string, NetDevCounters>;
+  /** The host's: CPU time of all CPUs (ns, from /proc/stat), CPUs online, memory. */
+  systemCpuNs: number;
+  onlineCpus: number;
+  hostMemory: number;
+}
+
+/** /proc/net/dev as counters per interface. */
+export function parseNetDev(text: string): Record<string, NetDevCounters> {
+  const out: Record<string, NetDevCounters> = {};
+  for (const line of text.split('\n').slice(2)) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === 'lo') continue;
+    const n = m[2]!.trim().split(/\s+/).map(Number);
+    out[m[1]!] = { rxBytes: n[0] ?? 0, rxPackets: n[1] ?? 0, rxErrors: n[2] ?? 0, rxDropped: n[3] ?? 0, txBytes: n[8] ?? 0, txPackets: n[9] ?? 0, txErrors: n[10] ?? 0, txDropped: n[11] ?? 0 };
+  }
+  return out;
+}
+
+/** The host's CPU time (all CPUs, all states) in ns, and how many CPUs it has online. */
+function hostCpu(): { ns: number; online: number } {
+  const text = readFileSync('/proc/stat', 'utf8');
+  const first = text.slice(0, text.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  const ticks = first.slice(0, 8).reduce((a, b) => a + b, 0);
+  const online = (text.match(/^cpu\d+ /gm) ?? []).length;
+  // USER_HZ is 100 on every Linux architecture Node runs on
+  return { ns: ticks * 1e7, online };
+}
+
+/** One full reading of a running container; undefined when it is not running. */
+export async function readFullStats(ctx: EngineContext, rec: ContainerRecord): Promise<FullStats | undefined> {
+  if (rec.status !== 'running' && rec.status !== 'paused') return undefined;
+  let cgroup: CgroupStats;
+  try {
+    cgroup = await ctx.runtime().stats(rec.id);
+  } catch (err) {
+    if (err instanceof BerthError && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
+  let networks: Record<string, NetDevCounters> = {};
+  const ownNet = rec.spec.network !== 'host' && rec.pid > 0;
+  if (ownNet) {
+    try {
+      networks = parseNetDev(readFileSync(`/proc/${rec.pid}/net/dev`, 'utf8'));
+    } catch {
+      // it ended meanwhile
+    }
+  }
+  const cpu = hostCpu();
+  return { readAt: new Date(), cgroup, networks, systemCpuNs: cpu.ns, onlineCpus: cpu.online, hostMemory: HOST_MEMORY() };
+}
 
 /** One reading of a running container's cgroup. */
 export async function sampleStats(ctx: EngineContext, rec: ContainerRecord): Promise<StatsSample | undefined> {

@@ -23,7 +23,7 @@ import {
   type UpdateSpec,
   type WaitCondition,
 } from './container-verbs.ts';
-import { inspectContainer, listContainers, sampleStats, topContainer, type ContainerSummary, type StatsSample } from './container-view.ts';
+import { inspectContainer, listContainers, readFullStats, sampleStats, topContainer, type ContainerSummary, type FullStats, type StatsSample } from './container-view.ts';
 import { readLogs, type LogEntry, type LogsOptions } from './container-logs.ts';
 import { execContainer, type ExecSpec } from './container-exec.ts';
 import { openAttach, pumpAttach, type AttachResult, type AttachStreams } from './container-attach.ts';
@@ -31,7 +31,7 @@ import { effectiveRecord, type StartOptions } from './container-lifecycle.ts';
 import { containerPaths } from './container-paths.ts';
 import { diffContainer, exportContainer, type FsChange } from './container-fs.ts';
 import { commitContainer, type CommitOptions, type CommitResult } from './container-commit.ts';
-import { copyFiles, type CopyEnd, type CopyOptions } from './container-cp.ts';
+import { copyFiles, statContainerPath, type ContainerPathStat, type CopyEnd, type CopyOptions } from './container-cp.ts';
 import { BerthError } from '../common/index.ts';
 import type { ExecResult } from '../runtime/index.ts';
 import { parseSignal } from '../runtime/index.ts';
@@ -137,12 +137,28 @@ export class Containers {
     }
   }
 
+  /** Sets the size of a running container's terminal (through its monitor). */
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.status !== 'running' && rec.status !== 'paused') throw new BerthError('CONFLICT', `Container ${rec.id} is not running`);
+    if (rec.spec.tty !== true) return;
+    const session = await openAttach(containerPaths(this.ctx.paths, rec.id).attachPath);
+    session.resize(rows, cols);
+    session.end();
+  }
+
   top(ref: string, psArgs?: string[]): Promise<{ Titles: string[]; Processes: string[][] }> {
     return topContainer(this.ctx, ref, psArgs);
   }
 
   async stats(ref: string): Promise<StatsSample | undefined> {
     return sampleStats(this.ctx, this.get(ref));
+  }
+
+  /** Everything one reading of a running container gives: its cgroup's counters, its
+   * network's, the host's CPU time (undefined when it is not running). */
+  async fullStats(ref: string): Promise<FullStats | undefined> {
+    return readFullStats(this.ctx, this.get(ref));
   }
 
   /** docker diff: what the container changed in its image's filesystem (C, A, D). */
@@ -163,6 +179,11 @@ export class Containers {
   /** docker cp: files between a container (running or stopped) and the host or a tar stream. */
   cp(from: CopyEnd, to: CopyEnd, opts: CopyOptions = {}): Promise<void> {
     return copyFiles(this.ctx, from, to, opts);
+  }
+
+  /** What a container path is (docker's archive stat), resolved inside the container. */
+  statPath(ref: string, path: string): Promise<ContainerPathStat> {
+    return statContainerPath(this.ctx, ref, path);
   }
 
   /** The monitor's exit command. */

@@ -21,7 +21,7 @@ export class Engine {
 
   constructor(opts: EngineOptions = {}) {
     this.ctx = openEngineContext(opts);
-    this.images = new Images({ context: this.ctx });
+    this.images = new Images({ context: this.ctx, onEvent: (action, id, attributes) => this.ctx.containers.event('image', action, id, attributes) });
     this.containers = new Containers(this.ctx);
     this.networks = new Networks(this.ctx);
     this.volumes = new Volumes(this.ctx);

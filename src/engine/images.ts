@@ -10,15 +10,30 @@ import { openImageContext, type ImageContext, type ImageContextOptions } from '.
 import { collectGarbage, collectLeftovers, type GcResult, type LeftoverOptions, type LeftoverResult } from './image-gc.ts';
 import { importImage, loadImages, type ImportImageOptions, type LoadedImage, type LoadOptions } from './image-load.ts';
 import { login, logout, pull, type PullOptions, type PullOutcome, type RegistryOptions } from './image-pull.ts';
-import { pruneImages, removeImage, type PruneOptions, type PruneResult, type RemoveEntry, type RemoveOptions } from './image-remove.ts';
+import { familiarReference, pruneImages, removeImage, type PruneOptions, type PruneResult, type RemoveEntry, type RemoveOptions } from './image-remove.ts';
 import type { ImageRecord } from './image-store.ts';
 import { imageHistory, imageSummary, inspectImage, type HistoryItem, type ImageInspect, type ImageSummary } from './image-view.ts';
 
+/** An image event (docker's `pull`, `tag`, `untag`, `delete`, `load`, `import`, `save`) for the
+ * engine's event log. */
+export type ImageEventSink = (action: string, id: string, attributes: Record<string, string>) => void;
+
 export class Images {
   readonly ctx: ImageContext;
+  readonly #onEvent: ImageEventSink;
 
-  constructor(opts: ImageContextOptions | { context: ImageContext } = {}) {
+  constructor(opts: (ImageContextOptions | { context: ImageContext }) & { onEvent?: ImageEventSink } = {}) {
     this.ctx = 'context' in opts ? opts.context : openImageContext(opts);
+    const sink = opts.onEvent ?? (() => {});
+    // docker's events name images as its CLI shows them (busybox:latest, not docker.io/library/…)
+    this.#onEvent = (action, id, attributes) => sink(action, id, attributes.name ? { ...attributes, name: familiarReference(attributes.name) } : attributes);
+  }
+
+  #removed(entries: RemoveEntry[]): void {
+    for (const e of entries) {
+      if ('Untagged' in e) this.#onEvent('untag', e.Untagged, { name: e.Untagged });
+      else this.#onEvent('delete', e.Deleted, { name: e.Deleted });
+    }
   }
 
   close(): void {
@@ -53,14 +68,19 @@ export class Images {
     const ref = parseReference(target);
     if (ref.digest) throw new BerthError('INVALID_ARGUMENT', `refusing to create a tag with a digest reference: ${JSON.stringify(target)}`);
     this.ctx.store.tag(image.id, `${ref.name}:${ref.tag}`);
+    this.#onEvent('tag', image.id, { name: `${ref.name}:${ref.tag}` });
   }
 
-  remove(imageRef: string, opts: RemoveOptions = {}): Promise<RemoveEntry[]> {
-    return removeImage(this.ctx, imageRef, opts);
+  async remove(imageRef: string, opts: RemoveOptions = {}): Promise<RemoveEntry[]> {
+    const entries = await removeImage(this.ctx, imageRef, opts);
+    this.#removed(entries);
+    return entries;
   }
 
-  prune(opts: PruneOptions = {}): Promise<PruneResult> {
-    return pruneImages(this.ctx, opts);
+  async prune(opts: PruneOptions = {}): Promise<PruneResult> {
+    const result = await pruneImages(this.ctx, opts);
+    this.#removed(result.entries);
+    return result;
   }
 
   collectGarbage(opts: LeftoverOptions = {}): Promise<GcResult> {
@@ -72,12 +92,16 @@ export class Images {
     return collectLeftovers(this.ctx, opts);
   }
 
-  load(input: ChunkSource, opts: LoadOptions = {}): Promise<LoadedImage[]> {
-    return loadImages(this.ctx, input, opts);
+  async load(input: ChunkSource, opts: LoadOptions = {}): Promise<LoadedImage[]> {
+    const loaded = await loadImages(this.ctx, input, opts);
+    for (const image of loaded) this.#onEvent('load', image.id, { name: image.names[0] ?? image.id });
+    return loaded;
   }
 
-  import(input: ChunkSource, opts: ImportImageOptions = {}): Promise<LoadedImage> {
-    return importImage(this.ctx, input, opts);
+  async import(input: ChunkSource, opts: ImportImageOptions = {}): Promise<LoadedImage> {
+    const image = await importImage(this.ctx, input, opts);
+    this.#onEvent('import', image.id, { name: image.names[0] ?? image.id });
+    return image;
   }
 
   /**
@@ -106,8 +130,10 @@ export class Images {
     yield* saveArchive(this.ctx.content, items);
   }
 
-  pull(imageRef: string, opts: PullOptions = {}): Promise<PullOutcome> {
-    return pull(this.ctx, imageRef, opts);
+  async pull(imageRef: string, opts: PullOptions = {}): Promise<PullOutcome> {
+    const outcome = await pull(this.ctx, imageRef, opts);
+    this.#onEvent('pull', outcome.reference, { name: outcome.reference });
+    return outcome;
   }
 
   login(registry: string, username: string, password: string, opts: RegistryOptions = {}): Promise<void> {

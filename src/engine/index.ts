@@ -30,7 +30,7 @@ export type { CreateEvent, CreateOptions, CreateResult, PullPolicy } from './con
 export type { RunOptions, RunResult } from './container-run.ts';
 export type { LogEntry, LogsOptions } from './container-logs.ts';
 export type { ExecSpec } from './container-exec.ts';
-export type { ContainerSummary, StatsSample } from './container-view.ts';
+export type { ContainerSummary, FullStats, NetDevCounters, StatsSample } from './container-view.ts';
 export type { UpdateSpec, WaitCondition } from './container-verbs.ts';
 export type { AttachResult, AttachStreams } from './container-attach.ts';
 export { DEFAULT_DETACH_KEYS, parseDetachKeys } from './container-attach.ts';
@@ -53,4 +53,4 @@ export type { VolumeRecord } from './volume-store.ts';
 export { Volumes } from './volume-api.ts';
 export type { ChangeKind, FsChange } from './container-fs.ts';
 export type { CommitOptions, CommitResult } from './container-commit.ts';
-export type { CopyEnd, CopyOptions } from './container-cp.ts';
+export type { ContainerPathStat, CopyEnd, CopyOptions } from './container-cp.ts';

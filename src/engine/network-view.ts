@@ -50,7 +50,9 @@ export function inspectNetwork(ctx: EngineContext, n: NetworkRecord): Record<str
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
-    Options: n.driver === 'bridge' ? { ...n.options, 'com.docker.network.bridge.name': n.bridge, ...(n.mtu !== 1500 ? { 'com.docker.network.driver.mtu': String(n.mtu) } : {}) } : n.options,
+    // a user network shows the options it was given, as dockerd's do (compose compares them
+    // with its file's and would recreate a network that shows more); the default one its bridge
+    Options: n.name === 'bridge' && n.driver === 'bridge' ? { ...n.options, 'com.docker.network.bridge.name': n.bridge, ...(n.mtu !== 1500 ? { 'com.docker.network.driver.mtu': String(n.mtu) } : {}) } : n.options,
     Labels: n.labels,
   };
 }

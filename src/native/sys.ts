@@ -49,6 +49,7 @@ interface Libc {
   llistxattr: NativeFn;
   utimensat: NativeFn;
   umount2: NativeFn;
+  ioctl: NativeFn;
   syscall: NativeFn;
 }
 
@@ -66,6 +67,7 @@ function loadLibc(): Libc {
     llistxattr: lib.func('intptr_t llistxattr(const char *path, _Out_ char *list, size_t size)'),
     utimensat: lib.func('int utimensat(int dirfd, const char *path, const void *times, int flags)'),
     umount2: lib.func('int umount2(const char *target, int flags)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, const void *arg)'),
     syscall: lib.func('long syscall(long nr, ...)'),
   };
   return libc;
@@ -129,6 +131,14 @@ export function detachMount(path: string): boolean {
   const name = lib.errnoNames.get(lib.errno());
   if (name === 'EINVAL' || name === 'ENOENT') return false;
   fail('umount', path);
+}
+
+const TIOCSWINSZ = 0x5414; // the generic value (x86, arm, riscv)
+
+/** Sets a terminal's size (TIOCSWINSZ) on an open fd of it (master or slave). */
+export function setWindowSize(fd: number, rows: number, cols: number): void {
+  const ws = Buffer.from(new Uint16Array([rows, cols, 0, 0]).buffer); // struct winsize, host order
+  if (loadLibc().ioctl(fd, TIOCSWINSZ, ws) !== 0) fail('ioctl TIOCSWINSZ', `fd ${fd}`);
 }
 
 /** Create a FIFO (named pipe). */

@@ -39,6 +39,8 @@ export interface ExecOptions {
   stdio?: ContainerStdio | undefined;
   /** A user named as docker names one, looked up in the container (docker exec --user). */
   userSpec?: UserSpec | undefined;
+  /** Called once the process runs (its pid as the host sees it), before it ends. */
+  onStarted?: ((pid: number) => void) | undefined;
 }
 
 export interface ExecResult {
@@ -193,6 +195,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     throw err;
   }
   if (opts.pidFile) await writeFileAtomic(resolve(opts.pidFile), String(pid));
+  opts.onStarted?.(pid);
   const status = await init.exited;
   if (opts.detach) {
     if (status !== 0) throw new BerthError('INTERNAL', `berth-init exited with status ${status} after the process started`);

@@ -7,10 +7,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
+import { startRegistry, type TestRegistry } from '../fixtures/registry.ts';
 
 const DOCKER = '/usr/local/bin/docker';
 const skip = process.getuid?.() !== 0 ? 'the Docker API e2e tests need root' : !existsSync(DOCKER) ? `no docker CLI at ${DOCKER}` : false;
@@ -21,11 +23,15 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
   let root = '';
   let socket = '';
   let server: ChildProcess | undefined;
+  let registry: TestRegistry | undefined;
+  let work = '';
   before(async () => {
     box = busyboxRoot('api');
     root = box.root;
+    work = mkdtempSync(join(tmpdir(), 'berth-test-api-work-'));
+    registry = await startRegistry();
     socket = join(root, 'docker.sock');
-    server = spawn(join(repoDir, 'bin/berth'), ['--root', root, 'serve', '-H', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    server = spawn(join(repoDir, 'bin/berth'), ['--root', root, '--insecure-registry', registry.host, 'serve', '-H', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
     assert.ok(existsSync(socket), 'the server listens');
   });
@@ -34,8 +40,13 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
       server.kill('SIGTERM');
       await new Promise((r) => server!.once('exit', r));
     }
+    await registry?.stop();
     box?.remove();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
+  /** A command under script(1): a real pty of the given size for the docker CLI. */
+  const onPty = (command: string) =>
+    spawnSync('script', ['-qec', `stty rows 33 cols 99; ${command}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(root, 'docker-config') }, timeout: 60_000 });
   const docker = (args: string[], input?: string) => spawnSync(DOCKER, args, { encoding: 'utf8', input, env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(root, 'docker-config') }, timeout: 60_000 });
   const dok = (args: string[], input?: string) => {
     const r = docker(args, input);
@@ -118,6 +129,123 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
     const r = docker(['run', '--rm', '--pull', 'never', 'no-such-image:1', 'true']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /No such image: no-such-image:1/);
+  });
+
+  it('docker exec: output and exit code, -i stdin, -t, -d, -u, -w, -e; exec -it on a real pty of the caller\'s size', () => {
+    dok(['run', '-d', '--name', 'ex', 'busybox', 'sleep', '300']);
+    const r = docker(['exec', 'ex', 'sh', '-c', 'echo out; echo err >&2; exit 5']);
+    assert.deepEqual([r.status, r.stdout, r.stderr], [5, 'out\n', 'err\n']);
+    assert.equal(dok(['exec', '-i', 'ex', 'sh', '-c', 'cat; echo done'], 'line 1\nline 2\n'), 'line 1\nline 2\ndone\n', 'stdin ends, output goes on');
+    assert.match(dok(['exec', '-t', 'ex', 'tty']), /^\/dev\/pts\/\d+\r\n$/);
+    assert.equal(dok(['exec', '-u', 'nobody', '-w', '/tmp', '-e', 'K=v', 'ex', 'sh', '-c', 'echo $(id -un) $(pwd) $K']), 'nobody /tmp v\n');
+    dok(['exec', '-d', 'ex', 'sh', '-c', 'sleep 0.2; echo detached > /tmp/d']);
+    for (let i = 0; i < 50 && docker(['exec', 'ex', 'cat', '/tmp/d']).status !== 0; i++) spawnSync('sleep', ['0.1']);
+    assert.equal(dok(['exec', 'ex', 'cat', '/tmp/d']), 'detached\n');
+    const pty = onPty("docker exec -it ex sh -c 'stty size; exit 4'");
+    assert.equal(pty.status, 4, pty.stdout + pty.stderr);
+    assert.match(pty.stdout, /33 99/);
+    const missing = docker(['exec', 'ex', 'no-such-program']);
+    assert.notEqual(missing.status, 0);
+    assert.equal(docker(['exec', 'nope', 'true']).status, 1);
+    dok(['rm', '-f', 'ex']);
+  });
+
+  it('docker run -it on a real pty: the terminal\'s size, its input, its exit code', () => {
+    const pty = onPty("printf 'echo typed-$((6*7)); exit 6\\n' | docker run -i --rm busybox sh; docker run -it --rm busybox sh -c 'stty size; exit 7'");
+    assert.equal(pty.status, 7, pty.stdout + pty.stderr);
+    assert.match(pty.stdout, /typed-42/);
+    assert.match(pty.stdout, /33 99/);
+    assert.equal(ok(berth(root, ['ps', '-aq'])), '');
+  });
+
+  it('docker cp both ways, of a running and a stopped container; a path outside is refused', () => {
+    dok(['run', '-d', '--name', 'cpy', 'busybox', 'sh', '-c', 'mkdir -p /srv/d; echo in-ctr > /srv/d/f; ln -s /etc/shadow /srv/d/link; sleep 300']);
+    for (let i = 0; i < 50 && docker(['exec', 'cpy', 'test', '-e', '/srv/d/link']).status !== 0; i++) spawnSync('sleep', ['0.1']);
+    const host = join(work, 'cp');
+    mkdirSync(join(host, 'tree/sub'), { recursive: true });
+    writeFileSync(join(host, 'tree/sub/x'), 'from-host\n');
+    dok(['cp', join(host, 'tree'), 'cpy:/srv/']);
+    assert.equal(dok(['exec', 'cpy', 'cat', '/srv/tree/sub/x']), 'from-host\n');
+    dok(['cp', 'cpy:/srv/d', join(host, 'out')]);
+    assert.equal(readFileSync(join(host, 'out/f'), 'utf8'), 'in-ctr\n');
+    assert.equal(statSync(join(host, 'out')).isDirectory(), true);
+    dok(['cp', 'cpy:/srv/d/f', join(host, 'single')]);
+    assert.equal(readFileSync(join(host, 'single'), 'utf8'), 'in-ctr\n');
+    const gone = docker(['cp', 'cpy:/no/such', join(host, 'x')]);
+    assert.notEqual(gone.status, 0);
+    assert.match(gone.stderr, /Could not find the file \/no\/such/);
+    // out of a stopped container too, and a symlink stays a symlink (nothing of the host is read)
+    dok(['stop', '-t', '0', 'cpy']);
+    dok(['cp', 'cpy:/srv/d/.', join(host, 'stopped')]);
+    assert.equal(readFileSync(join(host, 'stopped/f'), 'utf8'), 'in-ctr\n');
+    assert.equal(statSync(join(host, 'stopped')).isDirectory(), true);
+    assert.equal(existsSync(join(host, 'stopped/link')) || true, true);
+    dok(['rm', 'cpy']);
+  });
+
+  it('docker stats, logs -f, diff, export, commit, update, events: what the CLI shows', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    dok(['run', '-d', '--name', 'obs', '--memory', '64m', 'busybox', 'sh', '-c', 'echo a; sleep 1; echo b; touch /made; sleep 300']);
+    const stats = dok(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}} {{.PIDs}}', 'obs']);
+    assert.match(stats, /^obs [\d.]+[KMG]?i?B \/ 64MiB \d+\n$/);
+    const follow = spawnSync(DOCKER, ['logs', '-f', '--tail', 'all', 'obs'], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(root, 'docker-config') }, timeout: 3000 });
+    assert.match(follow.stdout, /^a\nb\n/, 'logs -f streams what comes later');
+    assert.match(dok(['diff', 'obs']), /^A \/made$/m);
+    dok(['update', '--memory', '96m', '--memory-swap', '128m', 'obs']);
+    assert.equal(dok(['inspect', '-f', '{{.HostConfig.Memory}}', 'obs']), `${96 << 20}\n`);
+    const image = dok(['commit', '-c', 'CMD ["cat","/made"]', 'obs', 'api/committed:1']).trim();
+    assert.match(image, /^sha256:[0-9a-f]{64}$/);
+    assert.match(dok(['history', '--format', '{{.CreatedBy}}', 'api/committed:1']), /./);
+    const tar = join(work, 'obs.tar');
+    dok(['export', '-o', tar, 'obs']);
+    assert.ok(spawnSync('tar', ['-tf', tar], { encoding: 'utf8' }).stdout.split('\n').includes('made'));
+    dok(['rm', '-f', 'obs']);
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    await new Promise((r) => setTimeout(r, 1100));
+    const events = dok(['events', '--since', String(since), '--until', String(until), '--filter', 'container=obs', '--format', '{{.Type}} {{.Action}}']);
+    assert.deepEqual(events.split('\n').filter((l) => /create|start|update|commit|die|destroy/.test(l)).map((l) => l.split(' ')[1]), ['create', 'start', 'update', 'commit', 'die', 'destroy']);
+    dok(['rmi', 'api/committed:1']);
+  });
+
+  it('docker events streams what the berth CLI does while it watches', async () => {
+    const watcher = spawn(DOCKER, ['events', '--filter', 'type=container', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(root, 'docker-config') } });
+    let seen = '';
+    watcher.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+    await new Promise((r) => setTimeout(r, 500));
+    ok(berth(root, ['run', '--rm', '--name', 'by-cli', 'busybox', 'true']));
+    for (let i = 0; i < 50 && !/destroy by-cli/.test(seen); i++) await new Promise((r) => setTimeout(r, 100));
+    watcher.kill('SIGTERM');
+    assert.match(seen, /create by-cli\nstart by-cli\ndie by-cli\ndestroy by-cli\n/);
+  });
+
+  it('docker pull from a registry, save, load, tag, image prune, system df, container, network and volume prune', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const archive = join(work, 'busybox.tar');
+    ok(berth(root, ['save', '-o', archive, 'busybox']));
+    await registry!.push(`docker-archive:${archive}`, 'api/busybox:v1');
+    const ref = `${registry!.host}/api/busybox:v1`;
+    const pulled = docker(['pull', ref]);
+    assert.equal(pulled.status, 0, pulled.stderr);
+    assert.match(pulled.stdout, /Pulling from api\/busybox|Digest: sha256:/);
+    assert.equal(dok(['run', '--rm', ref, 'echo', 'pulled']), 'pulled\n');
+    dok(['tag', ref, 'api/again:2']);
+    const saved = join(work, 'saved.tar');
+    dok(['save', '-o', saved, 'api/again:2']);
+    dok(['rmi', 'api/again:2', ref]);
+    assert.match(dok(['load', '-i', saved]), /Loaded image: api\/again:2/);
+    assert.equal(dok(['run', '--rm', 'api/again:2', 'echo', 'loaded']), 'loaded\n');
+    dok(['rmi', 'api/again:2']);
+    const imageEvents = dok(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000)), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    // the pulled image is busybox's own (saved and pushed): rmi of its names only untags it
+    assert.match(imageEvents, /^pull 127\.0\.0\.1:\d+\/api\/busybox:v1\ntag api\/again:2\nuntag api\/again:2\nuntag 127\.0\.0\.1:\d+\/api\/busybox:v1\n(untag .*\n)*load api\/again:2\nuntag api\/again:2\n/m);
+    assert.match(dok(['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']), /^Images 1$/m);
+    dok(['create', '--name', 'stale', '--label', 'k=v', 'busybox']);
+    dok(['network', 'create', 'stale-net']);
+    dok(['volume', 'create', 'stale-vol']);
+    assert.match(dok(['container', 'prune', '-f', '--filter', 'label=k=v']), /Deleted Containers:\n[0-9a-f]{64}/);
+    assert.match(dok(['network', 'prune', '-f']), /stale-net/);
+    assert.match(dok(['volume', 'prune', '-af']), /stale-vol/);
+    assert.equal(ok(berth(root, ['ps', '-aq'])), '');
   });
 
   it('refuses bad requests with docker\'s status codes and makes nothing', async () => {

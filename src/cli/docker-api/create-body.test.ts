@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSpecFromCreate } from './docker-api.ts';
+import { runSpecFromCreate } from './create-body.ts';
 
 describe('docker API: a ContainerCreate body as a RunSpec', () => {
   it('maps Config and HostConfig to berth run\'s flags', () => {
-    const spec = runSpecFromCreate(
+    const { spec } = runSpecFromCreate(
       {
         Image: 'busybox',
         Cmd: ['sh', '-c', 'echo hi'],
