@@ -7,9 +7,12 @@
 //   2. idle memory per running container: RSS and PSS of the process that watches the container
 //      (berth's monitor, podman's conmon, docker's containerd-shim-runc-v2);
 //   3. N containers (default 50) started concurrently with `run -d … sleep 1000`, then removed
-//      with one `rm -f` of all N.
+//      with one `rm -f` of all N;
+//   4. the Docker Engine API (issue 15): the same docker client against `berth serve`, dockerd
+//      and `podman system service`: 1. and 3. again through each, and each server's RSS with
+//      N containers running.
 //
-//   node_modules/node/bin/node bench/engine.mjs [--runs N] [--count N] [--bulk-runs N] [--no-docker]
+//   node_modules/node/bin/node bench/engine.mjs [--runs N] [--count N] [--bulk-runs N] [--no-docker] [--no-api]
 //
 // As root. N (rounds of 1.) defaults to 20. Docker: a private dockerd with a private containerd,
 // both started here and stopped at the end; when they cannot run, the bench says why and goes on
@@ -37,7 +40,7 @@ const LIBPOD_LOCK = '/dev/shm/libpod_lock';
 const PODMAN_BLOB_CACHE = '/var/lib/containers/cache';
 
 function parseArgs(argv) {
-  const opts = { runs: 20, count: 50, bulkRuns: 3, docker: true };
+  const opts = { runs: 20, count: 50, bulkRuns: 3, docker: true, api: true };
   const int = (name, v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} wants a positive integer`);
@@ -51,8 +54,9 @@ function parseArgs(argv) {
     else if (flag === '--count') opts.count = int(flag, value());
     else if (flag === '--bulk-runs') opts.bulkRuns = int(flag, value());
     else if (flag === '--no-docker') opts.docker = false;
+    else if (flag === '--no-api') opts.api = false;
     else if (flag === '-h' || flag === '--help') {
-      console.log('usage: node bench/engine.mjs [--runs N (20)] [--count N (50)] [--bulk-runs N (3)] [--no-docker]');
+      console.log('usage: node bench/engine.mjs [--runs N (20)] [--count N (50)] [--bulk-runs N (3)] [--no-docker] [--no-api]');
       process.exit(0);
     } else throw new Error(`unknown argument: ${a}`);
   }
@@ -285,9 +289,9 @@ function berthCgroups(parent) {
 }
 
 /** A daemon in its own process group (a ^C at the terminal reaches the bench, which stops it in order). */
-function startDaemon(cmd, args, logPath) {
+function startDaemon(cmd, args, logPath, env) {
   const fd = openSync(logPath, 'a');
-  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: true });
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: true, ...(env ? { env } : {}) });
   closeSync(fd);
   const d = { cmd, child, pid: child.pid, exited: false, status: undefined };
   child.on('exit', (code, signal) => {
@@ -653,6 +657,110 @@ async function main() {
       const r = bm.berth.total / bm.podman.total;
       console.log(`  goal: berth total <= 0.5 x podman: ${fmt(bm.berth.total, 0)} vs ${fmt(bm.podman.total, 0)} ms = ${r.toFixed(2)}x -> ${r <= 0.5 ? 'MET' : 'NOT MET'}` +
         ` (start ${ratio(bm.berth.start, bm.podman.start)}x, rm ${ratio(bm.berth.rm, bm.podman.rm)}x)`);
+    }
+
+    // ---- 4. the Docker Engine API: one docker client against berth serve, dockerd, podman's service
+    if (!opts.api) console.log('\n4. the Docker API: left out (--no-api)');
+    else if (!dockerClient) console.log('\n4. the Docker API: NOT MEASURED: no docker client (/usr/bin/docker from docker.io)');
+    else {
+      const apiDir = join(base, 'api');
+      mkdirSync(apiDir);
+      const apiEnv = docker?.env ?? (() => {
+        const env = { ...process.env, DOCKER_CONFIG: join(base, 'docker-config') };
+        delete env.DOCKER_HOST;
+        delete env.DOCKER_CONTEXT;
+        return env;
+      })();
+      const servers = [];
+      const berthSock = join(apiDir, 'berth.sock');
+      const serve = startDaemon(BERTH, ['--root', berthRoot, 'serve', '-H', `unix://${berthSock}`], join(apiDir, 'berth-serve.log'));
+      daemons.push(serve);
+      servers.push({ key: 'berthApi', name: 'berth serve', sock: berthSock, daemon: serve, runExtra: [] });
+      if (docker) servers.push({ key: 'dockerApi', name: 'dockerd', sock: docker.cmd[2].slice('unix://'.length), daemon: docker.dockerd, runExtra: [] });
+      if (hasPodman) {
+        const podSock = join(apiDir, 'podman.sock');
+        const service = startDaemon(podmanCmd[0], [...podmanCmd.slice(1), 'system', 'service', '-t', '0', `unix://${podSock}`], join(apiDir, 'podman-service.log'), podmanEnv);
+        daemons.push(service);
+        servers.push({ key: 'podmanApi', name: 'podman system service', sock: podSock, daemon: service, runExtra: ['--cgroup-parent', PODMAN_CGROUP, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'] });
+      }
+      const apiEngines = [];
+      for (const sv of servers) {
+        const cmd = [dockerClient, '-H', `unix://${sv.sock}`];
+        let up = false;
+        for (let i = 0; i < 300 && !sv.daemon.exited && !up; i++) {
+          up = quiet(cmd[0], [...cmd.slice(1), 'version', '--format', '{{.Server.APIVersion}}'], { env: apiEnv }).status === 0;
+          if (!up) await sleep(100);
+        }
+        if (!up) {
+          console.log(`  NOTE: ${sv.name} did not answer: left out`);
+          continue;
+        }
+        apiEngines.push({ key: sv.key, name: `docker -> ${sv.name}`, server: sv, cmd, run: [...cmd, 'run', '--pull', 'never', '--network', 'none', ...sv.runExtra], rm: [...cmd, 'rm', '-f'], env: apiEnv });
+      }
+      console.log(`\n4. the Docker API: client ${dockerClient} (${quiet(dockerClient, ['--version']).stdout?.trim()}) against ${apiEngines.map((e) => e.server.name).join(', ')}; every run --network none`);
+      console.log(`4a. \`docker run --rm busybox true\`: ${opts.runs} rounds, interleaved, order rotated, 1 warm-up round dropped`);
+      const apiSamples = Object.fromEntries(apiEngines.map((e) => [e.key, []]));
+      for (let i = 0; i <= opts.runs; i++) {
+        for (let j = 0; j < apiEngines.length; j++) {
+          const e = apiEngines[(i + j) % apiEngines.length];
+          const ms = timed(e.key, `${e.name} run`, e.run[0], [...e.run.slice(1), '--rm', IMAGE, 'true'], e.env);
+          if (i > 0) apiSamples[e.key].push(ms);
+          await tick();
+          checkInterrupt();
+        }
+      }
+      const am = Object.fromEntries(apiEngines.map((e) => [e.key, median(apiSamples[e.key])]));
+      table(
+        ['server', 'median ms', 'p90 ms', 'x dockerd', 'x podman service'],
+        apiEngines.map((e) => [e.name, fmt(am[e.key]), fmt(p90(apiSamples[e.key])), ratio(am[e.key], am.dockerApi), ratio(am[e.key], am.podmanApi)]),
+      );
+      if (am.dockerApi) console.log(`  goal: through berth serve <= 0.5 x dockerd: ${fmt(am.berthApi)} vs ${fmt(am.dockerApi)} ms = ${ratio(am.berthApi, am.dockerApi)}x -> ${am.berthApi / am.dockerApi <= 0.5 ? 'MET' : 'NOT MET'}`);
+      for (const e of apiEngines) {
+        const left = listAll(e);
+        if (left.length) console.log(`  WARNING: ${e.name} kept ${left.length} container(s) after run --rm`);
+      }
+
+      console.log(`4b. ${N} \`docker run -d busybox sleep 1000\` at once (${N} docker processes), the server's RSS with them running, then one \`docker rm -f\` of all; ${opts.bulkRuns} round(s)`);
+      const apiBulk = Object.fromEntries(apiEngines.map((e) => [e.key, { start: [], rm: [], total: [], rss: [] }]));
+      for (let round = 0; round < opts.bulkRuns; round++) {
+        for (let j = 0; j < apiEngines.length; j++) {
+          const e = apiEngines[(round + j) % apiEngines.length];
+          const names = Array.from({ length: N }, (_, i) => `${TAG}-api-${i}`);
+          const started = await concurrently(names.map((n) => [e.run[0], [...e.run.slice(1), '-d', '--name', n, IMAGE, 'sleep', '1000'], e.env]));
+          const bad = started.results.map((r, i) => ({ ...r, name: names[i] })).filter((r) => r.status !== 0);
+          if (e.key === 'berthApi') for (const r of started.results) if (/^[0-9a-f]{64}$/.test(r.out.trim())) berthIds.add(r.out.trim());
+          const running = must(e.cmd[0], [...e.cmd.slice(1), 'ps', '-q'], { env: e.env }).split('\n').filter(Boolean).length;
+          apiBulk[e.key].rss.push(memOf(e.server.daemon.pid).rss);
+          const t0 = performance.now();
+          const rm = spawnSync(e.rm[0], [...e.rm.slice(1), ...names], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], env: e.env });
+          const rmMs = performance.now() - t0;
+          const left = listAll(e);
+          if (bad.length) fail(`${e.name}: ${bad.length} of ${N} concurrent run -d failed, e.g. ${bad[0].name}: exit ${bad[0].status}: ${bad[0].err.trim().split('\n').slice(-3).join(' / ')}`);
+          if (running !== N) fail(`${e.name}: ${running} containers running after ${N} run -d, expected ${N}`);
+          if (rm.status !== 0) fail(`${e.name} rm -f of ${N}: exit ${rm.status ?? rm.signal}: ${(rm.stderr || '').trim().split('\n').slice(-3).join(' / ')}`);
+          if (left.length) fail(`${e.name}: ${left.length} container(s) left after rm -f of all ${N}`);
+          apiBulk[e.key].start.push(started.ms);
+          apiBulk[e.key].rm.push(rmMs);
+          apiBulk[e.key].total.push(started.ms + rmMs);
+          await tick();
+          checkInterrupt();
+        }
+      }
+      const ab = Object.fromEntries(apiEngines.map((e) => [e.key, { start: median(apiBulk[e.key].start), rm: median(apiBulk[e.key].rm), total: median(apiBulk[e.key].total), rss: median(apiBulk[e.key].rss) }]));
+      table(
+        ['server', `start ${N} ms`, `rm -f ${N} ms`, 'total ms', 'total x dockerd', `server RSS kB (${N} running)`],
+        apiEngines.map((e) => [e.name, fmt(ab[e.key].start, 0), fmt(ab[e.key].rm, 0), fmt(ab[e.key].total, 0), ratio(ab[e.key].total, ab.dockerApi?.total), fmt(ab[e.key].rss, 0)]),
+      );
+      if (docker) {
+        try {
+          console.log(`  (dockerd's containerd: RSS ${memOf(docker.containerd.pid).rss} kB besides; berth and podman have a small monitor per container instead, see 2.)`);
+        } catch {}
+      }
+      if (ab.dockerApi) {
+        const r = ab.berthApi.start / ab.dockerApi.start;
+        console.log(`  goal: ${N} concurrent docker run -d through berth serve <= 0.5 x dockerd: ${fmt(ab.berthApi.start, 0)} vs ${fmt(ab.dockerApi.start, 0)} ms = ${r.toFixed(2)}x -> ${r <= 0.5 ? 'MET' : 'NOT MET'}`);
+        console.log(`  server RSS with ${N} running: berth serve ${fmt(ab.berthApi.rss, 0)} kB vs dockerd ${fmt(ab.dockerApi.rss, 0)} kB (${ratio(ab.berthApi.rss, ab.dockerApi.rss)}x)`);
+      }
     }
   } finally {
     // containers first (the engines remove their own), then the daemons, mounts, dirs, cgroups

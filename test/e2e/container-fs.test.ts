@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { berth, busyboxRoot, containerDirs, ok } from '../fixtures/berth-cli.ts';
@@ -78,9 +78,16 @@ describe('berth diff, export, commit', { skip }, () => {
     assert.equal(ok(berth(root, ['run', '--rm', 'fs/exported:1', 'cat', '/added', '/dir/sub/f'])), 'added\ndeep\n');
     assert.match(ok(berth(root, ['run', '--rm', 'fs/exported:1', 'tail', '-n', '1', '/etc/passwd'])), /^changed$/m);
     assert.notEqual(berth(root, ['run', '--rm', 'fs/exported:1', 'ls', '/bin/ls']).status, 0);
-    // to stdout, the same bytes
+    // to stdout, the same bytes, also when the reader is slow (berth exits only once a full
+    // pipe took all of it)
     const piped = execFileSync(join(import.meta.dirname, '../../bin/berth'), ['--root', root, 'container', 'export', 'fs-export'], { maxBuffer: 1 << 28 });
+    if (piped.length !== readFileSync(tar).length) {
+      writeFileSync(join(work, 'piped.tar'), piped);
+      assert.deepEqual(tarList(join(work, 'piped.tar')), tarList(tar), 'the same entries');
+    }
     assert.equal(piped.length, readFileSync(tar).length);
+    const slow = execFileSync('sh', ['-c', `"$0" --root "$1" export fs-export | (sleep 1; cat) | wc -c`, join(import.meta.dirname, '../../bin/berth'), root], { encoding: 'utf8' });
+    assert.equal(Number(slow.trim()), readFileSync(tar).length);
     ok(berth(root, ['rm', '-f', 'fs-export']));
     ok(berth(root, ['rmi', id]));
   });

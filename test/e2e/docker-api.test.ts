@@ -277,4 +277,68 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
     assert.equal(ok(berth(root, ['inspect', '-f', '{{.State.Status}}', 'stays'])), 'running\n');
     ok(berth(root, ['rm', '-f', 'stays']));
   });
+
+  it('listens on 127.0.0.1 TCP, on TLS with client certificates, and on a socket systemd passes (fd://)', async () => {
+    const port = 20000 + (process.pid % 20000);
+    const bin = join(repoDir, 'bin/berth');
+    const waitFor = async (args: string[], env: Record<string, string> = {}) => {
+      for (let i = 0; i < 100; i++) {
+        const r = spawnSync(DOCKER, args, { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config'), ...env }, timeout: 20_000 });
+        if (r.status === 0) return r.stdout;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.fail(`docker ${args.join(' ')} never answered`);
+    };
+    const stop = async (child: ChildProcess) => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    };
+    // plain TCP: loopback only
+    const refused = berth(root, ['serve', '-H', `tcp://0.0.0.0:${port}`]);
+    assert.equal(refused.status, 125, 'a usage error, as docker\'s');
+    assert.match(refused.stderr, /non-loopback address needs --tlsverify/);
+    const tcp = spawn(bin, ['--root', root, 'serve', '-H', `tcp://127.0.0.1:${port}`], { stdio: 'ignore' });
+    try {
+      assert.match(await waitFor(['-H', `tcp://127.0.0.1:${port}`, 'version', '--format', '{{.Server.APIVersion}}']), /^1\.47$/m);
+    } finally {
+      await stop(tcp);
+    }
+    // TLS: a CA, a server certificate for 127.0.0.1 and a client one; a client without one is refused
+    const pki = join(work, 'pki');
+    mkdirSync(pki);
+    const sh = (script: string) => {
+      const r = spawnSync('sh', ['-c', script], { cwd: pki, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 1 -subj /CN=berth-test-ca 2>/dev/null');
+    sh('openssl req -newkey rsa:2048 -nodes -keyout key.pem -out server.csr -subj /CN=127.0.0.1 2>/dev/null && printf "subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n" > ext && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 1 -extfile ext 2>/dev/null');
+    mkdirSync(join(pki, 'client'));
+    sh('openssl req -newkey rsa:2048 -nodes -keyout client/key.pem -out client.csr -subj /CN=client 2>/dev/null && printf "extendedKeyUsage=clientAuth\\n" > cext && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out client/cert.pem -days 1 -extfile cext 2>/dev/null && cp ca.pem client/ca.pem');
+    const tls = spawn(bin, ['--root', root, 'serve', '-H', `tcp://127.0.0.1:${port + 1}`, '--tlsverify', '--tlscacert', join(pki, 'ca.pem'), '--tlscert', join(pki, 'cert.pem'), '--tlskey', join(pki, 'key.pem')], { stdio: 'ignore' });
+    try {
+      const out = await waitFor(['-H', `tcp://127.0.0.1:${port + 1}`, '--tlsverify', 'run', '--rm', 'busybox', 'echo', 'over-tls'], { DOCKER_CERT_PATH: join(pki, 'client') });
+      assert.equal(out, 'over-tls\n');
+      const anonymous = spawnSync(DOCKER, ['-H', `tcp://127.0.0.1:${port + 1}`, '--tls', 'version'], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config'), DOCKER_CERT_PATH: join(pki, 'nope') }, timeout: 20_000 });
+      assert.notEqual(anonymous.status, 0, 'a client without a certificate gets nothing');
+    } finally {
+      await stop(tls);
+    }
+    // socket activation: a listening socket in fd 3, LISTEN_FDS=1 and LISTEN_PID of the server
+    const activated = join(work, 'activated.sock');
+    const python = `import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(16)
+os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))
+os.execv(sys.argv[2], sys.argv[2:])`;
+    const fd = spawn('python3', ['-c', python, activated, bin, '--root', root, 'serve', '-H', 'fd://'], { stdio: 'ignore' });
+    try {
+      assert.equal(await waitFor(['-H', `unix://${activated}`, 'run', '--rm', 'busybox', 'echo', 'activated']), 'activated\n');
+    } finally {
+      await stop(fd);
+    }
+    const noFds = berth(root, ['serve', '-H', 'fd://']);
+    assert.equal(noFds.status, 1);
+    assert.match(noFds.stderr, /no socket was passed/);
+  });
 });
+

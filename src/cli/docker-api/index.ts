@@ -8,7 +8,8 @@
  *   exec.ts      exec instances                       images.ts       images
  *   networks-volumes.ts                               events.ts       /events
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { arch, release } from 'node:os';
 import { containerPaths, diskUsage, dirSize, systemInfo, type Engine } from '../../engine/index.ts';
@@ -28,6 +29,8 @@ export interface DockerApiOptions {
   engine: Engine;
   /** ServerVersion in /version and /info. */
   version: string;
+  /** HTTPS with client certificates (dockerd's --tlsverify): PEM texts. */
+  tls?: { cert: Buffer; key: Buffer; ca: Buffer };
 }
 
 const VERSION_RE = /^\/v(\d+)\.(\d+)(\/.*)$/;
@@ -125,7 +128,7 @@ export function createDockerApi(opts: DockerApiOptions): Server {
     throw new HttpError(503, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
   });
 
-  const server = createServer((req, res) => {
+  const handle: RequestListener = (req, res) => {
     void (async () => {
       const at = pathOf(req.url ?? '/');
       if ('error' in at) return sendError(res, 400, at.error);
@@ -150,7 +153,10 @@ export function createDockerApi(opts: DockerApiOptions): Server {
       if ('status' in found) return sendError(res, found.status, found.message);
       await found.handler(req, res, found.params, at.url.searchParams);
     })().catch((err: unknown) => sendError(res, statusOf(err), err instanceof Error ? err.message : String(err)));
-  });
+  };
+  // a client must show a certificate the CA signed, as with dockerd --tlsverify; half-open as
+  // http's own server is: a client's end of stdin (close_notify) must not end its output
+  const server: Server = opts.tls ? createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true }, handle) : createServer(handle);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void (async () => {
       const at = pathOf(req.url ?? '/');
