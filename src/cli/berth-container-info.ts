@@ -1,6 +1,7 @@
 /**
  * `berth inspect` (containers and images), `container inspect`, `top`, `stats`.
  */
+import { availableParallelism } from 'node:os';
 import { BerthError } from '../common/index.ts';
 import type { StatsSample } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
@@ -129,7 +130,7 @@ export const statsCommand: BerthCommand = {
     const refs = args.positionals.length ? args.positionals : containers.list({ all: boolFlag(args, 'all') }).map((s) => s.Id);
     const noStream = boolFlag(args, 'no-stream');
     const format = stringFlag(args, 'format');
-    const cpus = (await import('node:os')).availableParallelism();
+    const cpus = availableParallelism();
     const sample = async () => {
       const out = new Map<string, StatsSample>();
       for (const ref of refs) {

@@ -2,6 +2,7 @@
  * `berth save`, `berth load`, `berth import` (and their `image …` forms).
  */
 import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BerthError } from '../common/index.ts';
@@ -46,7 +47,6 @@ function inputStream(env: CommandEnv, path: string | undefined, what: string): N
 
 async function checkReadable(path: string | undefined): Promise<void> {
   if (!path || path === '-') return;
-  const { access } = await import('node:fs/promises');
   await access(path).catch((err: unknown) => {
     throw new BerthError('NOT_FOUND', `cannot open ${JSON.stringify(path)}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`, { cause: err });
   });

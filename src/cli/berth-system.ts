@@ -1,6 +1,8 @@
 /**
  * `berth info`, `version`, `events`, `system df|check|prune|boot`.
  */
+import { release } from 'node:os';
+import { API_VERSION, MIN_API_VERSION } from './docker-api/http.ts';
 import { BerthError } from '../common/index.ts';
 import { bootSystem, checkSystem, diskUsage, systemInfo } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
@@ -64,7 +66,7 @@ export const versionCommand: BerthCommand = {
   async run(args, env) {
     const v = {
       Client: { Version: VERSION, ApiVersion: '1.43', GoVersion: `node ${process.version}`, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch },
-      Server: { Version: VERSION, ApiVersion: '1.43', MinAPIVersion: '1.24', Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, KernelVersion: (await import('node:os')).release() },
+      Server: { Version: VERSION, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, KernelVersion: release() },
     };
     const text = formatted(v, stringFlag(args, 'format'));
     if (text !== undefined) return env.io.out(text), 0;

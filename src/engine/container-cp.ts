@@ -24,6 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { BerthError, isErrno } from '../common/index.ts';
@@ -376,7 +377,7 @@ async function copyIn(ctx: EngineContext, rec: ContainerRecord, from: { hostPath
     const st = hostStat(full, follow);
     if (!st) throw new BerthError('NOT_FOUND', `lstat ${from.hostPath}: no such file or directory`);
     if (split.mustBeDir && !st.isDirectory()) throw new BerthError('INVALID_ARGUMENT', `cannot copy ${from.hostPath}: not a directory`);
-    const real = follow && !isContents ? await import('node:fs/promises').then((fs) => fs.realpath(full)) : full;
+    const real = follow && !isContents ? await realpath(full) : full;
     hostSrc = isContents
       ? { dir: real, name: '.', isDir: true, isContents: true, shownName: '.' }
       : { dir: dirname(real), name: basename(real) || '/', isDir: st.isDirectory(), isContents: false, shownName: basename(full) || '/' };

@@ -13,6 +13,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.ts';
+import { writeTar } from '../fixtures/tar-writer.ts';
+import { connect } from 'node:net';
 
 const DOCKER = '/usr/local/bin/docker';
 const skip = process.getuid?.() !== 0 ? 'the Docker API e2e tests need root' : !existsSync(DOCKER) ? `no docker CLI at ${DOCKER}` : false;
@@ -268,14 +270,44 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
     assert.equal(ok(berth(root, ['ps', '-aq'])), before, 'nothing was created');
   });
 
-  it('SIGTERM ends the server and leaves its containers running', async () => {
-    dok(['run', '-d', '--name', 'stays', 'busybox', 'sleep', '300']);
-    server!.kill('SIGTERM');
-    const code = await new Promise((r) => server!.once('exit', r));
-    assert.equal(code, 0);
-    assert.equal(existsSync(socket), false, 'the socket is removed');
-    assert.equal(ok(berth(root, ['inspect', '-f', '{{.State.Status}}', 'stays'])), 'running\n');
-    ok(berth(root, ['rm', '-f', 'stays']));
+  it('survives clients that go away mid-stream, mid-hijack and mid-pull; refuses a hostile archive and unknown execs', async () => {
+    dok(['run', '-d', '--name', 'bye', 'busybox', 'sh', '-c', 'while :; do echo tick; sleep 0.1; done']);
+    /** A raw request whose connection is cut after the first bytes of the answer. */
+    const cut = (head: string) =>
+      new Promise<string>((resolve) => {
+        const s = connect(socket);
+        let got = '';
+        s.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          s.destroy();
+          resolve(got);
+        });
+        s.on('error', () => resolve(got));
+        s.write(head);
+      });
+    assert.match(await cut('GET /v1.47/containers/bye/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200/);
+    assert.match(await cut('GET /v1.47/containers/bye/stats HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200/);
+    assert.match(await cut('GET /v1.47/events HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200/);
+    assert.match(await cut('POST /v1.47/containers/bye/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'), /^HTTP\/1\.1 101/);
+    const exec = JSON.parse((await http('POST', '/v1.47/containers/bye/exec', JSON.stringify({ Cmd: ['sh', '-c', 'while :; do echo x; done'], AttachStdout: true }))).body) as { Id: string };
+    const body = '{"Detach":false}';
+    assert.match(await cut(`POST /v1.47/exec/${exec.Id}/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n${body}`), /^HTTP\/1\.1 101/);
+    assert.match(await cut(`POST /v1.47/images/create?fromImage=${registry!.host}/api/none&tag=1 HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 200/);
+    // the server goes on, and the exec whose client went away ends with its output unread
+    assert.equal((await http('GET', '/_ping')).body, 'OK');
+    assert.match(dok(['logs', '--tail', '1', 'bye']), /tick/);
+    // a tar that climbs out of the directory it goes into: refused, nothing written outside
+    const hostile = writeTar([{ name: '../../escaped', data: 'x' }, { name: 'ok', data: 'y' }]);
+    const put = await http('PUT', '/v1.47/containers/bye/archive?path=/tmp', hostile, { 'Content-Type': 'application/x-tar' });
+    assert.equal(put.status, 400, put.body);
+    assert.match(JSON.parse(put.body).message, /\.\.\/\.\.\/escaped/);
+    assert.notEqual(docker(['exec', 'bye', 'test', '-e', '/escaped']).status, 0);
+    assert.equal((await http('GET', '/v1.47/exec/0123abcd/json')).status, 404);
+    assert.equal((await http('POST', '/v1.47/exec/0123abcd/start', '{}')).status, 404);
+    assert.equal((await http('POST', `/v1.47/exec/${exec.Id}/resize?h=x&w=2`)).status, 400);
+    assert.equal((await http('POST', '/v1.47/containers/bye/exec', JSON.stringify({ Cmd: [] }))).status, 400);
+    assert.equal((await http('HEAD', '/v1.47/containers/bye/archive?path=/no/such')).status, 404);
+    dok(['rm', '-f', 'bye']);
   });
 
   it('listens on 127.0.0.1 TCP, on TLS with client certificates, and on a socket systemd passes (fd://)', async () => {
@@ -340,5 +372,14 @@ os.execv(sys.argv[2], sys.argv[2:])`;
     assert.equal(noFds.status, 1);
     assert.match(noFds.stderr, /no socket was passed/);
   });
-});
 
+  it('SIGTERM ends the server and leaves its containers running', async () => {
+    dok(['run', '-d', '--name', 'stays', 'busybox', 'sleep', '300']);
+    server!.kill('SIGTERM');
+    const code = await new Promise((r) => server!.once('exit', r));
+    assert.equal(code, 0);
+    assert.equal(existsSync(socket), false, 'the socket is removed');
+    assert.equal(ok(berth(root, ['inspect', '-f', '{{.State.Status}}', 'stays'])), 'running\n');
+    ok(berth(root, ['rm', '-f', 'stays']));
+  });
+});

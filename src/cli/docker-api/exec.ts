@@ -199,6 +199,11 @@ export class ExecRoutes {
     };
     ours.on('data', send(1));
     oursErr?.on('data', send(2));
+    // a client that went away: the process's output has no reader, as with a closed pipe
+    socket.once('close', () => {
+      ours.destroy();
+      oursErr?.destroy();
+    });
     if (e.attachStdin) {
       socket.on('data', (chunk: Buffer) => ours.write(chunk));
       socket.on('end', () => ours.end());
