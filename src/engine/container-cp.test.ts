@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hostRootId, placeCopy, renameTransform, splitContainerPath } from './container-cp.ts';
+import { hostRootId, placeCopy, renameTransform, splitContainerPath, kernelMountExcludes } from './container-cp.ts';
 
 describe('splitContainerPath', () => {
   it('splits a path into its parent and name when it names a file', () => {
@@ -62,5 +62,28 @@ describe('hostRootId', () => {
   it("maps the container's root through its uid map", () => {
     assert.equal(hostRootId(undefined), 0);
     assert.equal(hostRootId([{ containerID: 0, hostID: 100000, size: 65536 }]), 100000);
+  });
+});
+
+describe('cp out of a running container: its kernel file systems', () => {
+  const mountinfo = [
+    '1 0 0:1 / / rw - overlay overlay rw',
+    '2 1 0:2 / /proc rw - proc proc rw',
+    '3 1 0:3 / /sys ro - sysfs sysfs ro',
+    '4 1 0:4 / /dev rw - tmpfs tmpfs rw',
+    '5 4 0:5 / /dev/pts rw - devpts devpts rw',
+    '6 2 0:6 /meminfo /proc/meminfo rw - fuse.berth-view berth-view rw',
+    '7 1 0:7 / /data rw - ext4 /dev/sda1 rw',
+    '8 1 0:2 / /odd\\040[dir] rw - proc proc rw',
+  ].join('\n');
+
+  it('leaves out what is under /proc, /sys, /dev/pts (the dirs stay), not volumes or tmpfs', () => {
+    assert.deepEqual(kernelMountExcludes(mountinfo, '/', '.'), ['./dev/pts/*', './odd \\[dir]/*', './proc/*', './proc/meminfo/*', './sys/*']);
+    assert.deepEqual(kernelMountExcludes(mountinfo, '/', 'proc'), ['proc/*', 'proc/meminfo/*']);
+    assert.deepEqual(kernelMountExcludes(mountinfo, '/', 'data'), []);
+    assert.deepEqual(kernelMountExcludes(mountinfo, '/dev', '.'), ['./pts/*']);
+    assert.deepEqual(kernelMountExcludes(mountinfo, '/dev', 'pts'), ['pts/*']);
+    assert.deepEqual(kernelMountExcludes(mountinfo, '/etc', '.'), []);
+    assert.deepEqual(kernelMountExcludes(mountinfo, '/proc', '.'), ['./*', './meminfo/*']);
   });
 });

@@ -23,7 +23,7 @@
  * cannot swap a checked directory for a symlink under the unpacker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -116,12 +116,15 @@ class ContainerRoot {
   readonly sys: Sys;
   readonly fd: number;
   readonly rec: ContainerRecord;
+  /** The root of the running (or paused) container's own mount namespace, its kernel file systems mounted. */
+  readonly live: boolean;
   readonly #fds: number[] = [];
 
-  constructor(sys: Sys, fd: number, rec: ContainerRecord) {
+  constructor(sys: Sys, fd: number, rec: ContainerRecord, live: boolean) {
     this.sys = sys;
     this.fd = fd;
     this.rec = rec;
+    this.live = live;
   }
 
   /** A directory of the container, as an O_PATH descriptor (closed with the root). */
@@ -165,7 +168,7 @@ async function withContainerRoot<T>(ctx: EngineContext, rec: ContainerRecord, fn
   return withLock(ctx, rec.id, 'cp', async (fresh) => {
     if (isActive(fresh) && observe(fresh) === 'live' && fresh.pid > 0) {
       const fd = sys.openat2(AT_FDCWD, `/proc/${fresh.pid}/root`, { flags: O_DIRECTORY | O_PATH });
-      const root = new ContainerRoot(sys, fd, fresh);
+      const root = new ContainerRoot(sys, fd, fresh, true);
       try {
         // the pid may have been reused between the record and the open
         if (observe(fresh) !== 'live') throw new BerthError('CONFLICT', `container ${fresh.name} stopped while copying`);
@@ -177,7 +180,7 @@ async function withContainerRoot<T>(ctx: EngineContext, rec: ContainerRecord, fn
     }
     return withTempDir(ctx, 'cp', async (mnt) => {
       const view = await mountPrivately(ctx, fresh, mnt, sys);
-      const root = new ContainerRoot(sys, view.fd, fresh);
+      const root = new ContainerRoot(sys, view.fd, fresh, false);
       try {
         // what a running container has over its overlay: its volumes, binds and /etc files
         await view.bindAll(stoppedMounts(ctx, fresh), (target) => {
@@ -294,14 +297,58 @@ interface TarCreate {
   rename?: string;
   /** Force these numeric owners (without -a going in). */
   owner?: number;
+  /** Members whose contents are left out (GNU tar patterns, anchored). */
+  excludeContents?: string[];
+}
+
+/** File systems of the kernel's (and the limits view's) that a running container has mounted:
+ * their contents are the kernel's, not the container's files (docker copies them as empty dirs). */
+const KERNEL_FS = new Set(['proc', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'securityfs', 'debugfs', 'tracefs', 'pstore', 'bpf', 'configfs', 'fusectl', 'binfmt_misc', 'fuse.berth-view']);
+
+const unescapeMount = (text: string) => text.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const tarPattern = (text: string) => text.replace(/[*?[\\]/g, (c) => `\\${c}`);
+
+/**
+ * The members under which a copy out of a running container must not descend: the container's
+ * kernel file systems (procfs, sysfs, …) below `dir` (the container path tar archives from),
+ * as patterns for the member names tar makes from `member`.
+ */
+export function kernelMountExcludes(mountinfo: string, dir: string, member: string): string[] {
+  const base = dir === '/' ? '' : dir.replace(/\/+$/, '');
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    if (dash < 0 || !KERNEL_FS.has(fields[dash + 1] ?? '')) continue;
+    const mountpoint = unescapeMount(fields[4] ?? '');
+    // the directory itself is one (`cp c:/proc/. -`): its contents go, as in a member's
+    if (mountpoint === dir.replace(/\/+$/, '') && member === '.') {
+      out.push('./*');
+      continue;
+    }
+    if (!mountpoint.startsWith(`${base}/`)) continue;
+    const rel = mountpoint.slice(base.length + 1);
+    if (member === '.') out.push(`./${tarPattern(rel)}/*`);
+    else if (rel === member || rel.startsWith(`${member}/`)) out.push(`${tarPattern(rel)}/*`);
+  }
+  return [...new Set(out)].sort();
 }
 
 function spawnTarCreate(opts: TarCreate): ChildProcess {
   const isFd = typeof opts.dir === 'number';
   const args = ['-c', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', ...(opts.owner !== undefined ? [`--owner=${opts.owner}`, `--group=${opts.owner}`] : [])];
   if (opts.rename !== undefined && opts.rename !== opts.name) args.push(`--transform=${renameTransform(opts.name, opts.rename)}`);
+  if (opts.excludeContents?.length) args.push('--anchored', ...opts.excludeContents.map((p) => `--exclude=${p}`));
   args.push('-C', isFd ? '/proc/self/fd/3' : (opts.dir as string), '--', opts.name);
   return spawn('tar', args, { stdio: ['ignore', 'pipe', 'pipe', ...(isFd ? [opts.dir as number] : [])] });
+}
+
+function readMountinfo(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function hostStat(path: string, follow: boolean): Stats | undefined {
@@ -337,8 +384,11 @@ async function copyOut(ctx: EngineContext, rec: ContainerRecord, srcPath: string
     const dirFd = src.isContents && src.name !== '.' ? root.openDir(`${src.parent}/${src.name}`, srcPath) : src.parentFd;
     const member = src.isContents ? '.' : src.name;
     const shownName = basename(splitContainerPath(srcPath).name === '.' ? '/' : srcPath.replace(/\/+\.?$/, '')) || '.';
+    // a running container's /proc, /sys, … are the kernel's: copied as the empty dirs they are in the image
+    const dirPath = src.isContents && src.name !== '.' ? `${src.parent === '/' ? '' : src.parent}/${src.name}` : src.parent;
+    const excludeContents = root.live ? kernelMountExcludes(readMountinfo(root.rec.pid), dirPath, member) : [];
     if ('tarOut' in to) {
-      const tar = spawnTarCreate({ dir: dirFd, name: member, rename: src.isContents ? '.' : shownName });
+      const tar = spawnTarCreate({ dir: dirFd, name: member, rename: src.isContents ? '.' : shownName, excludeContents });
       tar.stdout!.pipe(to.tarOut, { end: false });
       await Promise.all([finished(tar, 'tar', [0, 1]), new Promise((done) => tar.stdout!.on('end', done))]);
       return;
@@ -348,7 +398,7 @@ async function copyOut(ctx: EngineContext, rec: ContainerRecord, srcPath: string
     const place = placeCopy({ isDir, isContents: src.isContents, name: shownName }, { path: to.hostPath, stat: destStat && { isDir: destStat.isDirectory() }, mustBeDir: to.hostPath.endsWith('/') });
     const into = place.into === 'dest' ? destPath : dirname(destPath);
     if (place.into === 'parent' && !hostStat(into, true)?.isDirectory()) throw new BerthError('NOT_FOUND', `cannot copy to ${JSON.stringify(to.hostPath)}: the directory ${JSON.stringify(into)} does not exist`);
-    const tar = spawnTarCreate({ dir: dirFd, name: member, rename: place.isContents ? '.' : place.name });
+    const tar = spawnTarCreate({ dir: dirFd, name: member, rename: place.isContents ? '.' : place.name, excludeContents });
     // the host side is the caller's: tar strips leading `/` and refuses `..` members
     const x = spawn('tar', ['-x', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', ...(opts.archive ? ['--same-owner'] : ['--no-same-owner']), '-C', into], { stdio: [tar.stdout!, 'ignore', 'pipe'] });
     tar.stdout!.destroy(); // x has the pipe now: our end must not hold it open

@@ -135,6 +135,16 @@ describe('berth cp', { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(box.root) && !l.includes(' - fuse.berth-view ')), []);
   });
 
+  it('copies a running container\'s root with /proc and /sys as the empty dirs they are in the image, not the kernel\'s files', () => {
+    const r = spawnSync(join(import.meta.dirname, '../../bin/berth'), ['--root', box.root, 'cp', 'running:/', '-'], { maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr.toString());
+    const names = spawnSync('tar', ['-t'], { input: r.stdout, encoding: 'utf8', maxBuffer: 1 << 26 }).stdout.split('\n');
+    assert.ok(names.includes('./proc/') && names.includes('./etc/passwd') && names.includes('./data/sub/b'), 'the root, its files and the container\'s own');
+    assert.deepEqual(names.filter((n) => /^\.\/(proc|sys)\/./.test(n)), [], 'nothing of procfs or sysfs');
+    const proc = spawnSync(join(import.meta.dirname, '../../bin/berth'), ['--root', box.root, 'cp', 'running:/proc/.', '-'], { maxBuffer: 1 << 26 });
+    assert.deepEqual(spawnSync('tar', ['-t'], { input: proc.stdout, encoding: 'utf8' }).stdout, './\n');
+  });
+
   it('copies symlinks as symlinks, and follows SRC only with -L', () => {
     const out = mkdtempSync(join(host, 'out-'));
     ok(cp('running:/data/alink', join(out, 'l')));

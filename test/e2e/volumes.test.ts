@@ -143,6 +143,7 @@ describe('berth volumes', { skip }, () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'berth-test-tmpfs', join(host, 'sub')]);
     try {
       const r = berth(root, ['run', '--rm', '-v', `${host}:/data:ro`, 'busybox', 'sh', '-c', 'touch /data/sub/x 2>&1; touch /data/y 2>&1; grep " /data/sub " /proc/mounts']);
+      assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /touch: \/data\/sub\/x: Read-only file system/);
       assert.match(r.stdout, /touch: \/data\/y: Read-only file system/);
       assert.match(r.stdout, / \/data\/sub tmpfs ro[,\s]/);
