@@ -42,7 +42,7 @@ static struct {
 	int clients[MAX_CLIENTS];
 	char line[2][LINE_MAX_BYTES];
 	size_t line_len[2];
-	int client_cleans;
+	int client_cleans, cleaner; /* a client finishes the container: which one */
 } mon = { .out = { -1, -1 }, .err = { -1, -1 }, .in = { -1, -1 }, .listen_fd = -1, .log_fd = -1 };
 
 static uint64_t read_oom_count(void)
@@ -152,13 +152,22 @@ static void drop_client(int i)
 	mon.clients[i] = -1;
 }
 
+/* A client that went away while the container runs: if it was to finish the container, the
+ * exit command does it after all (a killed `berth run --rm` or `berth serve`). */
+static void lose_client(int i)
+{
+	if (mon.client_cleans && mon.cleaner == i)
+		mon.client_cleans = 0;
+	drop_client(i);
+}
+
 static void to_clients(unsigned type, const char *data, size_t len)
 {
 	char h[8];
 	frame_header(h, type, len);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (mon.clients[i] >= 0 && (write_all(mon.clients[i], h, 8) < 0 || write_all(mon.clients[i], data, len) < 0))
-			drop_client(i); /* gone, or stuck past its send timeout */
+			lose_client(i); /* gone, or stuck past its send timeout */
 }
 
 /* read what the container wrote on one of its streams; 0 at its end */
@@ -219,6 +228,7 @@ static int client_frame(int i)
 		break;
 	case 3:
 		mon.client_cleans = 1;
+		mon.cleaner = i;
 		break;
 	}
 	return 1;
@@ -374,7 +384,7 @@ int monitor_run(void)
 		}
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (mon.clients[i] >= 0 && fds[4 + i].revents && !client_frame(i))
-				drop_client(i);
+				lose_client(i);
 	}
 	for (int s = 0; s < 2; s++)
 		if (mon.line_len[s])

@@ -192,9 +192,28 @@ export interface ContainerEvent {
 
 export class ContainerStore {
   private readonly db: Database;
+  /** Resolved at the next change this process makes (waiters wake at once for their own changes;
+   * other processes' changes are seen by polling). */
+  #next: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(db: Database) {
     this.db = db;
+  }
+
+  /** A promise of the next change of a record made by this process. */
+  nextChange(): Promise<void> {
+    if (!this.#next) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#next = { promise, resolve };
+    }
+    return this.#next.promise;
+  }
+
+  #changed(): void {
+    const next = this.#next;
+    this.#next = undefined;
+    next?.resolve();
   }
 
   /** Adds the record, locked by this process (see lock(); `release` ends it once the container's
@@ -259,6 +278,7 @@ export class ContainerStore {
       id,
       ...(ifStatus ?? []),
     );
+    if (changes > 0) this.#changed();
     return changes > 0;
   }
 
@@ -269,6 +289,7 @@ export class ContainerStore {
 
   remove(id: string): void {
     this.db.run('DELETE FROM containers WHERE id = ?', id);
+    this.#changed();
   }
 
   /** The IDs of containers made from `imageId`, and whether one runs. */

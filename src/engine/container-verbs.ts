@@ -214,7 +214,8 @@ export async function waitContainer(ctx: EngineContext, ref: string, condition: 
     const ended = !isActive(rec);
     if (condition === 'not-running' && ended) return result(rec);
     if (condition === 'next-exit' && ended && rec.finishedAt && Date.parse(rec.finishedAt) >= since - 5) return result(rec);
-    await sleep(delay);
+    // a change this process makes (berth serve finishing a container) wakes it at once
+    await Promise.race([sleep(delay), ctx.containers.nextChange()]);
   }
 }
 

@@ -130,6 +130,14 @@ describe('berth containers: concurrency and failures', { skip }, () => {
     clean();
   });
 
+  it('a foreground run --rm killed with SIGKILL: its container, once ended, is removed all the same (the monitor does it)', async () => {
+    const { child } = berthChild(root, ['run', '--rm', '--name', 'rm-orphan', 'busybox', 'sh', '-c', 'sleep 1']);
+    await until(() => berth(root, ['ps', '--format', '{{.Names}}']).stdout.includes('rm-orphan'), 'the container to run');
+    child.kill('SIGKILL');
+    await until(() => berth(root, ['inspect', 'rm-orphan']).status !== 0, 'the container to be removed', 10_000);
+    clean();
+  });
+
   it('a killed monitor: the container is stopped and shown exited, system check finishes what nobody else will', async () => {
     ok(berth(root, ['run', '-d', '--name', 'lost', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']));
     const pid = pidOf(root, 'lost');

@@ -270,6 +270,61 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
     assert.equal(ok(berth(root, ['ps', '-aq'])), before, 'nothing was created');
   });
 
+  it('docker run -d -p, port, network connect, image import and prune; a create with two networks; stats as a stream', async () => {
+    const web = dok(['run', '-d', '--name', 'pub', '-p', '127.0.0.1::80', 'busybox', 'sh', '-c', 'mkdir /www; echo published > /www/i; exec httpd -f -p 80 -h /www']).trim();
+    const port = dok(['port', 'pub', '80']).trim();
+    assert.match(port, /^127\.0\.0\.1:\d+$/);
+    let body = '';
+    for (let i = 0; i < 50 && body !== 'published\n'; i++) {
+      body = await fetch(`http://${port}/i`).then((r) => r.text()).catch(() => '');
+      if (body !== 'published\n') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(body, 'published\n');
+    dok(['network', 'create', 'side']);
+    dok(['network', 'connect', '--alias', 'webby', 'side', 'pub']);
+    assert.match(dok(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'pub']), /"side"/);
+    // stats as a stream: the second sample's precpu is the first sample's cpu
+    const samples = await new Promise<Record<string, any>[]>((resolve, reject) => {
+      const req = request({ socketPath: socket, path: `/v1.47/containers/${web}/stats`, method: 'GET' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+          const lines = text.split('\n').filter(Boolean);
+          if (lines.length >= 2) {
+            req.destroy();
+            resolve(lines.slice(0, 2).map((l) => JSON.parse(l)));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(samples[1]!.precpu_stats.cpu_usage.total_usage, samples[0]!.cpu_stats.cpu_usage.total_usage);
+    assert.ok(samples[1]!.cpu_stats.system_cpu_usage > samples[0]!.cpu_stats.system_cpu_usage);
+    dok(['rm', '-f', 'pub']);
+    // a create that names two networks: on both from its start
+    const created = await http('POST', '/v1.47/containers/create?name=two', JSON.stringify({ Image: 'busybox', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'side' }, NetworkingConfig: { EndpointsConfig: { side: { Aliases: ['a1'] }, bridge: {} } } }));
+    assert.equal(created.status, 201, created.body);
+    dok(['start', 'two']);
+    assert.deepEqual(Object.keys(JSON.parse(dok(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'two']))).sort(), ['bridge', 'side']);
+    dok(['rm', '-f', 'two']);
+    dok(['network', 'rm', 'side']);
+    // import of a rootfs tarball from stdin (fromSrc=-), then image prune of what is dangling
+    const rootfs = writeTar([{ name: 'hello', data: 'imported\n' }]);
+    const imported = spawnSync(DOCKER, ['import', '-', 'api/imported:1'], { input: rootfs, env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(root, 'docker-config') }, encoding: 'utf8' });
+    assert.equal(imported.status, 0, imported.stderr);
+    assert.match(imported.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    assert.match(dok(['images', '--format', '{{.Repository}}:{{.Tag}}']), /api\/imported:1/);
+    dok(['tag', 'api/imported:1', 'api/imported:2']);
+    dok(['rmi', 'api/imported:1']);
+    const dangling = spawnSync(DOCKER, ['import', '-'], { input: rootfs, env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(root, 'docker-config') }, encoding: 'utf8' });
+    assert.equal(dangling.status, 0, dangling.stderr);
+    assert.match(dok(['image', 'prune', '-f']), /Total reclaimed space/);
+    assert.doesNotMatch(dok(['images', '-q', '--no-trunc']), new RegExp(dangling.stdout.trim()));
+    dok(['rmi', 'api/imported:2']);
+  });
+
   it('survives clients that go away mid-stream, mid-hijack and mid-pull; refuses a hostile archive and unknown execs', async () => {
     dok(['run', '-d', '--name', 'bye', 'busybox', 'sh', '-c', 'while :; do echo tick; sleep 0.1; done']);
     /** A raw request whose connection is cut after the first bytes of the answer. */
@@ -373,13 +428,17 @@ os.execv(sys.argv[2], sys.argv[2:])`;
     assert.match(noFds.stderr, /no socket was passed/);
   });
 
-  it('SIGTERM ends the server and leaves its containers running', async () => {
+  it('SIGTERM ends the server and leaves its containers running; a --rm one it was to remove is removed all the same', async () => {
     dok(['run', '-d', '--name', 'stays', 'busybox', 'sleep', '300']);
+    dok(['run', '-d', '--rm', '--name', 'rm-later', 'busybox', 'sleep', '1']);
     server!.kill('SIGTERM');
     const code = await new Promise((r) => server!.once('exit', r));
     assert.equal(code, 0);
     assert.equal(existsSync(socket), false, 'the socket is removed');
     assert.equal(ok(berth(root, ['inspect', '-f', '{{.State.Status}}', 'stays'])), 'running\n');
+    // its monitor runs the exit command once the server, which was to finish it, went away
+    for (let i = 0; i < 100 && berth(root, ['inspect', 'rm-later']).status === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.notEqual(berth(root, ['inspect', 'rm-later']).status, 0, 'the --rm container is gone');
     ok(berth(root, ['rm', '-f', 'stays']));
   });
 });

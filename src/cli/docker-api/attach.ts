@@ -5,7 +5,7 @@
  * session before the program runs.
  */
 import type { Duplex } from 'node:stream';
-import { openAttach, parseDetachKeys, pumpAttach, type AttachStreams } from '../../engine/container-attach.ts';
+import { openAttach, parseDetachKeys, pumpAttach, SEND_CLIENT_CLEANS, type AttachStreams } from '../../engine/container-attach.ts';
 import { containerPaths } from '../../engine/container-paths.ts';
 import type { Engine } from '../../engine/index.ts';
 import { bool, noContent, type Router } from './http.ts';
@@ -38,17 +38,33 @@ export class AttachRoutes {
       this.#pending.delete(rec.id);
       const consoleSize = this.#consoleSizes.get(rec.id);
       this.#consoleSizes.delete(rec.id);
+      // a --rm container (no restart policy) is finished and removed by this server when it
+      // ends, as `berth run --rm` does, not by an exit command (a Node start later): `docker
+      // run --rm` waits for the removal. Should the server go first, the monitor runs it after all.
+      const finishHere = rec.spec.autoRemove === true && (rec.spec.restart?.name ?? 'no') === 'no';
+      let finisher: Session | undefined;
       try {
         await containers.start(rec.id, {
           ...(consoleSize ? { consoleSize } : {}),
           // clients attached before the start see everything from the program's first byte
           beforeStart: async (paths) => {
+            if (finishHere) {
+              finisher = await openAttach(paths.attachPath);
+              finisher.send(SEND_CLIENT_CLEANS);
+            }
             for (const client of waiting) client.pump(await openAttach(paths.attachPath));
           },
         });
       } catch (err) {
+        finisher?.close();
         for (const client of waiting) client.end();
         throw err;
+      }
+      if (finisher) {
+        finisher.onFrame(() => {});
+        void finisher.closed.then(() => containers.cleanup(rec.id)).catch(() => {
+          // left for `berth system check`, as a killed exit command's would be
+        });
       }
       noContent(res);
     });
