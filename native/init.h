@@ -95,6 +95,7 @@ int write_all(int fd, const char *buf, size_t len);
 void close_host_fds(unsigned first);
 void cloexec_from(unsigned first);
 void close_fds_above(unsigned last);
+void release_setup_pages(void);
 
 /* fs.c: paths inside the container's root */
 int open_in_root(const char *path, int create_kind, int final_flags);

@@ -331,6 +331,7 @@ int monitor_run(void)
 	}
 	int out = (mon.flags & MON_TTY) ? ctx.relay_fd : mon.out[0], err = (mon.flags & MON_TTY) ? -1 : mon.err[0];
 	int status = 0, exited = 0;
+	release_setup_pages();
 	while (!exited || out >= 0 || err >= 0) {
 		struct pollfd fds[4 + MAX_CLIENTS];
 		int n = 0;

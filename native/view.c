@@ -914,6 +914,7 @@ static __attribute__((noreturn)) void serve(void)
 	int fl = fcntl(v.fuse_fd, F_GETFL);
 	fcntl(v.fuse_fd, F_SETFL, fl | O_NONBLOCK);
 	uint64_t last = 0;
+	release_setup_pages();
 	for (;;) {
 		ssize_t n = read(v.fuse_fd, req, sizeof(req));
 		if (n < 0 && errno == EAGAIN) {
@@ -1109,6 +1110,7 @@ int view_main(int argc, char **argv)
 	int init_fd = -1, ctl_open = 1, server_fd = (int)syscall(SYS_pidfd_open, server, 0);
 	char pidtext[32];
 	size_t pidlen = 0;
+	release_setup_pages();
 	for (;;) {
 		struct pollfd p[4 + MAX_NOTIFY] = { { ctl_open ? ctl : -1, POLLIN, 0 }, { init_fd, POLLIN, 0 }, { pair[0], POLLIN, 0 }, { server_fd, POLLIN, 0 } };
 		for (int i = 0; i < v.nsfd; i++)

@@ -50,7 +50,7 @@ const RUNTIME_TESTS = [
   'test/integration/runtime-user.test.ts',
 ];
 // ...and on cgroup v2 the engine too: berth run, the container verbs and networking as a user types them
-const CG2VM_TESTS = [...RUNTIME_TESTS, 'test/e2e/containers.test.ts', 'test/e2e/network.test.ts', 'test/e2e/limits-view.test.ts'];
+const CG2VM_TESTS = [...RUNTIME_TESTS, 'test/e2e/containers.test.ts', 'test/e2e/network.test.ts', 'test/e2e/limits-view.test.ts', 'test/e2e/docker-stats.test.ts'];
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit') || process.env.BERTH_UNIT_ONLY === '1';

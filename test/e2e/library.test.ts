@@ -30,7 +30,7 @@ try {
   const state = (await engine.containers.inspect(detached.record.id)) as { State: { Running: boolean } };
   await engine.containers.remove(detached.record.id, { force: true });
   const actions: string[] = [];
-  for await (const e of engine.containers.events({ follow: false })) actions.push(e.action);
+  for await (const e of engine.containers.events({ follow: false })) if (e.type === 'container') actions.push(e.action);
   await engine.containers.remove('from-library');
   let code = '';
   try {
