@@ -82,8 +82,15 @@ export function buildDebianRootfs(tarPath) {
   }
 }
 
+/** berth's CLI: the bundle when it is built (no type stripping: Node strips types with a wasm
+ * compiler that crashes now and then under an emulated CPU, as in the cgroup v2 VM), else the source. */
+function berthCli() {
+  const bundle = join(repoDir, 'dist/berth.cjs');
+  return existsSync(bundle) ? bundle : join(repoDir, 'src/bin/berth.ts');
+}
+
 function imageExists(opts) {
-  const args = [join(repoDir, 'src/bin/berth.ts')];
+  const args = [berthCli()];
   if (opts.root) args.push('--root', opts.root);
   args.push('image', 'inspect', '-f', '{{.Id}}', opts.tag);
   return spawnSync(process.execPath, args, { stdio: 'ignore' }).status === 0;
@@ -117,7 +124,7 @@ async function main(argv) {
     copyFileSync(cachedTar, opts.tar);
     return 0;
   }
-  const args = [join(repoDir, 'src/bin/berth.ts')];
+  const args = [berthCli()];
   if (opts.root) args.push('--root', opts.root);
   args.push('import', '--message', `debootstrap --variant=minbase ${SUITE}`,
     '--change', 'CMD ["bash"]',

@@ -344,6 +344,25 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
     assert.match(await cut('GET /v1.47/containers/bye/stats HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200/);
     assert.match(await cut('GET /v1.47/events HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200/);
     assert.match(await cut('POST /v1.47/containers/bye/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'), /^HTTP\/1\.1 101/);
+    // an attach without Upgrade (older clients): 200 with the stream's content type, then frames
+    const plain = await new Promise<Buffer>((resolve) => {
+      const s = connect(socket);
+      let got = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        const head = got.indexOf('\r\n\r\n');
+        if (head >= 0 && got.length >= head + 4 + 8 + 5) {
+          s.destroy();
+          resolve(got);
+        }
+      });
+      s.on('error', () => resolve(got));
+      s.write('POST /v1.47/containers/bye/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    const head = plain.indexOf('\r\n\r\n');
+    assert.match(plain.subarray(0, head).toString(), /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/vnd\.docker\.multiplexed-stream/);
+    assert.equal(plain[head + 4], 1, 'a stdout frame');
+    assert.equal(plain.subarray(head + 12, head + 17).toString(), 'tick\n');
     const exec = JSON.parse((await http('POST', '/v1.47/containers/bye/exec', JSON.stringify({ Cmd: ['sh', '-c', 'while :; do echo x; done'], AttachStdout: true }))).body) as { Id: string };
     const body = '{"Detach":false}';
     assert.match(await cut(`POST /v1.47/exec/${exec.Id}/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n${body}`), /^HTTP\/1\.1 101/);
