@@ -143,6 +143,9 @@ export const serveCommand: BerthCommand = {
           servers.push(server);
           const shown = address.kind === 'unix' ? `unix://${address.path}` : address.kind === 'tcp' ? `${tls ? 'tcp+tls' : 'tcp'}://${address.host}:${address.port}` : `fd://${target as number}`;
           env.io.err(`berth serve: API ${API_VERSION} on ${shown}\n`);
+          if (address.kind === 'tcp' && !tls) {
+            env.io.err(`berth serve: warning: ${shown} has no TLS: every user of this machine can reach it, and the API is root (use --tlsverify, or a unix socket)\n`);
+          }
         }
       }
     } catch (err) {

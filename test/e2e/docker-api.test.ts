@@ -403,9 +403,12 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
     const refused = berth(root, ['serve', '-H', `tcp://0.0.0.0:${port}`]);
     assert.equal(refused.status, 125, 'a usage error, as docker\'s');
     assert.match(refused.stderr, /non-loopback address needs --tlsverify/);
-    const tcp = spawn(bin, ['--root', root, 'serve', '-H', `tcp://127.0.0.1:${port}`], { stdio: 'ignore' });
+    const tcp = spawn(bin, ['--root', root, 'serve', '-H', `tcp://127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    tcp.stderr!.on('data', (d: Buffer) => (said += d.toString()));
     try {
       assert.match(await waitFor(['-H', `tcp://127.0.0.1:${port}`, 'version', '--format', '{{.Server.APIVersion}}']), /^1\.47$/m);
+      assert.match(said, /warning: tcp:\/\/127\.0\.0\.1:\d+ has no TLS: every user of this machine can reach it/);
     } finally {
       await stop(tcp);
     }
