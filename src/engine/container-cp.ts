@@ -29,6 +29,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { BerthError, isErrno } from '../common/index.ts';
 import { overlayMount, overlayMountData, unpackLayer, type ChunkSource } from '../storage/index.ts';
+import { parseMountinfo } from '../cgroups/index.ts';
 import type { IdMapping } from '../oci/index.ts';
 import type { EngineContext } from './container-context.ts';
 import { isActive, observe } from './container-lifecycle.ts';
@@ -305,7 +306,6 @@ interface TarCreate {
  * their contents are the kernel's, not the container's files (docker copies them as empty dirs). */
 const KERNEL_FS = new Set(['proc', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'securityfs', 'debugfs', 'tracefs', 'pstore', 'bpf', 'configfs', 'fusectl', 'binfmt_misc', 'fuse.berth-view']);
 
-const unescapeMount = (text: string) => text.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 const tarPattern = (text: string) => text.replace(/[*?[\\]/g, (c) => `\\${c}`);
 
 /**
@@ -316,13 +316,10 @@ const tarPattern = (text: string) => text.replace(/[*?[\\]/g, (c) => `\\${c}`);
 export function kernelMountExcludes(mountinfo: string, dir: string, member: string): string[] {
   const base = dir === '/' ? '' : dir.replace(/\/+$/, '');
   const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    if (dash < 0 || !KERNEL_FS.has(fields[dash + 1] ?? '')) continue;
-    const mountpoint = unescapeMount(fields[4] ?? '');
+  for (const { mountPoint: mountpoint, fsType } of parseMountinfo(mountinfo)) {
+    if (!KERNEL_FS.has(fsType)) continue;
     // the directory itself is one (`cp c:/proc/. -`): its contents go, as in a member's
-    if (mountpoint === dir.replace(/\/+$/, '') && member === '.') {
+    if (mountpoint === base && member === '.') {
       out.push('./*');
       continue;
     }
