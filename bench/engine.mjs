@@ -508,7 +508,7 @@ async function main() {
 
     const podmanRun = hasPodman ? [...podmanCmd, 'run', '--pull=never', '--network', 'none', '--cgroup-parent', PODMAN_CGROUP, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'] : undefined;
     const engines = [
-      { key: 'berth', name: 'berth', cmd: berth, run: [...berth, 'run', '--pull', 'never', '--network', 'none'], rm: [...berth, 'rm', '-f'], env: undefined },
+      { key: 'berth', name: 'berth', isBerth: true, cmd: berth, run: [...berth, 'run', '--pull', 'never', '--network', 'none'], rm: [...berth, 'rm', '-f'], env: undefined },
       hasPodman && { key: 'podman', name: 'podman', cmd: podmanCmd, run: podmanRun, rm: [...podmanCmd, 'rm', '-f', '-t', '0'], env: podmanEnv },
       docker && { key: 'docker', name: 'docker', cmd: docker.cmd, run: [...docker.cmd, 'run', '--pull', 'never', '--network', 'none'], rm: [...docker.cmd, 'rm', '-f'], env: docker.env },
     ].filter(Boolean);
@@ -614,29 +614,36 @@ async function main() {
 
     // ---- 3. N containers at once, then one rm -f of all
     const N = opts.count;
+    /** N `run -d … sleep 1000` at once through `e` (one process each), `whileUp` with all of them
+     * running, then one `rm -f` of all; fails unless every one ran and none is left. */
+    const bulkRound = async (e, prefix, whileUp) => {
+      const names = Array.from({ length: N }, (_, i) => `${TAG}-${prefix}${i}`);
+      const started = await concurrently(names.map((n) => [e.run[0], [...e.run.slice(1), '-d', '--name', n, IMAGE, 'sleep', '1000'], e.env]));
+      const bad = started.results.map((r, i) => ({ ...r, name: names[i] })).filter((r) => r.status !== 0);
+      if (e.isBerth) for (const r of started.results) if (/^[0-9a-f]{64}$/.test(r.out.trim())) berthIds.add(r.out.trim());
+      const running = must(e.cmd[0], [...e.cmd.slice(1), 'ps', '-q'], { env: e.env }).split('\n').filter(Boolean).length;
+      const during = whileUp?.();
+      const t0 = performance.now();
+      const rm = spawnSync(e.rm[0], [...e.rm.slice(1), ...names], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], env: e.env });
+      const rmMs = performance.now() - t0;
+      const left = listAll(e);
+      if (bad.length) fail(`${e.name}: ${bad.length} of ${N} concurrent run -d failed, e.g. ${bad[0].name}: exit ${bad[0].status}: ${bad[0].err.trim().split('\n').slice(-3).join(' / ')}`);
+      if (running !== N) fail(`${e.name}: ${running} containers running after ${N} run -d, expected ${N}`);
+      if (rm.status !== 0) fail(`${e.name} rm -f of ${N}: exit ${rm.status ?? rm.signal}: ${(rm.stderr || '').trim().split('\n').slice(-3).join(' / ')}`);
+      if (left.length) fail(`${e.name}: ${left.length} container(s) left after rm -f of all ${N}`);
+      return { startMs: started.ms, rmMs, stderr: [...started.results.map((r) => r.err), rm.stderr ?? ''], during };
+    };
     console.log(`\n3. ${N} \`run -d --network none busybox sleep 1000\` started at once (${N} processes), then one \`rm -f\` of all ${N};` +
       ` ${opts.bulkRuns} round(s), order rotated${hasPodman ? '; podman rm gets -t 0 (docker and berth rm -f kill at once; podman would stop with a 10 s timeout)' : ''}`);
     const bulk = Object.fromEntries(engines.map((e) => [e.key, { start: [], rm: [], total: [], stderr: [] }]));
     for (let round = 0; round < opts.bulkRuns; round++) {
       for (let j = 0; j < engines.length; j++) {
         const e = engines[(round + j) % engines.length];
-        const names = Array.from({ length: N }, (_, i) => `${TAG}-${i}`);
-        const started = await concurrently(names.map((n) => [e.run[0], [...e.run.slice(1), '-d', '--name', n, IMAGE, 'sleep', '1000'], e.env]));
-        const bad = started.results.map((r, i) => ({ ...r, name: names[i] })).filter((r) => r.status !== 0);
-        if (e.key === 'berth') for (const r of started.results) if (/^[0-9a-f]{64}$/.test(r.out.trim())) berthIds.add(r.out.trim());
-        const running = must(e.cmd[0], [...e.cmd.slice(1), 'ps', '-q'], { env: e.env }).split('\n').filter(Boolean).length;
-        const t0 = performance.now();
-        const rm = spawnSync(e.rm[0], [...e.rm.slice(1), ...names], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], env: e.env });
-        const rmMs = performance.now() - t0;
-        const left = listAll(e);
-        if (bad.length) fail(`${e.name}: ${bad.length} of ${N} concurrent run -d failed, e.g. ${bad[0].name}: exit ${bad[0].status}: ${bad[0].err.trim().split('\n').slice(-3).join(' / ')}`);
-        if (running !== N) fail(`${e.name}: ${running} containers running after ${N} run -d, expected ${N}`);
-        if (rm.status !== 0) fail(`${e.name} rm -f of ${N}: exit ${rm.status ?? rm.signal}: ${(rm.stderr || '').trim().split('\n').slice(-3).join(' / ')}`);
-        if (left.length) fail(`${e.name}: ${left.length} container(s) left after rm -f of all ${N}`);
-        bulk[e.key].start.push(started.ms);
-        bulk[e.key].rm.push(rmMs);
-        bulk[e.key].total.push(started.ms + rmMs);
-        bulk[e.key].stderr.push(...started.results.map((r) => r.err), rm.stderr ?? '');
+        const r = await bulkRound(e, '');
+        bulk[e.key].start.push(r.startMs);
+        bulk[e.key].rm.push(r.rmMs);
+        bulk[e.key].total.push(r.startMs + r.rmMs);
+        bulk[e.key].stderr.push(...r.stderr);
         await tick();
         checkInterrupt();
       }
@@ -695,7 +702,7 @@ async function main() {
           console.log(`  NOTE: ${sv.name} did not answer: left out`);
           continue;
         }
-        apiEngines.push({ key: sv.key, name: `docker -> ${sv.name}`, server: sv, cmd, run: [...cmd, 'run', '--pull', 'never', '--network', 'none', ...sv.runExtra], rm: [...cmd, 'rm', '-f'], env: apiEnv });
+        apiEngines.push({ key: sv.key, name: `docker -> ${sv.name}`, isBerth: sv.key === 'berthApi', server: sv, cmd, run: [...cmd, 'run', '--pull', 'never', '--network', 'none', ...sv.runExtra], rm: [...cmd, 'rm', '-f'], env: apiEnv });
       }
       console.log(`\n4. the Docker API: client ${dockerClient} (${quiet(dockerClient, ['--version']).stdout?.trim()}) against ${apiEngines.map((e) => e.server.name).join(', ')}; every run --network none`);
       console.log(`4a. \`docker run --rm busybox true\`: ${opts.runs} rounds, interleaved, order rotated, 1 warm-up round dropped`);
@@ -725,23 +732,11 @@ async function main() {
       for (let round = 0; round < opts.bulkRuns; round++) {
         for (let j = 0; j < apiEngines.length; j++) {
           const e = apiEngines[(round + j) % apiEngines.length];
-          const names = Array.from({ length: N }, (_, i) => `${TAG}-api-${i}`);
-          const started = await concurrently(names.map((n) => [e.run[0], [...e.run.slice(1), '-d', '--name', n, IMAGE, 'sleep', '1000'], e.env]));
-          const bad = started.results.map((r, i) => ({ ...r, name: names[i] })).filter((r) => r.status !== 0);
-          if (e.key === 'berthApi') for (const r of started.results) if (/^[0-9a-f]{64}$/.test(r.out.trim())) berthIds.add(r.out.trim());
-          const running = must(e.cmd[0], [...e.cmd.slice(1), 'ps', '-q'], { env: e.env }).split('\n').filter(Boolean).length;
-          apiBulk[e.key].rss.push(memOf(e.server.daemon.pid).rss);
-          const t0 = performance.now();
-          const rm = spawnSync(e.rm[0], [...e.rm.slice(1), ...names], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], env: e.env });
-          const rmMs = performance.now() - t0;
-          const left = listAll(e);
-          if (bad.length) fail(`${e.name}: ${bad.length} of ${N} concurrent run -d failed, e.g. ${bad[0].name}: exit ${bad[0].status}: ${bad[0].err.trim().split('\n').slice(-3).join(' / ')}`);
-          if (running !== N) fail(`${e.name}: ${running} containers running after ${N} run -d, expected ${N}`);
-          if (rm.status !== 0) fail(`${e.name} rm -f of ${N}: exit ${rm.status ?? rm.signal}: ${(rm.stderr || '').trim().split('\n').slice(-3).join(' / ')}`);
-          if (left.length) fail(`${e.name}: ${left.length} container(s) left after rm -f of all ${N}`);
-          apiBulk[e.key].start.push(started.ms);
-          apiBulk[e.key].rm.push(rmMs);
-          apiBulk[e.key].total.push(started.ms + rmMs);
+          const r = await bulkRound(e, 'api-', () => memOf(e.server.daemon.pid).rss);
+          apiBulk[e.key].start.push(r.startMs);
+          apiBulk[e.key].rm.push(r.rmMs);
+          apiBulk[e.key].total.push(r.startMs + r.rmMs);
+          apiBulk[e.key].rss.push(r.during);
           await tick();
           checkInterrupt();
         }
