@@ -11,20 +11,20 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
+import { BERTH, berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.ts';
+import { startServe, type Serve } from '../fixtures/serve.ts';
 import { writeTar } from '../fixtures/tar-writer.ts';
 import { connect } from 'node:net';
 
 const DOCKER = '/usr/local/bin/docker';
 const skip = process.getuid?.() !== 0 ? 'the Docker API e2e tests need root' : !existsSync(DOCKER) ? `no docker CLI at ${DOCKER}` : false;
-const repoDir = join(import.meta.dirname, '../..');
 
 describe('berth serve: the Docker Engine API', { skip }, () => {
   let box: ReturnType<typeof busyboxRoot>;
   let root = '';
   let socket = '';
-  let server: ChildProcess | undefined;
+  let server: Serve | undefined;
   let registry: TestRegistry | undefined;
   let work = '';
   before(async () => {
@@ -32,16 +32,11 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
     root = box.root;
     work = mkdtempSync(join(tmpdir(), 'berth-test-api-work-'));
     registry = await startRegistry();
-    socket = join(root, 'docker.sock');
-    server = spawn(join(repoDir, 'bin/berth'), ['--root', root, '--insecure-registry', registry.host, 'serve', '-H', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(existsSync(socket), 'the server listens');
+    server = await startServe(root, ['--insecure-registry', registry.host]);
+    socket = server.socket;
   });
   after(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server!.once('exit', r));
-    }
+    await server?.stop();
     await registry?.stop();
     box?.remove();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -386,7 +381,7 @@ describe('berth serve: the Docker Engine API', { skip }, () => {
 
   it('listens on 127.0.0.1 TCP, on TLS with client certificates, and on a socket systemd passes (fd://)', async () => {
     const port = 20000 + (process.pid % 20000);
-    const bin = join(repoDir, 'bin/berth');
+    const bin = BERTH;
     const waitFor = async (args: string[], env: Record<string, string> = {}) => {
       for (let i = 0; i < 100; i++) {
         const r = spawnSync(DOCKER, args, { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config'), ...env }, timeout: 20_000 });
@@ -453,8 +448,8 @@ os.execv(sys.argv[2], sys.argv[2:])`;
   it('SIGTERM ends the server and leaves its containers running; a --rm one it was to remove is removed all the same', async () => {
     dok(['run', '-d', '--name', 'stays', 'busybox', 'sleep', '300']);
     dok(['run', '-d', '--rm', '--name', 'rm-later', 'busybox', 'sleep', '1']);
-    server!.kill('SIGTERM');
-    const code = await new Promise((r) => server!.once('exit', r));
+    server!.child.kill('SIGTERM');
+    const code = await new Promise((r) => server!.child.once('exit', r));
     assert.equal(code, 0);
     assert.equal(existsSync(socket), false, 'the socket is removed');
     assert.equal(ok(berth(root, ['inspect', '-f', '{{.State.Status}}', 'stays'])), 'running\n');

@@ -7,13 +7,13 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
+import { startServe, type Serve } from '../fixtures/serve.ts';
 
 const skip = process.getuid?.() !== 0 ? 'the Docker API e2e tests need root' : false;
-const repoDir = join(import.meta.dirname, '../..');
 
 const COMPOSE_FILE = `version: "3.7"
 services:
@@ -36,21 +36,16 @@ describe('berth serve with docker-compose, dockerode and testcontainers', { skip
   let box: ReturnType<typeof busyboxRoot>;
   let root = '';
   let socket = '';
-  let server: ChildProcess | undefined;
+  let server: Serve | undefined;
   before(async () => {
     box = busyboxRoot('clients');
     root = box.root;
-    socket = join(root, 'docker.sock');
-    server = spawn(join(repoDir, 'bin/berth'), ['--root', root, 'serve', '-H', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'ignore'] });
-    for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(existsSync(socket), 'the server listens');
+    server = await startServe(root);
+    socket = server.socket;
     process.env.DOCKER_HOST = `unix://${socket}`;
   });
   after(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server!.once('exit', r));
-    }
+    await server?.stop();
     box?.remove();
   });
 

@@ -5,33 +5,28 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { busyboxRoot } from '../fixtures/berth-cli.ts';
+import { startServe, type Serve } from '../fixtures/serve.ts';
 
 const DOCKER = '/usr/local/bin/docker';
 const skip = process.getuid?.() !== 0 ? 'the Docker API e2e tests need root' : !existsSync(DOCKER) ? `no docker CLI at ${DOCKER}` : false;
-const repoDir = join(import.meta.dirname, '../..');
 const cgroupV2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
 
 describe(`docker stats through berth serve (cgroup ${cgroupV2 ? 'v2' : 'v1'})`, { skip }, () => {
   let box: ReturnType<typeof busyboxRoot>;
   let socket = '';
-  let server: ChildProcess | undefined;
+  let server: Serve | undefined;
   before(async () => {
     box = busyboxRoot('stats');
-    socket = join(box.root, 'docker.sock');
-    server = spawn(join(repoDir, 'bin/berth'), ['--root', box.root, 'serve', '-H', `unix://${socket}`], { stdio: 'ignore' });
-    for (let i = 0; i < 400 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(existsSync(socket), 'the server listens');
+    server = await startServe(box.root);
+    socket = server.socket;
   });
   after(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server!.once('exit', r));
-    }
+    await server?.stop();
     box?.remove();
   });
   const docker = (args: string[]) => {
