@@ -305,6 +305,28 @@ static void write_exit_record(int status)
 		report_error("exit-record", errno, mon.exit_path, NULL);
 }
 
+/* every client waiting in the backlog (the listening socket does not block) */
+static void accept_clients(void)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	for (;;) {
+		int c = accept4(mon.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0 && (errno == ECONNABORTED || errno == EINTR))
+			continue;
+		if (c < 0)
+			return; /* EAGAIN: none left */
+		int i = 0;
+		while (i < MAX_CLIENTS && mon.clients[i] >= 0)
+			i++;
+		if (i == MAX_CLIENTS) {
+			close(c); /* full */
+			continue;
+		}
+		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		mon.clients[i] = c;
+	}
+}
+
 /* The monitor's life once the container is created: until it ends, then the exit command. */
 int monitor_run(void)
 {
@@ -338,7 +360,7 @@ int monitor_run(void)
 		fds[n++] = (struct pollfd){ .fd = sig, .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = out, .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = err, .events = POLLIN };
-		fds[n++] = (struct pollfd){ .fd = exited ? -1 : mon.listen_fd, .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = mon.listen_fd, .events = POLLIN };
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			fds[n++] = (struct pollfd){ .fd = mon.clients[i], .events = POLLIN };
 		/* once the container is gone, what it wrote is drained without waiting for more */
@@ -354,21 +376,11 @@ int monitor_run(void)
 			if (!exited && waitpid(ctx.child, &status, WNOHANG) == ctx.child)
 				exited = 1;
 		}
-		/* a client first, then output: one that connected before the container started (run
-		 * attaches before start) is already waiting, and must not miss the first bytes */
-		if (fds[3].revents) {
-			int c = accept4(mon.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			struct timeval tv = { .tv_sec = 5 };
-			for (int i = 0; c >= 0 && i < MAX_CLIENTS; i++) {
-				if (mon.clients[i] < 0) {
-					setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-					mon.clients[i] = c;
-					c = -1;
-				}
-			}
-			if (c >= 0)
-				close(c); /* full */
-		}
+		/* clients first, then output: those that connected before the container started (run
+		 * attaches before start) are all waiting, and must not miss the first bytes; after the
+		 * end too, as a monitor first scheduled then finds its clients still in the backlog */
+		if (fds[3].revents || exited)
+			accept_clients();
 		if (out >= 0 && (fds[1].revents || exited) && !pump_output(out, 1)) {
 			close(out);
 			out = -1;
@@ -390,6 +402,25 @@ int monitor_run(void)
 	for (int s = 0; s < 2; s++)
 		if (mon.line_len[s])
 			log_record(s + 1, mon.line[s], mon.line_len[s]); /* a last line without its newline */
+	/* what clients sent and were not yet heard on (the one that finishes the container may
+	 * have said so in the round that accepted it): every frame already there, before the end */
+	accept_clients();
+	for (int more = 1; more;) {
+		struct pollfd fds[MAX_CLIENTS];
+		more = 0;
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			fds[i] = (struct pollfd){ .fd = mon.clients[i], .events = POLLIN };
+		if (poll(fds, MAX_CLIENTS, 0) <= 0)
+			break;
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			if (mon.clients[i] < 0 || !fds[i].revents)
+				continue;
+			if (!(fds[i].revents & POLLIN) || !client_frame(i))
+				lose_client(i);
+			else
+				more = 1;
+		}
+	}
 	write_exit_record(status);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (mon.clients[i] >= 0)

@@ -46,7 +46,8 @@ export function parseDetachKeys(text: string): Buffer {
 export interface AttachSession {
   /** Output and the exit record as they come. */
   onFrame(fn: (type: number, data: Buffer) => void): void;
-  send(type: number, data?: Buffer): void;
+  /** Resolves once the frame is written to the socket (a frame the start must not overtake is awaited). */
+  send(type: number, data?: Buffer): Promise<void>;
   resize(rows: number, cols: number): void;
   /** Resolves when the monitor closes the connection (the container ended) or close() is called. */
   closed: Promise<void>;
@@ -97,13 +98,15 @@ export async function openAttach(path: string): Promise<AttachSession> {
   });
   socket.on('error', () => socket.destroy());
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const send = (type: number, data: Buffer = Buffer.alloc(0)) => {
-    if (socket.destroyed) return;
-    const header = Buffer.alloc(8);
-    header[0] = type;
-    header.writeUInt32BE(data.length, 4);
-    socket.write(Buffer.concat([header, data]));
-  };
+  const send = (type: number, data: Buffer = Buffer.alloc(0)) =>
+    new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve();
+      const header = Buffer.alloc(8);
+      header[0] = type;
+      header.writeUInt32BE(data.length, 4);
+      // a failed write ends the session (the 'error' handler): nothing to wait for then
+      socket.write(Buffer.concat([header, data]), () => resolve());
+    });
   return {
     onFrame(fn) {
       handlers.push(fn);
@@ -114,7 +117,7 @@ export async function openAttach(path: string): Promise<AttachSession> {
       const b = Buffer.alloc(4);
       b.writeUInt16BE(rows, 0);
       b.writeUInt16BE(cols, 2);
-      send(SEND_RESIZE, b);
+      void send(SEND_RESIZE, b);
     },
     closed,
     close: () => socket.destroy(),

@@ -64,7 +64,7 @@ export async function runContainer(ctx: EngineContext, spec: RunSpec, opts: RunO
       ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}),
       beforeStart: async (paths) => {
         session = await openAttach(paths.attachPath);
-        if (clientCleans) session.send(SEND_CLIENT_CLEANS);
+        if (clientCleans) await session.send(SEND_CLIENT_CLEANS);
         opts.beforeStart?.();
       },
     });

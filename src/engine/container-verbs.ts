@@ -83,7 +83,7 @@ function stopSignalOf(rec: ContainerRecord, signal?: string): number {
 async function takeOverFinish(ctx: EngineContext, rec: ContainerRecord): Promise<{ close(): void }> {
   try {
     const session = await openAttach(containerPaths(ctx.paths, rec.id).attachPath);
-    session.send(SEND_CLIENT_CLEANS);
+    await session.send(SEND_CLIENT_CLEANS);
     return session;
   } catch {
     return { close: () => undefined }; // no monitor to tell
@@ -201,10 +201,14 @@ export async function restartContainer(ctx: EngineContext, ref: string, opts: { 
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
+/** How long an ended --rm container may wait for its finisher before `wait removed` removes it. */
+const REMOVE_GRACE_MS = 10_000;
+
 /** docker wait: the exit code once the condition holds. */
 export async function waitContainer(ctx: EngineContext, ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } }> {
   let last = ctx.containers.resolve(ref);
   const since = Date.now();
+  let endedSince: number | undefined;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     signal?.throwIfAborted();
     const rec = await settle(ctx, last.id, 30_000);
@@ -214,6 +218,17 @@ export async function waitContainer(ctx: EngineContext, ref: string, condition: 
     const ended = !isActive(rec);
     if (condition === 'not-running' && ended) return result(rec);
     if (condition === 'next-exit' && ended && rec.finishedAt && Date.parse(rec.finishedAt) >= since - 5) return result(rec);
+    if (condition === 'removed' && ended && rec.spec.autoRemove) {
+      // its finisher removes it within moments; one that went away (a client killed between
+      // the exit and the removal) would leave the waiter waiting for good: done here instead
+      endedSince ??= Date.now();
+      if (Date.now() - endedSince > REMOVE_GRACE_MS) {
+        await withLock(ctx, rec.id, 'remove', async (locked) => {
+          if (!isActive(locked)) await removeLocked(ctx, locked);
+        }).catch(ignoreNotFound);
+        continue;
+      }
+    }
     // a change this process makes (berth serve finishing a container) wakes it at once
     await Promise.race([sleep(delay), ctx.containers.nextChange()]);
   }

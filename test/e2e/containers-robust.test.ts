@@ -8,7 +8,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { enginePaths } from '../../src/engine/index.ts';
+import { Engine, enginePaths } from '../../src/engine/index.ts';
+import { FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, openAttach, SEND_CLIENT_CLEANS, type AttachSession } from '../../src/engine/container-attach.ts';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +136,55 @@ describe('berth containers: concurrency and failures', { skip }, () => {
     await until(() => berth(root, ['ps', '--format', '{{.Names}}']).stdout.includes('rm-orphan'), 'the container to run');
     child.kill('SIGKILL');
     await until(() => berth(root, ['inspect', 'rm-orphan']).status !== 0, 'the container to be removed', 10_000);
+    clean();
+  });
+
+  it('a monitor that runs only after its container ended still serves every client that came before the start: all output, the exit, who finishes it; wait removed removes a --rm container its finisher left', async () => {
+    // the monitor is stopped (as a loaded machine may leave it unscheduled) while three clients
+    // connect and the program runs and ends; each must still see everything, and the one that
+    // said it finishes the container must be heard (the monitor then runs no exit command)
+    const engine = new Engine({ root });
+    try {
+      for (const tty of [false, true]) {
+        const { record } = await engine.containers.create({ image: 'busybox', name: `late-${tty}`, tty, autoRemove: true, command: ['sh', '-c', 'echo one; echo two >&2; exit 4'] });
+        const sessions: AttachSession[] = [];
+        let monitorPid = 0;
+        let pid = 0;
+        await engine.containers.start(record.id, {
+          beforeStart: async (paths, rec) => {
+            monitorPid = rec.monitorPid;
+            pid = rec.pid;
+            process.kill(monitorPid, 'SIGSTOP');
+            for (let i = 0; i < 3; i++) sessions.push(await openAttach(paths.attachPath));
+            sessions[0]!.send(SEND_CLIENT_CLEANS);
+          },
+        });
+        const seen = sessions.map((s) => {
+          const got = { out: '', exit: -1 };
+          s.onFrame((type, data) => {
+            if (type === FRAME_STDOUT || type === FRAME_STDERR) got.out += data.toString();
+            if (type === FRAME_EXIT) got.exit = (JSON.parse(data.toString()) as { exitCode: number }).exitCode;
+          });
+          return got;
+        });
+        await until(() => /^\S+ \(\S+\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), 'the program to end, unreaped');
+        process.kill(monitorPid, 'SIGCONT');
+        await Promise.all(sessions.map((s) => s.closed));
+        for (const got of seen) {
+          assert.equal(got.exit, 4, `tty ${tty}: every client sees the exit`);
+          assert.equal(got.out.replace(/\r/g, '').split('\n').sort().join(' '), ' one two', `tty ${tty}: every client sees all output`);
+        }
+        // the client that finishes it was heard: the monitor ran no exit command, the container waits for it
+        await sleep(300);
+        assert.equal(engine.containers.get(record.id).id, record.id, `tty ${tty}: nobody else removed it`);
+        if (tty) await engine.containers.cleanup(record.id);
+        // a finisher that never finishes (killed after the exit): `wait removed` does not hang, it removes
+        else assert.deepEqual(await engine.containers.wait(record.id, 'removed'), { StatusCode: 4 });
+        assert.throws(() => engine.containers.get(record.id), /No such container/);
+      }
+    } finally {
+      engine.close();
+    }
     clean();
   });
 

@@ -50,7 +50,7 @@ export class AttachRoutes {
           beforeStart: async (paths) => {
             if (finishHere) {
               finisher = await openAttach(paths.attachPath);
-              finisher.send(SEND_CLIENT_CLEANS);
+              await finisher.send(SEND_CLIENT_CLEANS);
             }
             for (const client of waiting) client.pump(await openAttach(paths.attachPath));
           },
