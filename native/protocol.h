@@ -162,7 +162,7 @@
 	/* () prctl(PR_SET_NO_NEW_PRIVS, 1) */                                                   \
 	X(OP_NO_NEW_PRIVS, 39, "no-new-privs", "C", "")                                          \
 	/* (default action, flags SECCOMP_FILTER_FLAG_*) seccomp_init */                         \
-	X(OP_SECCOMP_INIT, 40, "seccomp-init", "C", "u u")                                       \
+	X(OP_SECCOMP_INIT, 40, "seccomp-init", "C", "u u u")                                     \
 	/* (name e.g. "x86_64") seccomp_arch_add */                                              \
 	X(OP_SECCOMP_ARCH, 41, "seccomp-arch", "C", "s")                                         \
 	/* (action, name, conditions: index, op, value, value-two) seccomp_rule_add_array */     \

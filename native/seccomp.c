@@ -13,6 +13,95 @@
 #include <string.h>
 
 #define MAX_ARGS 6
+#define STUB_ARCHS 8
+
+/* runc's -ENOSYS stub: a syscall numbered above every one the profile names (per architecture)
+ * is one the profile's author could not know of, newer than the profile: it fails with ENOSYS,
+ * which libcs take as "fall back to the older call", not with the default action's EPERM. */
+static struct {
+	int wanted;
+	unsigned n;
+	struct {
+		uint32_t token; /* SCMP_ARCH_* (the AUDIT_ARCH_* value, but X32's own token) */
+		int max; /* -1: no syscall of the profile is known here */
+	} arch[STUB_ARCHS];
+} stub;
+
+static void stub_arch(uint32_t token)
+{
+	for (unsigned i = 0; i < stub.n; i++)
+		if (stub.arch[i].token == token)
+			return;
+	if (stub.n < STUB_ARCHS)
+		stub.arch[stub.n++] = (typeof(stub.arch[0])){ .token = token, .max = -1 };
+}
+
+static void stub_syscall(const char *name)
+{
+	for (unsigned i = 0; i < stub.n; i++) {
+		int nr = seccomp_syscall_resolve_name_arch(stub.arch[i].token, name);
+		if (nr >= 0 && nr > stub.arch[i].max)
+			stub.arch[i].max = nr;
+	}
+}
+
+#define STUB_MAX (3 + STUB_ARCHS * 6)
+
+/* The stub, to run before libseccomp's program (which it falls into: jumps are relative).
+ * x86_64 and x32 share AUDIT_ARCH_X86_64 and differ in bit 30 of the number. */
+static size_t stub_program(struct sock_filter *out)
+{
+	struct {
+		uint32_t audit;
+		int max, x32max;
+	} sect[STUB_ARCHS];
+	size_t ns = 0;
+	for (unsigned i = 0; i < stub.n; i++) {
+		int x32 = stub.arch[i].token == SCMP_ARCH_X32;
+		uint32_t audit = x32 ? SCMP_ARCH_X86_64 : stub.arch[i].token;
+		size_t j = 0;
+		while (j < ns && sect[j].audit != audit)
+			j++;
+		if (j == ns)
+			sect[ns++] = (typeof(sect[0])){ .audit = audit, .max = -1, .x32max = -1 };
+		if (x32)
+			sect[j].x32max = stub.arch[i].max;
+		else
+			sect[j].max = stub.arch[i].max;
+	}
+	/* each section: ld nr; (x86_64: jset bit 30); one jgt per mode, or a jump to the filter */
+	size_t len[STUB_ARCHS], total = 1 + ns + 1, start[STUB_ARCHS];
+	for (size_t j = 0; j < ns; j++) {
+		start[j] = total;
+		len[j] = sect[j].audit == SCMP_ARCH_X86_64 ? 4 : 2;
+		total += len[j];
+	}
+	size_t enosys = total, filter = total + 1, n = 0;
+#define AT(k) ((uint8_t)((k) - (n + 1))) /* a conditional jump's offset from the next instruction */
+	out[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4); /* seccomp_data.arch */
+	for (size_t j = 0; j < ns; j++, n++)
+		out[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sect[j].audit, AT(start[j]), 0);
+	out[n] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, (uint32_t)(filter - (n + 1)));
+	n++;
+	for (size_t j = 0; j < ns; j++) {
+		int x86 = sect[j].audit == SCMP_ARCH_X86_64;
+		out[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0); /* seccomp_data.nr */
+		if (x86) {
+			out[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 1, 0);
+			n++;
+		}
+		int modes[2] = { sect[j].max, sect[j].x32max };
+		for (int m = 0; m < (x86 ? 2 : 1); m++, n++) {
+			if (modes[m] < 0) /* nothing of the profile is known in this mode: libseccomp decides */
+				out[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, AT(filter), AT(filter));
+			else
+				out[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)modes[m], AT(enosys), AT(filter));
+		}
+	}
+#undef AT
+	out[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+	return n;
+}
 
 void seccomp_op(const struct plan_op *op)
 {
@@ -24,6 +113,9 @@ void seccomp_op(const struct plan_op *op)
 		if (!filter)
 			fail("seccomp_init", EINVAL, NULL);
 		ctx.seccomp = filter;
+		stub.wanted = (int)arg_u64(op, 2);
+		stub.n = 0;
+		stub_arch(seccomp_arch_native());
 		/* no_new_privs is the plan's own step, not a side effect of loading */
 		if (seccomp_attr_set(filter, SCMP_FLTATR_CTL_NNP, 0) < 0)
 			fail("seccomp_attr_set", EINVAL, "SCMP_FLTATR_CTL_NNP");
@@ -42,6 +134,7 @@ void seccomp_op(const struct plan_op *op)
 		int rc = seccomp_arch_add(filter, arch);
 		if (rc < 0 && rc != -EEXIST)
 			fail("seccomp_arch_add", -rc, arg_str(op, 0));
+		stub_arch(arch);
 		break;
 	}
 	case OP_SECCOMP_RULE: {
@@ -59,6 +152,7 @@ void seccomp_op(const struct plan_op *op)
 				.datum_b = arg_u64(op, 6 + i * 4),
 			};
 		}
+		stub_syscall(name);
 		int nr = seccomp_syscall_resolve_name(name);
 		if (nr == __NR_SCMP_ERROR)
 			break; /* a name of another architecture: not in this filter (runc does the same) */
@@ -137,6 +231,14 @@ int seccomp_export(void)
 	if (!ctx.seccomp) {
 		fprintf(stderr, "berth-init: seccomp-bpf: no seccomp-init in the plan\n");
 		return 1;
+	}
+	if (stub.wanted) {
+		struct sock_filter prefix[STUB_MAX];
+		size_t n = stub_program(prefix);
+		if (write(1, prefix, n * sizeof(prefix[0])) != (ssize_t)(n * sizeof(prefix[0]))) {
+			fprintf(stderr, "berth-init: seccomp-bpf: write: %s\n", strerror(errno));
+			return 1;
+		}
 	}
 	rc = seccomp_export_bpf(ctx.seccomp, 1);
 	seccomp_release(ctx.seccomp);

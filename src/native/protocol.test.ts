@@ -84,7 +84,7 @@ const SAMPLES: { [K in OpName]: Extract<PlanStep, { op: K }> } = {
   setuid: { stage: 'child', op: 'setuid', uid: 1 },
   'caps-bounding': { stage: 'child', op: 'caps-bounding', mask: 1n, names: ['CAP_CHOWN'] },
   'no-new-privs': { stage: 'child', op: 'no-new-privs' },
-  'seccomp-init': { stage: 'child', op: 'seccomp-init', defaultAction: 0x7fff_0000, actionName: 'SCMP_ACT_ALLOW', flags: 0, flagNames: [], ruleCount: 1 },
+  'seccomp-init': { stage: 'child', op: 'seccomp-init', defaultAction: 0x7fff_0000, actionName: 'SCMP_ACT_ALLOW', flags: 0, flagNames: [], ruleCount: 1, enosysStub: false },
   'seccomp-arch': { stage: 'child', op: 'seccomp-arch', arch: 'x86_64' },
   'seccomp-rule': { stage: 'child', op: 'seccomp-rule', action: 0x5_0001, actionName: 'SCMP_ACT_ERRNO', syscall: 'mkdir', args: [{ index: 1, op: 4, opName: 'SCMP_CMP_EQ', value: 2n, valueTwo: 0n }] },
   'seccomp-load': { stage: 'child', op: 'seccomp-load' },

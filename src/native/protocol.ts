@@ -57,7 +57,7 @@ export const OPS = {
   setuid: { code: 37, stages: 'C', signature: 'u' },
   'caps-bounding': { code: 38, stages: 'C', signature: 'u' },
   'no-new-privs': { code: 39, stages: 'C', signature: '' },
-  'seccomp-init': { code: 40, stages: 'C', signature: 'u u' },
+  'seccomp-init': { code: 40, stages: 'C', signature: 'u u u' },
   'seccomp-arch': { code: 41, stages: 'C', signature: 's' },
   'seccomp-rule': { code: 42, stages: 'C', signature: 'u s u4*' },
   'seccomp-load': { code: 43, stages: 'C', signature: '' },
@@ -249,7 +249,7 @@ export type PlanStep = { stage: Stage } & (
       why?: string;
     }
   | { op: 'no-new-privs' }
-  | { op: 'seccomp-init'; defaultAction: number; actionName: string; flags: number; flagNames: string[]; ruleCount: number }
+  | { op: 'seccomp-init'; defaultAction: number; actionName: string; flags: number; flagNames: string[]; ruleCount: number; enosysStub: boolean }
   | { op: 'seccomp-arch'; arch: string }
   | { op: 'seccomp-rule'; action: number; actionName: string; syscall: string; args: SeccompArgCondition[] }
   | { op: 'seccomp-load' }
@@ -387,7 +387,7 @@ function argsOf(step: PlanStep): Arg[] {
     case 'caps-set':
       return [step.effective, step.permitted, step.inheritable, step.ambient];
     case 'seccomp-init':
-      return [step.defaultAction, step.flags];
+      return [step.defaultAction, step.flags, step.enosysStub ? 1 : 0];
     case 'seccomp-arch':
       return [step.arch];
     case 'seccomp-rule':

@@ -97,18 +97,18 @@ function seccompFlags(seccomp: NonNullable<NonNullable<RuntimeConfig['linux']>['
   return { flags, flagNames };
 }
 
-function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined, cache?: SeccompCache): PlanStep[] {
+function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState | undefined, cache?: SeccompCache, asRules = false): PlanStep[] {
   const seccomp = config.linux?.seccomp;
   if (!seccomp) return [];
   // the filter is loaded as BPF, compiled once and kept; with a listenerPath it is loaded with
   // SECCOMP_FILTER_FLAG_NEW_LISTENER (whether or not a rule is SCMP_ACT_NOTIFY: the kernel makes
   // the listener, not libseccomp). Notify rules without a listener go through libseccomp.
   const listenerPath = seccompListenerPath(config);
-  if ((cache || listenerPath) && (!hasNotifyRule(seccomp) || listenerPath)) {
+  if (!asRules && (!hasNotifyRule(seccomp) || listenerPath)) {
     const { flags, flagNames } = seccompFlags(seccomp);
     const ruleCount = (seccomp.syscalls ?? []).reduce((n, r) => n + r.names.length, 0);
     const ruleSteps = () =>
-      seccompSteps({ ...config, linux: { ...config.linux, seccomp: { ...seccomp, listenerPath: undefined } } }, undefined).filter((s) => s.op !== 'seccomp-load');
+      seccompSteps({ ...config, linux: { ...config.linux, seccomp: { ...seccomp, listenerPath: undefined } } }, undefined, undefined, true).filter((s) => s.op !== 'seccomp-load');
     const { program, cached } = cache ? cache.program(seccomp, ruleSteps) : compileSeccomp(ruleSteps());
     if (!listenerPath) return [{ stage: 'child', op: 'seccomp-bpf', flags /* berth's bits are the kernel's SECCOMP_FILTER_FLAG_* */, flagNames, program, ruleCount, cached }];
     if (!listenerState) throw new BerthError('INTERNAL', 'seccomp notify: no container state for the listener');
@@ -151,6 +151,9 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
       flags,
       flagNames,
       ruleCount: rules.length,
+      // runc's -ENOSYS stub: a syscall newer than every one the profile names fails with ENOSYS
+      // (libcs then fall back to an older call), unless the default lets calls through anyway
+      enosysStub: !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(seccomp.defaultAction),
     },
   ];
   for (const arch of seccomp.architectures ?? []) {

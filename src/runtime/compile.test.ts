@@ -32,23 +32,23 @@ describe('compilePlan', () => {
     assert.equal(list.at(-1), 'exec');
   });
 
-  it('loads seccomp as the last step before the startContainer hooks and execve, with or without no_new_privs', () => {
+  it('loads seccomp (as BPF compiled by libseccomp) as the last step before the startContainer hooks and execve, with or without no_new_privs', () => {
     const seccomp = { defaultAction: 'SCMP_ACT_ALLOW' as const, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' as const }] };
     const hooks = { startContainer: [{ path: '/bin/true' }] };
     const withNnp = ops(compilePlan(spec((c) => ((c.process!.noNewPrivileges = true), (c.linux!.seccomp = seccomp), (c.hooks = hooks))), opts).steps);
-    assert.ok(withNnp.indexOf('seccomp-load') > withNnp.indexOf('exec-wait'));
-    assert.ok(withNnp.indexOf('seccomp-load') > withNnp.indexOf('cloexec-fds'), 'close_range runs before the filter');
-    assert.ok(withNnp.indexOf('seccomp-load') < withNnp.indexOf('run-hook'), 'the startContainer hook runs under the filter');
-    assert.deepEqual(withNnp.slice(withNnp.indexOf('seccomp-load') + 1), ['run-hook', 'exec']);
+    assert.ok(withNnp.indexOf('seccomp-bpf') > withNnp.indexOf('exec-wait'));
+    assert.ok(withNnp.indexOf('seccomp-bpf') > withNnp.indexOf('cloexec-fds'), 'close_range runs before the filter');
+    assert.ok(withNnp.indexOf('seccomp-bpf') < withNnp.indexOf('run-hook'), 'the startContainer hook runs under the filter');
+    assert.deepEqual(withNnp.slice(withNnp.indexOf('seccomp-bpf') + 1), ['run-hook', 'exec']);
     // without no_new_privs CAP_SYS_ADMIN stays effective until the filter is loaded, then goes
     const steps = compilePlan(spec((c) => ((c.process!.noNewPrivileges = false), (c.linux!.seccomp = seccomp))), opts).steps;
     const without = ops(steps);
-    assert.ok(without.indexOf('seccomp-load') > without.indexOf('exec-wait'));
+    assert.ok(without.indexOf('seccomp-bpf') > without.indexOf('exec-wait'));
     const capsets = steps.filter((s) => s.op === 'caps-set');
     assert.equal(capsets.length, 2);
     assert.ok(capsets[0]!.op === 'caps-set' && capsets[0]!.names.effective.includes('CAP_SYS_ADMIN'));
     assert.ok(capsets[1]!.op === 'caps-set' && !capsets[1]!.names.permitted.includes('CAP_SYS_ADMIN'));
-    assert.deepEqual(without.slice(without.indexOf('seccomp-load') + 1), ['caps-set', 'exec']);
+    assert.deepEqual(without.slice(without.indexOf('seccomp-bpf') + 1), ['caps-set', 'exec']);
   });
 
   it('raises only ambient capabilities that are permitted and inheritable, as runc manages to', () => {

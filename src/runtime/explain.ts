@@ -162,7 +162,7 @@ function describeStep(step: PlanStep): string {
     case 'no-new-privs':
       return 'prctl(PR_SET_NO_NEW_PRIVS, 1)';
     case 'seccomp-init':
-      return `seccomp filter: default ${step.actionName}, ${step.ruleCount} rule(s)${step.flagNames.length ? ', flags ' + step.flagNames.join('|') : ''}`;
+      return `seccomp filter: default ${step.actionName}, ${step.ruleCount} rule(s)${step.flagNames.length ? ', flags ' + step.flagNames.join('|') : ''}${step.enosysStub ? '; a syscall numbered above every one the profile names (per architecture) fails with ENOSYS' : ''}`;
     case 'seccomp-arch':
       return `seccomp architecture ${step.arch}`;
     case 'seccomp-rule':

@@ -28,7 +28,7 @@ function keyOf(seccomp: Seccomp): string {
   }
   // the program does not depend on where the listener is (a per-container path) or what it is told
   const { listenerPath: _path, listenerMetadata: _metadata, ...program } = seccomp;
-  return JSON.stringify({ v: 1, init: `${init.ino}:${init.size}:${init.mtimeMs}`, kernel, seccomp: program });
+  return JSON.stringify({ v: 2, init: `${init.ino}:${init.size}:${init.mtimeMs}`, kernel, seccomp: program });
 }
 
 /** Two 32-bit FNV-1a hashes of the key, as a file name (not a check: the key is compared whole). */

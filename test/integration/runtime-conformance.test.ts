@@ -4,7 +4,7 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,40 @@ describe('berth-runtime conformance', { skip: skipUnlessRoot }, () => {
       });
       assert.equal(r.exitCode, 0, r.stderr);
       assert.equal(r.stdout, 'still-under-it\n');
+    });
+
+    it('fails a syscall numbered above every one the profile names with ENOSYS, not the default errno (runc\'s -ENOSYS stub); one below gets the default', async () => {
+      const dir = hostDir('enosys');
+      writeFileSync(
+        join(dir, 'probe.c'),
+        `#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  long r = syscall(1000, 0xdeadbeef, 0xcafefeed, 0x1337);
+  printf("nr-1000 %ld %d\\n", r, r < 0 ? errno : 0);
+  r = syscall(SYS_getpgid, 0);
+  printf("getpgid %ld %d\\n", r, r < 0 ? errno : 0);
+  return 0;
+}
+`,
+      );
+      execFileSync('cc', ['-static', '-O1', '-o', join(dir, 'probe'), join(dir, 'probe.c')]);
+      const probe = (defaultAction: 'SCMP_ACT_ERRNO' | 'SCMP_ACT_KILL_PROCESS') =>
+        h.run((c) => {
+          c.mounts!.push({ destination: '/probe', type: 'bind', source: join(dir, 'probe'), options: ['bind', 'ro'] });
+          c.process!.args = ['/probe'];
+          c.linux!.seccomp = { ...strictSeccomp(['fstat', 'ioctl']), defaultAction };
+        });
+      const r = await probe('SCMP_ACT_ERRNO');
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, 'nr-1000 -1 38\ngetpgid -1 1\n', 'ENOSYS (38) above the profile, EPERM (1) of the default below it');
+      // a killing default kills for what the profile knows of, and says ENOSYS for what it cannot
+      const k = await probe('SCMP_ACT_KILL_PROCESS');
+      assert.match(k.stdout, /^nr-1000 -1 38\n$/);
+      assert.equal(k.exitCode, 128 + 31, 'SIGSYS for getpgid');
     });
 
     it('runs the startContainer hook under the filter', async () => {
