@@ -57,6 +57,8 @@ export interface DetectLayoutOptions {
 }
 
 export interface MountEntry {
+  /** The mount's id (unique while it is mounted). */
+  id: number;
   mountPoint: string;
   root: string;
   fsType: string;
@@ -71,6 +73,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const dash = fields.indexOf('-');
     if (dash < 6 || fields.length < dash + 3) continue;
     out.push({
+      id: Number(fields[0]),
       root: unescapeMountField(fields[3] ?? ''),
       mountPoint: unescapeMountField(fields[4] ?? ''),
       fsType: fields[dash + 1] ?? '',

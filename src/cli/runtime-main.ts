@@ -475,7 +475,11 @@ export async function runtimeMain(argv: readonly string[], io: Io = stdio): Prom
     command = argv[i] ?? '';
     if (!command) return io.err(mainHelp()), 2;
     const spec = COMMANDS.find((c) => c.name === command);
-    if (!spec) throw new BerthError('INVALID_ARGUMENT', `unknown command "${command}"`, { hint: `see: ${PROG} --help` });
+    if (!spec) {
+      // help asked of a command there is not: runc's (urfave/cli's) words, which scripts match
+      const asksHelp = argv.slice(i + 1).some((a) => a === '-h' || a === '--help');
+      throw new BerthError('INVALID_ARGUMENT', asksHelp ? `No help topic for '${command}'` : `unknown command "${command}"`, { hint: `see: ${PROG} --help` });
+    }
     const args = parseCommandArgs(spec, argv.slice(i + 1), PROG);
     if (args.help) return io.out(formatHelp(spec, PROG)), 0;
     logDebug(globals, io, `${PROG} ${argv.slice(i).join(' ')}`);

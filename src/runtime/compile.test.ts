@@ -62,9 +62,17 @@ describe('compilePlan', () => {
     assert.equal(caps.ambient, 1n);
   });
 
-  it('runs without a mount namespace in the host\'s, the rootfs as given, and refuses mounts there', () => {
+  it('runs without a mount namespace in the host\'s, the rootfs as given; mounts there only under the root, never masked paths or a user namespace\'s', () => {
     const noMountNs = (c: RuntimeConfig) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount'));
-    assert.throws(() => compilePlan(spec(noMountNs), opts), /mounts: a container cannot have mounts when the container has no mount namespace/);
+    assert.throws(() => compilePlan(spec(noMountNs), opts), /linux.maskedPaths: cannot be masked when the container has no mount namespace/);
+    const withMounts = compilePlan(spec((c) => (noMountNs(c), (c.linux!.maskedPaths = []), (c.linux!.readonlyPaths = []), (c.root!.readonly = false))), opts).steps;
+    assert.equal(ops(withMounts).includes('propagation'), false, 'the host\'s propagation is never changed');
+    assert.ok(withMounts.some((s) => s.op === 'mount' && s.fstype === 'proc'), 'its mounts are made');
+    assert.ok(ops(withMounts).includes('mknod'), 'device nodes go into the /dev it mounts');
+    assert.throws(
+      () => compilePlan(spec((c) => (noMountNs(c), (c.linux!.maskedPaths = []), (c.linux!.readonlyPaths = []), (c.root!.readonly = false), c.linux!.namespaces!.push({ type: 'user' }))), opts),
+      /mounts: a user-namespaced container cannot mount/,
+    );
     const steps = compilePlan(
       spec((c) => {
         noMountNs(c);

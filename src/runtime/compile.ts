@@ -140,13 +140,16 @@ function hookRunSteps(config: RuntimeConfig, name: 'createContainer' | 'startCon
   }));
 }
 
-/** Without a mount namespace the container shares the host's mounts: anything it would mount
- * there would land on the host, so such a config may not ask for mounts. */
+/** Without a mount namespace the container shares its caller's mounts. Its own mounts are made
+ * there, under its root, as runc makes them (and taken down at delete, which runc does not); what
+ * would change the caller's view beyond the root is refused. */
 function checkNoMountNamespace(config: RuntimeConfig): void {
   const linux = config.linux ?? {};
-  const why = 'the container has no mount namespace of its own (they would be made in the host\'s)';
+  const why = 'the container has no mount namespace of its own (it would change the host\'s)';
   const hint = 'add {"type": "mount"} to linux.namespaces, or drop these fields';
-  if (config.mounts?.length) throw new BerthError('INVALID_ARGUMENT', `mounts: a container cannot have mounts when ${why}`, { hint });
+  if (config.mounts?.length && linux.namespaces?.some((ns) => ns.type === 'user')) {
+    throw new BerthError('INVALID_ARGUMENT', `mounts: a user-namespaced container cannot mount when ${why}`, { hint });
+  }
   if (linux.maskedPaths?.length) throw new BerthError('INVALID_ARGUMENT', `linux.maskedPaths: cannot be masked when ${why}`, { hint });
   if (linux.readonlyPaths?.length) throw new BerthError('INVALID_ARGUMENT', `linux.readonlyPaths: cannot be made read-only when ${why}`, { hint });
   if (config.root?.readonly) throw new BerthError('INVALID_ARGUMENT', `root.readonly: the root cannot be made read-only when ${why}`, { hint });
@@ -240,7 +243,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   if (process.terminal && opts.consoleSocket) parent({ stage: 'parent', op: 'console-connect', socketPath: opts.consoleSocket });
   const listenerPath = seccompListenerPath(config);
   if (listenerPath) parent({ stage: 'parent', op: 'seccomp-listener', path: listenerPath });
-  const mounts = hasMountNs ? (config.mounts ?? []) : [];
+  const mounts = config.mounts ?? [];
   const finalRemounts: PlanStep[] = [];
   const mountCtx: MountContext = {
     bundleDir: opts.bundleDir,
@@ -258,7 +261,9 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   if (rootTree) parent(rootTree);
   const mountPlan = mounts.flatMap((m, i) => mountSteps(m, i, mountCtx));
   const devBound = mounts.some((m) => m.destination === '/dev' && parseMountOptions(m.options ?? []).isBind);
-  const devicePlan = hasMountNs && !devBound ? deviceSteps(config, isUserNs, mountCtx) : [];
+  // device nodes and /dev links go into a /dev the container mounts: never into a host directory
+  const ownDev = hasMountNs || mounts.some((m) => m.destination === '/dev');
+  const devicePlan = ownDev && !devBound ? deviceSteps(config, isUserNs, mountCtx) : [];
   steps.push(...mountPlan.filter((s) => s.stage === 'parent'), ...devicePlan.filter((s) => s.stage === 'parent'));
   parent({ stage: 'parent', op: 'start-socket', path: opts.startSocketPath });
   if (monitor) {
@@ -320,7 +325,7 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   child({ stage: 'child', op: 'rootfs', path: rootfsDir, bind: hasMountNs, mount: rootMount, ...(rootTree ? { treeSlot: rootTree.slot } : {}) });
 
   steps.push(...mountPlan.filter((s) => s.stage === 'child'));
-  if (hasMountNs && !devBound) {
+  if (ownDev && !devBound) {
     steps.push(...devicePlan.filter((s) => s.stage === 'child'));
     const hasPts = mounts.some((m) => m.destination === '/dev/pts');
     const links: [string, string][] = [

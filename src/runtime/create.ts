@@ -20,6 +20,7 @@ import type { RuntimeContext } from './context.ts';
 import { killAndWait } from './kill.ts';
 import { containerStatus } from './status.ts';
 import { normalizeCgroupPath } from '../cgroups/index.ts';
+import { hostMountsBefore, releaseHostMounts } from './host-mounts.ts';
 import { addLimitsView, limitsViewWanted, loadFuse, stopLimitsView, viewArgs, viewPaths } from './limits-view.ts';
 
 export interface CreateOptions {
@@ -195,6 +196,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     // recorded before it is made (its keeper's pid comes with the container's, in onPid's write:
     // a berth-init killed in between closes the view's control socket, and the view ends itself)
     view: view && { ...viewPaths(ctx.store.containerDir(id)), pid: 0, pidStartTime: '', sysinfo: view.sysinfo },
+    // no mount namespace of its own: its mounts land in the caller's, and are taken down at delete
+    hostMounts: config.mounts?.length && !config.linux?.namespaces?.some((ns) => ns.type === 'mount') ? hostMountsBefore(await realpath(rootfsDir)) : undefined,
   };
   await ctx.store.claim(state);
   let init: InitProcess | undefined;
@@ -276,6 +279,7 @@ async function undoCreate(ctx: RuntimeContext, state: StoredState, init: InitPro
   if (init) await init.exited;
   if (state.cgroupPath && state.cgroupOwned !== false) await ctx.cgroups.destroy(state.cgroupPath).catch(() => {});
   if (state.view) stopLimitsView(state.view);
+  if (state.hostMounts) releaseHostMounts(state.hostMounts);
   await ctx.store.remove(state.id);
 }
 

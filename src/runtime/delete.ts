@@ -4,6 +4,7 @@ import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
 import { containerPids, killAndWait } from './kill.ts';
 import { runHooksCollectingWarnings } from './hooks.ts';
+import { releaseHostMounts } from './host-mounts.ts';
 
 /**
  * delete: a stopped or created container goes; a running or paused one only with force
@@ -39,6 +40,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
   if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime);
   if (state.cgroupPath && state.cgroupOwned !== false) await ctx.cgroups.destroy(state.cgroupPath);
   if (state.view) stopLimitsView(state.view);
+  if (state.hostMounts) releaseHostMounts(state.hostMounts);
   await ctx.store.remove(id);
   if (!state.bundle) return { warnings: [] };
   const warnings = await runHooksCollectingWarnings('poststop', state.config.hooks?.poststop, ctx.store.ociState(state, 'stopped'), state.bundle);

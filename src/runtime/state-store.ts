@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } fr
 import { join } from 'node:path';
 import { BerthError, isErrno, writeFileAtomicSync } from '../common/index.ts';
 import { parseJsonLossless, stringifyJsonLossless, type RuntimeConfig, type State, type ContainerStatus } from '../oci/index.ts';
+import type { HostMounts } from './host-mounts.ts';
 
 export const DEFAULT_RUNTIME_ROOT = '/run/berth-runtime';
 
@@ -45,6 +46,8 @@ export interface StoredState {
   owner?: string;
   /** The container's limits view (limits-view.ts), recorded before it is started. */
   view?: ViewRecord | undefined;
+  /** Without a mount namespace of its own: its mounts are in the caller's, taken down at delete. */
+  hostMounts?: HostMounts | undefined;
 }
 
 /** An id names a directory (the state dir, the cgroup /berth/<id>): one path component, at

@@ -144,6 +144,37 @@ int main(void) {
       assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(b.bundleDir), false, 'nothing was mounted on the host');
     });
 
+    it('runs without a mount namespace with the config\'s mounts, made in the host\'s under the root (as runc); delete takes them down, the host\'s stay', async () => {
+      // what runtime-tools' linux_ns_itype runs: no namespace at all, the default mounts kept
+      const b = h.bundle((c) => {
+        c.linux!.namespaces = [];
+        delete c.hostname;
+        c.linux!.maskedPaths = [];
+        c.linux!.readonlyPaths = [];
+        c.root!.readonly = false;
+        c.process!.args = ['/bin/sh', '-c', 'readlink /proc/self/ns/mnt; echo x > /dev/null && echo dev-null; ls /proc/1/ns >/dev/null && echo proc; sleep 30'];
+      });
+      // a mount of the host's own under the root stays: it was there before
+      const before = join(b.rootfsDir, 'mnt');
+      mkdirSync(before, { recursive: true });
+      assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'host-own', before]).status, 0);
+      try {
+        const id = uniqueId();
+        const out = join(hostDir('nomntns'), 'out');
+        const fd = (await import('node:fs')).openSync(out, 'w');
+        await h.runtime.create(id, { bundleDir: b.bundleDir, stdio: { stdin: 'ignore', stdout: fd, stderr: fd } });
+        await h.runtime.start(id);
+        await waitFor(() => readFileSync(out, 'utf8').includes('proc'), 'the container to run');
+        assert.equal(readFileSync(out, 'utf8'), `${readlinkSync('/proc/self/ns/mnt')}\ndev-null\nproc\n`, 'the host\'s mount namespace, its own /dev and /proc');
+        const under = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(b.rootfsDir + '/')).map((l) => l.split(' ')[4]);
+        assert.ok(under().includes(join(b.rootfsDir, 'proc')) && under().includes(join(b.rootfsDir, 'dev')), 'its mounts are in the host\'s namespace while it runs');
+        await h.runtime.delete(id, { force: true });
+        assert.deepEqual(under(), [before], 'delete took its mounts down, and only its');
+      } finally {
+        spawnSync('umount', [before]);
+      }
+    });
+
     it('mounts a read-only /dev, with its device nodes in it', async () => {
       const r = await h.run((c) => {
         c.mounts = c.mounts!.map((m) => (m.destination === '/dev' ? { ...m, options: [...(m.options ?? []), 'ro'] } : m));

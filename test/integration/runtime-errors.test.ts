@@ -117,6 +117,10 @@ describe('berth-runtime bad input', { skip: skipUnlessRoot }, () => {
     r = spawnSync(cli, ['frobnicate'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /unknown command "frobnicate"/);
+    // help of a command there is not: runc's words (scripts match them), and a failure
+    r = spawnSync(cli, ['frobnicate', '-h'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /No help topic for 'frobnicate'/);
     r = spawnSync(cli, ['--root', h.rootDir, 'state', 'nope'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /container "nope" does not exist/);
