@@ -97,8 +97,8 @@ describe('detectCgroupLayout', () => {
 });
 
 describe('parseMountinfo', () => {
-  it('reads the filesystem type and super options after the separator when optional fields are present', () => {
+  it('reads the mount id, and the filesystem type and super options after the separator when optional fields are present', () => {
     const [entry] = parseMountinfo('41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 master:2 - cgroup2 cgroup2 rw,nsdelegate\n');
-    assert.deepEqual(entry, { root: '/', mountPoint: '/sys/fs/cgroup/unified', fsType: 'cgroup2', superOptions: ['rw', 'nsdelegate'] });
+    assert.deepEqual(entry, { id: 41, root: '/', mountPoint: '/sys/fs/cgroup/unified', fsType: 'cgroup2', superOptions: ['rw', 'nsdelegate'] });
   });
 });
