@@ -405,7 +405,7 @@ int monitor_run(void)
 	/* what clients sent and were not yet heard on (the one that finishes the container may
 	 * have said so in the round that accepted it): every frame already there, before the end */
 	accept_clients();
-	for (int more = 1; more;) {
+	for (int more = 1, rounds = 0; more && rounds < 64; rounds++) { /* bounded: a client cannot hold the end back */
 		struct pollfd fds[MAX_CLIENTS];
 		more = 0;
 		for (int i = 0; i < MAX_CLIENTS; i++)
