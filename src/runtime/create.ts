@@ -197,7 +197,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     // a berth-init killed in between closes the view's control socket, and the view ends itself)
     view: view && { ...viewPaths(ctx.store.containerDir(id)), pid: 0, pidStartTime: '', sysinfo: view.sysinfo },
     // no mount namespace of its own: its mounts land in the caller's, and are taken down at delete
-    hostMounts: config.mounts?.length && !config.linux?.namespaces?.some((ns) => ns.type === 'mount') ? hostMountsBefore(await realpath(rootfsDir)) : undefined,
+    hostMounts: config.mounts?.length && !config.linux?.namespaces?.some((ns) => ns.type === 'mount') ? hostMountsBefore(await resolvedRoot(rootfsDir)) : undefined,
   };
   await ctx.store.claim(state);
   let init: InitProcess | undefined;
@@ -259,6 +259,14 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     await undoCreate(ctx, state, init);
     throw why;
   }
+}
+
+/** The root's real path (mountinfo shows real paths), or a clear error when there is none. */
+async function resolvedRoot(rootfsDir: string): Promise<string> {
+  return realpath(rootfsDir).catch((err: unknown) => {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw new BerthError('NOT_FOUND', `root.path: ${rootfsDir} does not exist`, { hint: 'unpack the root filesystem there, or fix root.path in config.json' });
+    throw err;
+  });
 }
 
 /** A process killed during set-up says nothing itself: when the OOM killer did it, say so. */

@@ -175,6 +175,19 @@ int main(void) {
       }
     });
 
+    it('names a missing root of a container without a mount namespace, and leaves nothing', async () => {
+      const b = h.bundle((c) => {
+        c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount');
+        c.linux!.maskedPaths = [];
+        c.linux!.readonlyPaths = [];
+        c.root!.readonly = false;
+        c.root!.path = 'no-such-root';
+      });
+      const id = uniqueId();
+      await assert.rejects(h.runtime.create(id, { bundleDir: b.bundleDir }), /root.path: .*no-such-root does not exist/);
+      assert.equal(existsSync(join(h.rootDir, id)), false, 'no state left');
+    });
+
     it('mounts a read-only /dev, with its device nodes in it', async () => {
       const r = await h.run((c) => {
         c.mounts = c.mounts!.map((m) => (m.destination === '/dev' ? { ...m, options: [...(m.options ?? []), 'ro'] } : m));
