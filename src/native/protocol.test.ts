@@ -115,7 +115,7 @@ const SAMPLES: { [K in OpName]: Extract<PlanStep, { op: K }> } = {
   detach: { stage: 'child', op: 'detach', path: '/proc' },
   'home-env': { stage: 'child', op: 'home-env', uid: 0 },
   user: { stage: 'child', op: 'user', spec: 'nobody:nogroup', groups: ['wheel'] },
-  'seccomp-bpf': { stage: 'child', op: 'seccomp-bpf', flags: 0, flagNames: [], program: Buffer.from([0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), ruleCount: 0, cached: false },
+  'seccomp-bpf': { stage: 'child', op: 'seccomp-bpf', flags: 0, flagNames: [], program: Buffer.from([0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), ruleCount: 0, cached: false, enosysStub: false },
   monitor: { stage: 'parent', op: 'monitor', logPath: '/c/log', logMaxSize: 0, logMaxFiles: 1, attachPath: '/c/attach.sock', exitPath: '/c/exit', oomFile: '', stdinOpen: false, tty: false, exitCommand: ['/bin/true'] },
 };
 

@@ -178,7 +178,7 @@ export type PlanStep = { stage: Stage } & (
   | { op: 'user'; spec: string; groups: string[] }
   /** A filter compiled before (kernel flags; instructions packed as code | jt << 16 | jf << 24 | k << 32). */
   /** program: the filter as the kernel takes it, struct sock_filter[] (8 bytes an instruction) */
-  | { op: 'seccomp-bpf'; flags: number; flagNames: string[]; program: Uint8Array; ruleCount: number; cached: boolean }
+  | { op: 'seccomp-bpf'; flags: number; flagNames: string[]; program: Uint8Array; ruleCount: number; cached: boolean; /** the program starts with runc's -ENOSYS stub (for --explain) */ enosysStub: boolean }
   /** This process stays as the container's monitor (native/monitor.c). */
   | {
       op: 'monitor';

@@ -104,16 +104,20 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
   // SECCOMP_FILTER_FLAG_NEW_LISTENER (whether or not a rule is SCMP_ACT_NOTIFY: the kernel makes
   // the listener, not libseccomp). Notify rules without a listener go through libseccomp.
   const listenerPath = seccompListenerPath(config);
+  // runc's -ENOSYS stub, put before libseccomp's BPF (so only on that path): a syscall newer than
+  // every one the profile names fails with ENOSYS (libcs then fall back to an older call), unless
+  // the default lets calls through anyway
+  const enosysStub = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(seccomp.defaultAction);
   if (!asRules && (!hasNotifyRule(seccomp) || listenerPath)) {
     const { flags, flagNames } = seccompFlags(seccomp);
     const ruleCount = (seccomp.syscalls ?? []).reduce((n, r) => n + r.names.length, 0);
     const ruleSteps = () =>
       seccompSteps({ ...config, linux: { ...config.linux, seccomp: { ...seccomp, listenerPath: undefined } } }, undefined, undefined, true).filter((s) => s.op !== 'seccomp-load');
     const { program, cached } = cache ? cache.program(seccomp, ruleSteps) : compileSeccomp(ruleSteps());
-    if (!listenerPath) return [{ stage: 'child', op: 'seccomp-bpf', flags /* berth's bits are the kernel's SECCOMP_FILTER_FLAG_* */, flagNames, program, ruleCount, cached }];
+    if (!listenerPath) return [{ stage: 'child', op: 'seccomp-bpf', flags /* berth's bits are the kernel's SECCOMP_FILTER_FLAG_* */, flagNames, program, ruleCount, cached, enosysStub }];
     if (!listenerState) throw new BerthError('INTERNAL', 'seccomp notify: no container state for the listener');
     return [
-      { stage: 'child', op: 'seccomp-bpf', flags: flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, flagNames: [...flagNames, 'SECCOMP_FILTER_FLAG_NEW_LISTENER'], program, ruleCount, cached },
+      { stage: 'child', op: 'seccomp-bpf', flags: flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, flagNames: [...flagNames, 'SECCOMP_FILTER_FLAG_NEW_LISTENER'], program, ruleCount, cached, enosysStub },
       { stage: 'child', op: 'seccomp-notify-send', path: listenerPath, parts: listenerStateParts(seccomp.listenerMetadata ?? '', listenerState) },
     ];
   }
@@ -151,9 +155,8 @@ function seccompSteps(config: RuntimeConfig, listenerState: SeccompListenerState
       flags,
       flagNames,
       ruleCount: rules.length,
-      // runc's -ENOSYS stub: a syscall newer than every one the profile names fails with ENOSYS
-      // (libcs then fall back to an older call), unless the default lets calls through anyway
-      enosysStub: !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(seccomp.defaultAction),
+      // only compiled to BPF has it (libseccomp's own load cannot take a prefix)
+      enosysStub: asRules && enosysStub,
     },
   ];
   for (const arch of seccomp.architectures ?? []) {

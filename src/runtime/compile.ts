@@ -118,6 +118,8 @@ export interface CompiledPlan {
   runtimeHookPhases: string[];
   /** What the container gets differently from its config, said to the caller (runc warns too). */
   warnings: string[];
+  /** Its mounts are made in the caller's mount namespace (it has none of its own): delete takes them down. */
+  mountsInCaller: boolean;
 }
 
 /** Namespaces the config creates anew (no path). */
@@ -143,11 +145,11 @@ function hookRunSteps(config: RuntimeConfig, name: 'createContainer' | 'startCon
 /** Without a mount namespace the container shares its caller's mounts. Its own mounts are made
  * there, under its root, as runc makes them (and taken down at delete, which runc does not); what
  * would change the caller's view beyond the root is refused. */
-function checkNoMountNamespace(config: RuntimeConfig): void {
+function checkNoMountNamespace(config: RuntimeConfig, isUserNs: boolean): void {
   const linux = config.linux ?? {};
   const why = 'the container has no mount namespace of its own (it would change the host\'s)';
   const hint = 'add {"type": "mount"} to linux.namespaces, or drop these fields';
-  if (config.mounts?.length && linux.namespaces?.some((ns) => ns.type === 'user')) {
+  if (config.mounts?.length && isUserNs) {
     throw new BerthError('INVALID_ARGUMENT', `mounts: a user-namespaced container cannot mount when ${why}`, { hint });
   }
   if (linux.maskedPaths?.length) throw new BerthError('INVALID_ARGUMENT', `linux.maskedPaths: cannot be masked when ${why}`, { hint });
@@ -218,8 +220,8 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   const namespaces = linux.namespaces ?? [];
   const created = newNamespaces(config);
   const hasMountNs = namespaces.some((ns) => ns.type === 'mount');
-  if (!hasMountNs) checkNoMountNamespace(config);
   const isUserNs = namespaces.some((ns) => ns.type === 'user');
+  if (!hasMountNs) checkNoMountNamespace(config, isUserNs);
   const rootfsDir = isAbsolute(config.root.path) ? config.root.path : resolve(opts.bundleDir, config.root.path);
   const steps: PlanStep[] = [];
   const runtimeHookPhases: string[] = [];
@@ -382,5 +384,5 @@ export function compilePlan(config: RuntimeConfig, opts: CompileOptions): Compil
   });
   steps.push(...processPlan.steps);
   warnings.push(...processPlan.warnings);
-  return { steps, runtimeHookPhases, warnings };
+  return { steps, runtimeHookPhases, warnings, mountsInCaller: !hasMountNs && mounts.length > 0 };
 }

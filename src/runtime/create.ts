@@ -197,7 +197,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     // a berth-init killed in between closes the view's control socket, and the view ends itself)
     view: view && { ...viewPaths(ctx.store.containerDir(id)), pid: 0, pidStartTime: '', sysinfo: view.sysinfo },
     // no mount namespace of its own: its mounts land in the caller's, and are taken down at delete
-    hostMounts: config.mounts?.length && !config.linux?.namespaces?.some((ns) => ns.type === 'mount') ? hostMountsBefore(await resolvedRoot(rootfsDir)) : undefined,
+    hostMounts: plan.mountsInCaller ? hostMountsBefore(await resolvedRoot(rootfsDir)) : undefined,
   };
   await ctx.store.claim(state);
   let init: InitProcess | undefined;

@@ -124,7 +124,7 @@ function describeStep(step: PlanStep): string {
     case 'home-env':
       return `HOME from the entry of uid ${step.uid} in the container's /etc/passwd (or /): the config sets no HOME`;
     case 'seccomp-bpf':
-      return `seccomp(SECCOMP_SET_MODE_FILTER${step.flagNames.length ? `, ${step.flagNames.join('|')}` : ''}): the profile's ${step.ruleCount} rule(s) as a BPF program of ${step.program.byteLength / 8} instructions, compiled by libseccomp ${step.cached ? 'for an earlier container (kept in the runtime\'s seccomp cache)' : 'just before'}`;
+      return `seccomp(SECCOMP_SET_MODE_FILTER${step.flagNames.length ? `, ${step.flagNames.join('|')}` : ''}): the profile's ${step.ruleCount} rule(s) as a BPF program of ${step.program.byteLength / 8} instructions, compiled by libseccomp ${step.cached ? 'for an earlier container (kept in the runtime\'s seccomp cache)' : 'just before'}${step.enosysStub ? '; before it, a syscall numbered above every one the profile names (per architecture) fails with ENOSYS' : ''}`;
     case 'user':
       return `look up user ${q(step.spec)}${step.groups.length ? ` and groups ${step.groups.map(q).join(', ')}` : ''} in the container's /etc/passwd and /etc/group: setgroups, setgid, setuid and the terminal's owner use what is found`;
     case 'monitor':
@@ -162,7 +162,7 @@ function describeStep(step: PlanStep): string {
     case 'no-new-privs':
       return 'prctl(PR_SET_NO_NEW_PRIVS, 1)';
     case 'seccomp-init':
-      return `seccomp filter: default ${step.actionName}, ${step.ruleCount} rule(s)${step.flagNames.length ? ', flags ' + step.flagNames.join('|') : ''}${step.enosysStub ? '; a syscall numbered above every one the profile names (per architecture) fails with ENOSYS' : ''}`;
+      return `seccomp filter: default ${step.actionName}, ${step.ruleCount} rule(s)${step.flagNames.length ? ', flags ' + step.flagNames.join('|') : ''}`;
     case 'seccomp-arch':
       return `seccomp architecture ${step.arch}`;
     case 'seccomp-rule':
