@@ -223,9 +223,7 @@ export async function waitContainer(ctx: EngineContext, ref: string, condition: 
       // the exit and the removal) would leave the waiter waiting for good: done here instead
       endedSince ??= Date.now();
       if (Date.now() - endedSince > REMOVE_GRACE_MS) {
-        await withLock(ctx, rec.id, 'remove', async (locked) => {
-          if (!isActive(locked)) await removeLocked(ctx, locked);
-        }).catch(ignoreNotFound);
+        await removeIfEnded(ctx, rec.id, 'remove').catch(ignoreNotFound);
         continue;
       }
     }
@@ -236,6 +234,13 @@ export async function waitContainer(ctx: EngineContext, ref: string, condition: 
 
 function result(rec: ContainerRecord): { StatusCode: number; Error?: { Message: string } } {
   return rec.error ? { StatusCode: rec.exitCode, Error: { Message: rec.error } } : { StatusCode: rec.exitCode };
+}
+
+/** Removes a container under its lock if it is not running (any more): prune, and `wait removed`. */
+function removeIfEnded(ctx: EngineContext, id: string, op: string): Promise<void> {
+  return withLock(ctx, id, op, async (locked) => {
+    if (!isActive(locked)) await removeLocked(ctx, locked);
+  });
 }
 
 /** Removes a container that is not running (the caller holds its lock); with `volumes` (rm -v,
@@ -300,9 +305,7 @@ export async function pruneContainers(ctx: EngineContext, opts: { until?: number
     if (!fresh || isActive(fresh)) continue;
     try {
       reclaimed += await dirSize(containerPaths(ctx.paths, rec.id).upperDir);
-      await withLock(ctx, rec.id, 'prune', async (locked) => {
-        if (!isActive(locked)) await removeLocked(ctx, locked);
-      });
+      await removeIfEnded(ctx, rec.id, 'prune');
       deleted.push(rec.id);
     } catch (err) {
       if (err instanceof BerthError && err.code === 'NOT_FOUND') continue;
