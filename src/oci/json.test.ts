@@ -6,6 +6,10 @@ describe('parseJsonLossless', () => {
   it('returns bigint only when an integer is beyond 2^53', () => {
     const value = parseJsonLossless('[9007199254740991, 9007199254740993, -9223372036854775808, 1.5, 1e300, 0]');
     assert.deepEqual(value, [9007199254740991, 9007199254740993n, -9223372036854775808n, 1.5, 1e300, 0]);
+    // the same numbers alone, in objects, and beside strings of digits (the fast path's edges)
+    assert.deepEqual(parseJsonLossless('{"a":[9007199254740991,{"b":1234567890123456}]}'), { a: [9007199254740991, { b: 1234567890123456 }] });
+    assert.deepEqual(parseJsonLossless('{"id":"12345678901234567890","n":18446744073709551615}'), { id: '12345678901234567890', n: 18446744073709551615n });
+    assert.deepEqual(parseJsonLossless('{"limit":-1,"max":9999999999999999}'), { limit: -1, max: 9999999999999999n });
   });
 
   it('keeps a __proto__ key as data when it is in the text', () => {
