@@ -103,6 +103,15 @@ export interface CgroupDriver {
   freeze(path: string): Promise<void>;
   thaw(path: string): Promise<void>;
   isFrozen(path: string): Promise<boolean>;
+  /**
+   * A process of the container at `path` that someone moved into a cgroup v1 freezer of their
+   * own and froze cannot take a SIGKILL: it is moved back into the container's freezer cgroup
+   * (thawed), where the pending signal ends it. Returns the frozen cgroup it was found in, or
+   * undefined when there was nothing to do (not frozen, already the container's, cgroup v2:
+   * a frozen v2 task takes a fatal signal). Throws when the container has no freezer cgroup of
+   * its own to move it to.
+   */
+  rescueFrozen(pid: number, path: string): Promise<string | undefined>;
   /** Process ids in the cgroup (and its descendants when `recursive`). */
   pids(path: string, recursive?: boolean): Promise<number[]>;
   stats(path: string): Promise<CgroupStats>;

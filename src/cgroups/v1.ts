@@ -5,6 +5,7 @@
  * Hybrid hosts: controllers the kernel bound to the cgroup2 mount (e.g. hugetlb on a host that
  * mounts no v1 hugetlb hierarchy) are driven there, with the v2 mapping.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../common/index.ts';
 import { listSubtree, makeCgroupDir, parseFlatKeyed, pathExists, readControl, readControlIfExists, sleep, writeControl } from './fs.ts';
@@ -256,6 +257,32 @@ export class V1Driver implements CgroupDriver {
     if (!(await this.#waitState(dir, 'THAWED', this.#freezeTimeoutMs, 'THAWED'))) {
       throw new BerthError('UNAVAILABLE', `cgroup ${JSON.stringify(path)} did not thaw within ${this.#freezeTimeoutMs} ms`);
     }
+  }
+
+  async rescueFrozen(pid: number, path: string): Promise<string | undefined> {
+    const mount = this.#mounts.get('freezer');
+    if (!mount) return undefined;
+    let rel: string | undefined;
+    try {
+      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => (l.split(':')[1] ?? '').split(',').includes('freezer'));
+      rel = line?.split(':').slice(2).join(':');
+    } catch {
+      return undefined; // gone
+    }
+    if (rel === undefined) return undefined;
+    const where = join(mount, rel);
+    const own = path ? this.#dirOf('freezer', normalizeCgroupPath(path)) : undefined;
+    if (own !== undefined && where === own) return undefined; // the container's own: thaw() is for it
+    const state = (await readControlIfExists(join(where, 'freezer.state')))?.trim();
+    if (state === undefined || state === 'THAWED') return undefined;
+    if (own === undefined || !(await pathExists(own))) {
+      throw new BerthError('UNAVAILABLE', `process ${pid} of the container is frozen in the cgroup ${where}, which is not the container's, and cannot take SIGKILL`, {
+        hint: `thaw it: echo THAWED > ${join(where, 'freezer.state')}`,
+      });
+    }
+    // moving a task into a thawed v1 freezer cgroup thaws it (the kernel's freezer_attach)
+    await writeControl(join(own, 'cgroup.procs'), String(pid));
+    return where;
   }
 
   async isFrozen(path: string): Promise<boolean> {

@@ -243,6 +243,11 @@ export class V2Driver implements CgroupDriver {
     return events.get('frozen') === 1;
   }
 
+  async rescueFrozen(): Promise<string | undefined> {
+    // a frozen v2 task leaves the frozen state to die of a fatal signal
+    return undefined;
+  }
+
   async pids(path: string, recursive = false): Promise<number[]> {
     const dir = await this.#existingDir(path);
     const dirs = recursive ? await listSubtree(dir) : [dir];

@@ -23,6 +23,9 @@ export interface RuntimeCgroups {
   /** Kills what is left in a cgroup the container owns and removes it (cgroup.kill on v2). */
   destroy(path: string): Promise<void>;
   isFrozen(path: string): Promise<boolean>;
+  /** Moves a container's process that someone froze in a cgroup v1 freezer of theirs back into the
+   * container's cgroup (`path`; '' for none: an error then), so that SIGKILL ends it. */
+  rescueFrozen(pid: number, path: string): Promise<string | undefined>;
   freeze(path: string): Promise<void>;
   thaw(path: string): Promise<void>;
   pids(path: string): Promise<number[]>;

@@ -2,7 +2,7 @@ import { stopLimitsView } from './limits-view.ts';
 import { BerthError } from '../common/index.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
-import { containerPids, killAndWait } from './kill.ts';
+import { containerPids, killAndWait, rescueFrozen } from './kill.ts';
 import { runHooksCollectingWarnings } from './hooks.ts';
 import { releaseHostMounts } from './host-mounts.ts';
 
@@ -37,7 +37,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
       }
     }
   }
-  if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime);
+  if (state.pid > 0) await killAndWait(state.pid, state.pidStartTime, undefined, () => rescueFrozen(ctx, state));
   if (state.cgroupPath && state.cgroupOwned !== false) await ctx.cgroups.destroy(state.cgroupPath);
   if (state.view) stopLimitsView(state.view);
   if (state.hostMounts) releaseHostMounts(state.hostMounts);

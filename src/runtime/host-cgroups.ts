@@ -190,6 +190,9 @@ export function hostCgroups(root = '/sys/fs/cgroup'): RuntimeCgroups {
       if (!path) return false;
       return (await get()).driver.isFrozen(path);
     },
+    async rescueFrozen(pid, path) {
+      return (await get()).driver.rescueFrozen(pid, path);
+    },
     async freeze(path) {
       needPath(path);
       await (await get()).driver.freeze(path);

@@ -31,8 +31,12 @@ export function parseSignal(text: string): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** SIGKILL and wait (up to timeoutMs) until the process is gone or a zombie. */
-export async function killAndWait(pid: number, startTime: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * SIGKILL and wait (up to timeoutMs) until the process is gone or a zombie. `unstick` runs once
+ * if it is still there 100 ms after the signal: a process frozen by someone else takes the
+ * signal only once thawed.
+ */
+export async function killAndWait(pid: number, startTime: string, timeoutMs = 10_000, unstick?: () => Promise<void>): Promise<void> {
   if (!isSameLiveProcess(pid, startTime)) return;
   try {
     process.kill(pid, 'SIGKILL');
@@ -40,10 +44,29 @@ export async function killAndWait(pid: number, startTime: string, timeoutMs = 10
     return;
   }
   const deadline = Date.now() + timeoutMs;
-  while (isSameLiveProcess(pid, startTime)) {
+  for (let polls = 1; isSameLiveProcess(pid, startTime); polls++) {
     if (Date.now() > deadline) throw new BerthError('UNAVAILABLE', `process ${pid} did not die after SIGKILL`);
+    if (polls === 20 && unstick) await unstick();
     await sleep(5);
   }
+}
+
+/**
+ * Moves back into the container's cgroup every process of the container that someone else
+ * froze in a cgroup v1 freezer of their own (runc and crun leave such a container undeletable):
+ * those of its own pid namespace, or, sharing one, the init and its descendants.
+ */
+export async function rescueFrozen(ctx: RuntimeContext, state: StoredState): Promise<void> {
+  if (!isSameLiveProcess(state.pid, state.pidStartTime)) return;
+  const ownPidNs = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
+  let pids: number[];
+  if (ownPidNs) {
+    const ns = pidNamespace(state.pid);
+    pids = ns === undefined ? [] : readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => pidNamespace(p) === ns);
+  } else {
+    pids = [...descendantsOf(state.pid)];
+  }
+  for (const pid of pids) await ctx.cgroups.rescueFrozen(pid, state.cgroupOwned === false ? '' : state.cgroupPath);
 }
 
 function pidNamespace(pid: number): string | undefined {

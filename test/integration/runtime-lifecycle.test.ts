@@ -2,7 +2,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { harness, sh, skipUnlessRoot, waitFor } from './helpers.ts';
@@ -80,6 +80,34 @@ describe('berth-runtime lifecycle', { skip: skipUnlessRoot }, () => {
     for (const id of [created, running]) {
       assert.equal(existsSync(`/sys/fs/cgroup/memory/berth/${id}`) || existsSync(`/sys/fs/cgroup/berth/${id}`), false);
       assert.equal(existsSync(join(h.rootDir, id)), false);
+    }
+  });
+
+  it('deletes with force a container whose init someone moved into a frozen cgroup of their own', async (t) => {
+    const v1 = existsSync('/sys/fs/cgroup/freezer/tasks');
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    if (!v1 && !v2) return t.skip('no freezer');
+    const b = h.bundle(sh('sleep 60'));
+    const id = uniqueId();
+    const { pid } = await h.runtime.create(id, { bundleDir: b.bundleDir });
+    await h.runtime.start(id);
+    // a stranger's cgroup: the init is moved there and frozen (crun's test_simple_delete)
+    const foreign = v1 ? `/sys/fs/cgroup/freezer/berth-test-frozen-${id}` : `/sys/fs/cgroup/berth-test-frozen-${id}`;
+    mkdirSync(foreign);
+    try {
+      writeFileSync(join(foreign, 'cgroup.procs'), String(pid));
+      writeFileSync(join(foreign, v1 ? 'freezer.state' : 'cgroup.freeze'), v1 ? 'FROZEN' : '1');
+      await waitFor(() => (v1 ? readFileSync(join(foreign, 'freezer.state'), 'utf8').trim() === 'FROZEN' : /frozen 1/.test(readFileSync(join(foreign, 'cgroup.events'), 'utf8'))), 'the freeze');
+      await h.runtime.delete(id, { force: true });
+      assert.equal(existsSync(`/proc/${pid}/stat`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), false, 'the init is still there');
+      await assert.rejects(h.runtime.state(id), /does not exist/);
+      // the stranger's cgroup is left as it was: still frozen, and empty now
+      assert.equal(readFileSync(join(foreign, 'cgroup.procs'), 'utf8').trim(), '');
+      if (v1) assert.equal(readFileSync(join(foreign, 'freezer.state'), 'utf8').trim(), 'FROZEN');
+    } finally {
+      writeFileSync(join(foreign, v1 ? 'freezer.state' : 'cgroup.freeze'), v1 ? 'THAWED' : '0');
+      await waitFor(() => readFileSync(join(foreign, 'cgroup.procs'), 'utf8').trim() === '', 'the foreign cgroup to empty').catch(() => {});
+      rmdirSync(foreign);
     }
   });
 
