@@ -497,11 +497,15 @@ class PlanWriter {
     const count = raw.byteLength / 8;
     this.reserve(12 + count * 12);
     this.arg(count, 'seccomp-bpf');
-    for (let o = 0; o < raw.byteLength; o += 8) {
-      this.buf.writeUInt32LE(8, this.length);
-      this.buf.set(raw.subarray(o, o + 8), this.length + 4);
-      this.length += 12;
+    // byte by byte: a subarray per instruction cost ~1.5 ms for docker's profile (cold code)
+    const buf = this.buf;
+    let d = this.length;
+    for (let o = 0; o < raw.byteLength; o += 8, d += 12) {
+      buf[d] = 8;
+      buf[d + 1] = buf[d + 2] = buf[d + 3] = 0;
+      for (let k = 0; k < 8; k++) buf[d + 4 + k] = raw[o + k]!;
     }
+    this.length = d;
   }
 }
 
