@@ -22,6 +22,8 @@ describe('parseJsonLossless', () => {
 describe('stringifyJsonLossless', () => {
   it('writes bigints as bare integers when serializing', () => {
     assert.equal(stringifyJsonLossless({ hard: 18446744073709551615n, soft: 1 }, 0), '{"hard":18446744073709551615,"soft":1}');
+    assert.equal(stringifyJsonLossless({ a: [1, 'x', { b: null }] }, 0), '{"a":[1,"x",{"b":null}]}');
+    assert.equal(stringifyJsonLossless({ a: [1, { b: -9223372036854775808n }] }), '{\n\t"a": [\n\t\t1,\n\t\t{\n\t\t\t"b": -9223372036854775808\n\t\t}\n\t]\n}');
   });
 });
 
