@@ -1,8 +1,8 @@
 /**
- * Networks with no daemon: records in the database, and on the host only while a container
- * uses them. A network's bridge, its rules and its DNS entries come to be when its first
- * container starts and go when its last one ends (netavark's model), so a host with no running
- * container has nothing of berth's networking on it.
+ * Networks with no daemon: records in the database, and on the host once a container used
+ * them. A network's bridge and its rules come to be when its first container starts and stay
+ * while the network exists (as docker0 does: a restart does not rebuild them); `network rm` and
+ * `network prune` take them down. A container's addresses, ports and DNS entries go when it ends.
  *
  * A container's start (`attachNetworks`): in one database transaction (the lock every berth
  * process of this root takes), its addresses are leased, its ports published, a missing bridge
