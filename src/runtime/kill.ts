@@ -58,14 +58,9 @@ export async function killAndWait(pid: number, startTime: string, timeoutMs = 10
  */
 export async function rescueFrozen(ctx: RuntimeContext, state: StoredState): Promise<void> {
   if (!isSameLiveProcess(state.pid, state.pidStartTime)) return;
-  const ownPidNs = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
-  let pids: number[];
-  if (ownPidNs) {
-    const ns = pidNamespace(state.pid);
-    pids = ns === undefined ? [] : readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => pidNamespace(p) === ns);
-  } else {
-    pids = [...descendantsOf(state.pid)];
-  }
+  // a pid namespace joined by path may hold strangers: only the init's tree is the container's then
+  const mine = memberOf(state, { ownPidNsOnly: true });
+  const pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter(mine);
   for (const pid of pids) await ctx.cgroups.rescueFrozen(pid, state.cgroupOwned === false ? '' : state.cgroupPath);
 }
 
@@ -106,13 +101,19 @@ export async function containerPids(ctx: RuntimeContext, state: StoredState): Pr
   const pids = await ctx.cgroups.pids(state.cgroupPath).catch(() => [] as number[]);
   if (state.cgroupOwned !== false) return pids;
   if (!alive) return [];
-  const hasPidNs = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid');
+  return pids.filter(memberOf(state, { ownPidNsOnly: false }));
+}
+
+/** Whether a process is the container's: in its pid namespace when it has one (`ownPidNsOnly`:
+ * one it made, not one joined by path), else the init or one of its descendants. */
+function memberOf(state: StoredState, opts: { ownPidNsOnly: boolean }): (pid: number) => boolean {
+  const hasPidNs = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !(opts.ownPidNsOnly && ns.path));
   if (hasPidNs) {
     const ns = pidNamespace(state.pid);
-    return pids.filter((pid) => ns !== undefined && pidNamespace(pid) === ns);
+    return (pid) => ns !== undefined && pidNamespace(pid) === ns;
   }
   const tree = descendantsOf(state.pid);
-  return pids.filter((pid) => tree.has(pid));
+  return (pid) => tree.has(pid);
 }
 
 export async function killContainer(ctx: RuntimeContext, id: string, signal: string | number = 'TERM', opts: { all?: boolean } = {}): Promise<void> {
