@@ -4,8 +4,8 @@
 // built with AddressSanitizer and UBSan, a last check that nothing leaked, and the runtime and
 // cgroup tests on a cgroup v2 kernel (shared/cg2vm).
 // Usage: npm test [-- --unit] [-- files...]
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,20 +75,93 @@ function count(stdout) {
   }
 }
 
-function runSuite(list, { extra = [], env = {} } = {}) {
+// CI gives the whole run 90 minutes (setup included). Every suite runs under a deadline taken from
+// one budget, so a hang anywhere ends as a failure that names what was still running, never as a
+// silent timeout of the whole run; one test may take at most TEST_TIMEOUT_MS.
+const startedAt = Date.now();
+const BUDGET_MS = Number(process.env.BERTH_TEST_BUDGET_S ?? 80 * 60) * 1000;
+const TEST_TIMEOUT_MS = 10 * 60 * 1000;
+const remaining = () => BUDGET_MS - (Date.now() - startedAt);
+
+/** Runs a child, its output streamed as it comes (and kept, to count), in a process group of its
+ * own: past `deadlineMs` what still runs under it is printed and the group killed. It is done when
+ * the child exits: a stray process that still holds the output pipe cannot hold the run. */
+function runStreaming(cmd, args, { env = process.env, deadlineMs, label }) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: repoDir, stdio: ['ignore', 'pipe', 'inherit'], env, detached: true });
+    let stdout = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      process.stdout.write(d);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.log(`\n${label}: still running after ${Math.round(deadlineMs / 1000)} s; what runs under it:`);
+      console.log(processTree(child.pid));
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }, Math.max(deadlineMs, 1000));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const finish = () => resolve({ status: timedOut ? 124 : (code ?? (signal ? 128 : 1)), stdout, timedOut });
+      if (child.stdout.readableEnded) return finish();
+      const grace = setTimeout(() => {
+        console.log(`\n${label}: the suite exited, but a process it left still holds its output:`);
+        console.log(processTree(child.pid, true));
+        child.stdout.destroy();
+        finish();
+      }, 3000);
+      child.stdout.on('end', () => {
+        clearTimeout(grace);
+        finish();
+      });
+    });
+  });
+}
+
+/** `ps`-like lines for the processes under `root` (or, once it is gone, those of its group). */
+function processTree(root, byGroup = false) {
+  const procs = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const full = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      const args = full.length > 240 ? `${full.slice(0, 80)} … ${full.slice(-150)}` : full; // a test file's name is last
+      const wchan = readFileSync(`/proc/${name}/wchan`, 'utf8');
+      procs.push({ pid: Number(name), state: f[0], ppid: Number(f[1]), pgid: Number(f[2]), wchan, args });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const mine = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) if (!mine.has(p.pid) && (mine.has(p.ppid) || (byGroup && p.pgid === root))) grew = mine.add(p.pid) !== undefined;
+  }
+  const lines = procs.filter((p) => mine.has(p.pid)).map((p) => `  ${p.pid} ppid=${p.ppid} ${p.state} ${p.wchan || '-'} ${p.args}`);
+  return lines.length ? lines.join('\n') : '  (none)';
+}
+
+async function runSuite(list, { extra = [], env = {}, label = 'tests', shareOfRest = 1 } = {}) {
   // berth-init's reaper mode adopts containers orphaned by `create`, as a containerd shim would.
   const reaper = join(repoDir, 'build/berth-init');
   const cmd = existsSync(reaper) && isRoot ? [reaper, 'reap', '--', nodeBin] : [nodeBin];
-  const res = spawnSync(cmd[0], [...cmd.slice(1), '--test', '--test-reporter=spec', `--test-concurrency=${process.env.BERTH_TEST_CONCURRENCY ?? 2}`, ...extra, ...list], {
-    cwd: repoDir,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    maxBuffer: 1 << 30,
+  const concurrency = `--test-concurrency=${process.env.BERTH_TEST_CONCURRENCY ?? 2}`;
+  const res = await runStreaming(cmd[0], [...cmd.slice(1), '--test', '--test-reporter=spec', concurrency, `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...extra, ...list], {
     env: { ...process.env, BERTH_REPO_DIR: repoDir, ...env },
+    deadlineMs: remaining() * shareOfRest,
+    label,
   });
-  process.stdout.write(res.stdout ?? '');
   count(res.stdout);
-  return res.status ?? 1;
+  if (res.timedOut) totals.fail += 1;
+  return res.status;
 }
 
 // Types are stripped when the tests run, never checked: tsc does that, first.
@@ -121,18 +194,21 @@ if (isRoot && !unitOnly) {
 }
 
 let status = explicit.length === 0 ? typecheck() : 0;
-status = runSuite(files) || status;
-if (isRoot && !unitOnly && explicit.length === 0) {
-  status = runSanitizerSuite() || status;
+const whole = isRoot && !unitOnly && explicit.length === 0;
+// shares of what is left of the budget: the host suite takes ~9 minutes, the sanitizer one ~3,
+// the VM ~11 (with qemu): each may take several times that, and the VM keeps at least half
+status = (await runSuite(files, { label: 'the test suite', shareOfRest: whole ? 0.4 : 1 })) || status;
+if (whole) {
+  status = (await runSanitizerSuite()) || status;
   const leaks = join(repoDir, 'test/leaks.check.ts');
-  if (existsSync(leaks)) status = runSuite([leaks]) || status;
-  status = runCgroupV2Suite() || status;
+  if (existsSync(leaks)) status = (await runSuite([leaks], { label: 'the leak check', shareOfRest: 0.1 })) || status;
+  status = (await runCgroupV2Suite()) || status;
 }
 
 // berth-init built with -fsanitize=address,undefined (scripts/build.mjs): a finding aborts the
 // container's set-up, so it fails the test. Leak detection is off: berth-init ends in execve or
 // _exit, and LeakSanitizer's tracer cannot follow a process into the container's pid namespace.
-function runSanitizerSuite() {
+async function runSanitizerSuite() {
   const asan = join(repoDir, 'build/berth-init-asan');
   if (process.env.BERTH_SKIP_ASAN === '1' || !existsSync(asan)) {
     console.log(`\nsanitizer suite skipped: ${existsSync(asan) ? 'BERTH_SKIP_ASAN=1' : 'no build/berth-init-asan'}`);
@@ -140,6 +216,8 @@ function runSanitizerSuite() {
   }
   console.log('\nruntime tests with berth-init built with AddressSanitizer and UBSan:');
   return runSuite(RUNTIME_TESTS.map((t) => join(repoDir, t)), {
+    label: 'the sanitizer suite',
+    shareOfRest: 0.25,
     env: { BERTH_INIT: asan, ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1' },
   });
 }
@@ -148,7 +226,7 @@ function runSanitizerSuite() {
 // again on a real cgroup v2 kernel booted by shared/cg2vm (skipped, and said so, when it is
 // not there, or with BERTH_SKIP_CG2VM=1). Its default backend (user-mode Linux) does not boot on
 // every CPU; the VM is then booted with qemu instead.
-function runCgroupV2Suite() {
+async function runCgroupV2Suite() {
   if (process.env.CG2VM === '1') return 0; // already inside the VM
   const vm = join(repoDir, '../shared/cg2vm/run-in-cgroup2-vm.sh');
   if (process.env.BERTH_SKIP_CG2VM === '1' || !existsSync(vm)) {
@@ -160,30 +238,30 @@ function runCgroupV2Suite() {
   // Node about one time in two while it strips a .ts file's types (swc runs as wasm: "Check
   // failed: it->second.Size() > offset", or SIGSEGV); 0 in 10 with the optimizing compiler only.
   // (a V8 flag: not allowed in NODE_OPTIONS; the test runner passes it on to each file's process)
-  const command = [reaper, 'reap', '--', nodeBin, '--no-liftoff', '--test', '--test-reporter=spec', '--test-concurrency=1', ...CG2VM_TESTS.map((t) => join(repoDir, t))];
-  const boot = (backend) =>
-    spawnSync(vm, ['--share', repoDir, '--timeout', '1500', ...(backend ? ['--backend', backend] : []), '--', ...command], {
-      cwd: repoDir,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      encoding: 'utf8',
-      maxBuffer: 1 << 30,
+  const command = [reaper, 'reap', '--', nodeBin, '--no-liftoff', '--test', '--test-reporter=spec', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...CG2VM_TESTS.map((t) => join(repoDir, t))];
+  // the VM's own timeout ends the guest; ours (a minute later) ends the script if that fails
+  const boot = (backend) => {
+    const seconds = Math.floor(Math.min(1500, remaining() / 1000 - 60));
+    return runStreaming(vm, ['--share', repoDir, '--timeout', String(seconds), ...(backend ? ['--backend', backend] : []), '--', ...command], {
+      deadlineMs: (seconds + 60) * 1000,
+      label: 'the cgroup v2 VM',
     });
-  console.log('\ncgroup v2 suite (in the cg2vm VM):');
-  let res = boot(process.env.CG2VM_BACKEND);
+  };
   const booted = (r) => /^ℹ (tests|pass) \d+/m.test(r.stdout ?? '');
-  if (!booted(res) && !process.env.CG2VM_BACKEND) {
-    console.log('cg2vm: the default backend did not boot here (its output is below); booting it with qemu');
-    process.stdout.write((res.stdout ?? '').split('\n').slice(-15).join('\n') + '\n');
-    res = boot('qemu');
+  // one more boot only when there is time for a whole suite (~11 minutes with qemu)
+  const timeForAnother = () => remaining() > 16 * 60 * 1000;
+  console.log('\ncgroup v2 suite (in the cg2vm VM):');
+  let res = await boot(process.env.CG2VM_BACKEND);
+  if (!booted(res) && !process.env.CG2VM_BACKEND && timeForAnother()) {
+    console.log('cg2vm: the default backend did not boot here (its output is above); booting it with qemu');
+    res = await boot('qemu');
   }
   // the emulated guest now and then goes silent until its timeout (seen 2 times in ~20 runs,
-  // each time at a different test; the suite takes ~9 minutes): one more boot, said so
-  if (res.status === 124 && !/^ℹ (tests|pass) \d+/m.test(res.stdout ?? '')) {
-    console.log('cg2vm: the guest went silent until its timeout (its output is below); booting it once more');
-    process.stdout.write((res.stdout ?? '').split('\n').slice(-40).join('\n') + '\n');
-    res = boot(process.env.CG2VM_BACKEND ?? 'qemu');
+  // each time at a different test; the suite takes ~11 minutes): one more boot, said so
+  if ((res.status === 124 || res.timedOut) && !booted(res) && timeForAnother()) {
+    console.log('cg2vm: the guest went silent until its timeout (its output is above); booting it once more');
+    res = await boot(process.env.CG2VM_BACKEND ?? 'qemu');
   }
-  process.stdout.write(res.stdout ?? '');
   count(res.stdout);
   if (res.status !== 0 && !/^ℹ fail [1-9]/m.test(res.stdout ?? '')) totals.fail += 1; // the VM itself failed
   return res.status ?? 1;
