@@ -144,10 +144,11 @@ export function parseNumber(text: string | undefined): number {
 export async function readProcs(dir: string): Promise<number[]> {
   const text = await readControlIfExists(join(dir, 'cgroup.procs'));
   if (text === undefined) return [];
+  // cgroup v2 lists a process outside the reader's pid namespace as 0: never one to signal
   return text
     .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map(Number);
+    .map(Number)
+    .filter((pid) => Number.isSafeInteger(pid) && pid > 0);
 }
 
 /** The cgroup directory and all its descendants, parents before children; [] when missing. */

@@ -4,7 +4,7 @@
  * reports them busy.
  */
 import { rmdirSync } from 'node:fs';
-import { BerthError, isErrno } from '../common/index.ts';
+import { BerthError, isErrno, signalProcess } from '../common/index.ts';
 import { errnoText, readProcs, sleep } from './fs.ts';
 
 /** Every pid listed in the cgroup.procs files of `dirs`. */
@@ -35,7 +35,7 @@ export async function killAll(dirs: readonly string[]): Promise<number[]> {
   refuseForeign(dirs, pids);
   for (const pid of pids) {
     try {
-      process.kill(pid, 'SIGKILL');
+      signalProcess(pid, 'SIGKILL');
     } catch (err) {
       if (!isErrno(err, 'ESRCH')) throw new BerthError('INTERNAL', `cannot kill pid ${pid}: ${errnoText(err)}`, { cause: err });
     }

@@ -20,5 +20,8 @@ describe('container status', () => {
     assert.equal(describeStatus('running', '2026-12-04T11:57:00Z', '', 0, now), 'Up 3 minutes');
     assert.equal(describeStatus('paused', '2026-12-04T11:59:59Z', '', 0, now), 'Up 1 second (Paused)');
     assert.equal(describeStatus('exited', '', '2026-12-04T10:00:00Z', 137, now), 'Exited (137) 2 hours ago');
+    // never "NaN years ago": a time that was never recorded is left out
+    assert.equal(describeStatus('exited', '', '', 0, now), 'Exited (0)');
+    assert.equal(describeStatus('running', '', '', 0, now), 'Up');
   });
 });

@@ -61,17 +61,20 @@ export function assertTransition(verb: ContainerVerb, status: ContainerStatus, i
 
 /** What `ps` shows: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created", "Up 1 second (Paused)". */
 export function describeStatus(status: ContainerStatus, startedAt: string, finishedAt: string, exitCode: number, now = Date.now()): string {
+  // a time never recorded (a monitor killed before it wrote the exit) has no age to show
+  const ago = (time: string) => (Number.isNaN(Date.parse(time)) ? '' : ` ${humanDuration(now - Date.parse(time))} ago`);
+  const up = () => (Number.isNaN(Date.parse(startedAt)) ? 'Up' : `Up ${humanDuration(now - Date.parse(startedAt))}`);
   switch (status) {
     case 'created':
       return 'Created';
     case 'running':
-      return `Up ${humanDuration(now - Date.parse(startedAt))}`;
+      return up();
     case 'paused':
-      return `Up ${humanDuration(now - Date.parse(startedAt))} (Paused)`;
+      return `${up()} (Paused)`;
     case 'restarting':
-      return `Restarting (${exitCode}) ${humanDuration(now - Date.parse(finishedAt))} ago`;
+      return `Restarting (${exitCode})${ago(finishedAt)}`;
     case 'exited':
-      return `Exited (${exitCode}) ${humanDuration(now - Date.parse(finishedAt))} ago`;
+      return `Exited (${exitCode})${ago(finishedAt)}`;
     case 'removing':
       return 'Removal In Progress';
     case 'dead':

@@ -13,7 +13,7 @@
  */
 import { closeSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { BerthError } from '../common/index.ts';
+import { BerthError, signalProcess } from '../common/index.ts';
 import { hostSyscallError, loadFfi } from './ffi.ts';
 
 type NativeFn = (...args: unknown[]) => unknown;
@@ -270,7 +270,7 @@ export function posixSpawn(path: string, argv: string[], opts: PosixSpawnOptions
       exited,
       hasExited: () => w.reaped,
       kill: (signal) => {
-        if (!w.reaped) process.kill(child, signal);
+        if (!w.reaped) signalProcess(child, signal);
       },
       unref: () => {
         w.weak = true;

@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError } from '../common/index.ts';
+import { BerthError, signalProcess } from '../common/index.ts';
 
 export const AARDVARK_CANDIDATES = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns', '/usr/local/libexec/podman/aardvark-dns'];
 
@@ -78,7 +78,7 @@ export function updateDns(dir: string, network: string, gateway: string, entries
     return;
   }
   if (pid) {
-    process.kill(pid, 'SIGHUP');
+    signalProcess(pid, 'SIGHUP');
     return;
   }
   const bin = aardvarkBinary();
@@ -90,7 +90,7 @@ export function updateDns(dir: string, network: string, gateway: string, entries
 /** Ends a server berth started (SIGTERM), waiting a moment for it to go. */
 function stopServer(pid: number): void {
   try {
-    process.kill(pid, 'SIGTERM');
+    signalProcess(pid, 'SIGTERM');
   } catch {
     return;
   }

@@ -1,5 +1,5 @@
 import { stopLimitsView } from './limits-view.ts';
-import { BerthError } from '../common/index.ts';
+import { BerthError, signalProcess } from '../common/index.ts';
 import type { RuntimeContext } from './context.ts';
 import { containerStatus } from './status.ts';
 import { containerPids, killAndWait, rescueFrozen } from './kill.ts';
@@ -31,7 +31,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
     // a cgroup it found holding others: only this container's processes go, the cgroup stays
     for (const pid of await containerPids(ctx, state)) {
       try {
-        process.kill(pid, 'SIGKILL');
+        signalProcess(pid, 'SIGKILL');
       } catch {
         // gone meanwhile
       }

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { BerthError } from '../common/index.ts';
+import { BerthError, signalProcess } from '../common/index.ts';
 import { isSameLiveProcess } from './process-info.ts';
 import type { StoredState } from './state-store.ts';
 import type { RuntimeContext } from './context.ts';
@@ -39,7 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function killAndWait(pid: number, startTime: string, timeoutMs = 10_000, unstick?: () => Promise<void>): Promise<void> {
   if (!isSameLiveProcess(pid, startTime)) return;
   try {
-    process.kill(pid, 'SIGKILL');
+    signalProcess(pid, 'SIGKILL');
   } catch {
     return;
   }
@@ -129,7 +129,7 @@ export async function killContainer(ctx: RuntimeContext, id: string, signal: str
   const pids = opts.all ? await containerPids(ctx, state) : [state.pid];
   for (const pid of pids) {
     try {
-      process.kill(pid, sig);
+      signalProcess(pid, sig);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }

@@ -16,7 +16,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BerthError } from '../common/index.ts';
+import { BerthError, signalProcess } from '../common/index.ts';
 import { staticInitBinaryPath, initBinaryPath } from '../native/index.ts';
 import { detachMount } from '../native/sys.ts';
 import type { Mount, RuntimeConfig, SeccompSyscall } from '../oci/index.ts';
@@ -170,7 +170,7 @@ export function stopLimitsView(view: ViewRecord): void {
   const alive = viewKeeperAlive(view);
   if (alive) {
     try {
-      process.kill(view.pid, 'SIGTERM');
+      signalProcess(view.pid, 'SIGTERM');
     } catch {
       // ended meanwhile
     }

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BERTH, berth, berthChild, busyboxRoot, ok, removeRoot, repoDir } from '../fixtures/berth-cli.ts';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.ts';
+import { signalProcess } from '../../src/common/index.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the container e2e tests need root';
 
@@ -154,7 +155,7 @@ describe('berth containers: concurrency and failures', { skip }, () => {
           beforeStart: async (paths, rec) => {
             monitorPid = rec.monitorPid;
             pid = rec.pid;
-            process.kill(monitorPid, 'SIGSTOP');
+            signalProcess(monitorPid, 'SIGSTOP');
             for (let i = 0; i < 3; i++) sessions.push(await openAttach(paths.attachPath));
             sessions[0]!.send(SEND_CLIENT_CLEANS);
           },
@@ -168,7 +169,7 @@ describe('berth containers: concurrency and failures', { skip }, () => {
           return got;
         });
         await until(() => /^\S+ \(\S+\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), 'the program to end, unreaped');
-        process.kill(monitorPid, 'SIGCONT');
+        signalProcess(monitorPid, 'SIGCONT');
         await Promise.all(sessions.map((s) => s.closed));
         for (const got of seen) {
           assert.equal(got.exit, 4, `tty ${tty}: every client sees the exit`);
@@ -191,7 +192,7 @@ describe('berth containers: concurrency and failures', { skip }, () => {
   it('a killed monitor: the container is stopped and shown exited, system check finishes what nobody else will', async () => {
     ok(berth(root, ['run', '-d', '--name', 'lost', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']));
     const pid = pidOf(root, 'lost');
-    process.kill(parentOf(pid), 'SIGKILL');
+    signalProcess(parentOf(pid), 'SIGKILL');
     await sleep(200);
     assert.match(ok(berth(root, ['ps', '--format', '{{.Names}} {{.State}}'])), /lost running/, 'the process still runs');
     ok(berth(root, ['stop', '-t', '2', 'lost']));
@@ -200,8 +201,8 @@ describe('berth containers: concurrency and failures', { skip }, () => {
     // a --rm container whose monitor and process are both killed: system check removes it
     ok(berth(root, ['run', '-d', '--rm', '--name', 'lost-rm', 'busybox', 'sleep', '60']));
     const pid2 = pidOf(root, 'lost-rm');
-    process.kill(parentOf(pid2), 'SIGKILL');
-    process.kill(pid2, 'SIGKILL');
+    signalProcess(parentOf(pid2), 'SIGKILL');
+    signalProcess(pid2, 'SIGKILL');
     await sleep(200);
     assert.match(ok(berth(root, ['ps', '-a', '--format', '{{.Names}} {{.State}}'])), /lost-rm exited/, 'ps shows the truth before anyone repaired it');
     const check = ok(berth(root, ['system', 'check']));

@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { berth, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
 import { isView } from '../fixtures/views.ts';
+import { signalProcess } from '../../src/common/index.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the limits view e2e tests need root';
 const repoDir = join(import.meta.dirname, '../..');
@@ -171,7 +172,7 @@ describe('berth run: containers see their own limits', { skip }, () => {
     ok(berth(root, ['run', '-d', '--name', 'kv', '--network', 'none', '--memory', '256m', 'busybox', 'sleep', '300']));
     const [keeper, server] = viewPids(root);
     assert.ok(keeper && server && parentOf(server) === keeper, `keeper ${keeper}, server ${server}`);
-    process.kill(server, 'SIGKILL');
+    signalProcess(server, 'SIGKILL');
     // the keeper starts another server: the reads go on (waiting for it at most a second)
     assert.match(exec('kv', 'head -1 /proc/meminfo'), /^MemTotal:\s+262144 kB$/m);
     assert.equal(exec('kv', 'free').split('\n')[1]!.trim().split(/\s+/)[1], '262144');
@@ -180,7 +181,7 @@ describe('berth run: containers see their own limits', { skip }, () => {
     // the keeper and its server both killed: reads fail (exec still works) until system check
     // turns the view off
     const killed = viewPids(root);
-    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    for (const pid of killed) signalProcess(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     const broken = berth(root, ['exec', 'kv', 'cat', '/proc/meminfo']);
     assert.equal(broken.status, 1, broken.stderr);

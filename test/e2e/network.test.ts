@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { berth, berthChild, busyboxRoot, ok } from '../fixtures/berth-cli.ts';
-import { fnv1a64 } from '../../src/common/index.ts';
+import { fnv1a64, signalProcess } from '../../src/common/index.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the network e2e tests need root';
 
@@ -114,7 +114,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     const pids = spawnSync('ip', ['netns', 'pids', OUT_NS], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
     for (const pid of pids) {
       try {
-        process.kill(pid, 'SIGKILL');
+        signalProcess(pid, 'SIGKILL');
       } catch {
         // gone
       }
@@ -316,7 +316,7 @@ int main(int c, char **v) { int s = socket(AF_INET, SOCK_DGRAM, 0); struct socka
     // a container killed from outside: its monitor finishes it, the network goes with it
     ok(berth(root, ['run', '-d', '--name', 'victim', '-p', `${PORT_BASE + 3}:80`, 'busybox', 'sleep', '600']));
     const pid = Number(ok(berth(root, ['inspect', '-f', '{{.State.Pid}}', 'victim'])).trim());
-    process.kill(pid, 'SIGKILL');
+    signalProcess(pid, 'SIGKILL');
     for (let i = 0; i < 200 && ok(berth(root, ['inspect', '-f', '{{.State.Status}}', 'victim'])).trim() === 'running'; i++) await sleep(25);
     ok(berth(root, ['rm', 'victim']));
     await nothingLeft();

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { RuntimeConfig } from '../../src/oci/index.ts';
 import { harness, sh, skipUnlessRoot, waitFor } from './helpers.ts';
 import { uniqueId } from '../fixtures/bundle.ts';
+import { signalProcess } from '../../src/common/index.ts';
 
 /** The fds a process holds, as the host sees them: number → what it points at. */
 function fdsOf(pid: number): Map<number, string> {
@@ -89,7 +90,7 @@ describe('berth-runtime: no host fd reaches the container (CVE-2024-21626 class)
         try {
           const r = await h.runtime.exec(id, { process: { args: ['/bin/sleep', '60'], cwd: `/proc/self/fd/${n}` }, detach: true, stdio: { stdin: devNull, stdout: devNull, stderr: devNull } });
           const cwd = realpathSync(`/proc/${r.pid}/cwd`);
-          process.kill(r.pid, 'SIGKILL');
+          signalProcess(r.pid, 'SIGKILL');
           assert.ok(isInside(cwd, root), `exec --cwd /proc/self/fd/${n} put the process at ${cwd}`);
         } catch (err) {
           assert.match(String((err as Error).message), /chdir "\/proc\/self\/fd\/\d+"/, `fd ${n}: the error names the cwd`);
@@ -142,7 +143,7 @@ describe('berth-runtime: no host fd reaches the container (CVE-2024-21626 class)
     try {
       const r = await h.runtime.exec(id, { process: { args: ['/bin/sleep', '60'] }, detach: true, stdio: { stdin: devNull, stdout: devNull, stderr: devNull } });
       await runsWithFds(r.pid, [0, 1, 2]);
-      process.kill(r.pid, 'SIGKILL');
+      signalProcess(r.pid, 'SIGKILL');
     } finally {
       closeSync(devNull);
       await h.runtime.delete(id, { force: true });
