@@ -2,8 +2,10 @@
  * `berth stop`, `restart`, `kill`, `rm`, `pause`, `unpause`, `rename`, `wait`, `update`,
  * `container prune`, and the monitor's `container cleanup`.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { BerthError } from '../common/index.ts';
-import type { UpdateSpec } from '../engine/index.ts';
+import { DATABASE_FILE, type UpdateSpec } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
 import { boolFlag, forEachContainer, listFlag, readLine, stringFlag, type BerthCommand } from './berth-command.ts';
 import { parseBytes, parseRestart } from './run-flags.ts';
@@ -183,6 +185,10 @@ export function parseTimeFilter(text: string): number {
 export const containerCleanupCommand: BerthCommand = {
   spec: { name: 'container cleanup', usage: 'container cleanup CONTAINER_ID', summary: "Finish a container that ended (its monitor's exit command): record its exit, remove it (--rm) or restart it (--restart)", positionals: [1, 1], flags: [] },
   async run(args, env) {
+    // a monitor that outlived its root (removed with rm -rf meanwhile) has nothing to finish: it
+    // must not make the root, its database and its network again
+    const root = env.globals.root;
+    if (root !== undefined && !existsSync(join(root, DATABASE_FILE))) return 0;
     await env.engine().containers.cleanup(args.positionals[0]!);
     return 0;
   },

@@ -213,6 +213,13 @@ describe('berth containers: concurrency and failures', { skip }, () => {
     clean();
   });
 
+  it('a monitor that outlived its root (removed meanwhile) finishes nothing and makes no root again', () => {
+    const gone = join(root, 'removed-root');
+    const r = berth(gone, ['container', 'cleanup', 'a'.repeat(64)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(gone), false, 'no database, network or directory of the root comes back');
+  });
+
   it('run -d killed with SIGKILL at any point leaves what system check and rm -f clean up completely', async () => {
     for (let i = 0; i < 10; i++) {
       const { child, done } = berthChild(root, ['run', '-d', '--name', `cut-${i}`, '-m', '64m', 'busybox', 'sleep', '60']);
