@@ -246,6 +246,10 @@ async function runCgroupV2Suite() {
   // the VM's own timeout ends the guest; ours (a minute later) ends the script if that fails
   const boot = (backend) => {
     const seconds = Math.floor(Math.min(1500, remaining() / 1000 - 60));
+    if (seconds < 120) {
+      console.log('cg2vm: no time is left in the run\'s budget to boot the VM');
+      return Promise.resolve({ status: 124, stdout: '', timedOut: true });
+    }
     return runStreaming(vm, ['--share', repoDir, '--timeout', String(seconds), ...(backend ? ['--backend', backend] : []), '--', ...command], {
       deadlineMs: (seconds + 60) * 1000,
       label: 'the cgroup v2 VM',
