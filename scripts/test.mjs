@@ -82,6 +82,8 @@ const startedAt = Date.now();
 const BUDGET_MS = Number(process.env.BERTH_TEST_BUDGET_S ?? 70 * 60) * 1000;
 const TEST_TIMEOUT_MS = 10 * 60 * 1000;
 const remaining = () => BUDGET_MS - (Date.now() - startedAt);
+// a synchronous child (spawnSync and kin) blocks the per-test timeout: this gives it one of its own
+const SYNC_TIMEOUTS = join(repoDir, 'test/fixtures/sync-timeouts.ts');
 
 /** Runs a child, its output streamed as it comes (and kept, to count), in a process group of its
  * own: past `deadlineMs` what still runs under it is printed and the group killed. It is done when
@@ -158,7 +160,7 @@ async function runSuite(list, { extra = [], env = {}, label = 'tests', shareOfRe
   const reaper = join(repoDir, 'build/berth-init');
   const cmd = existsSync(reaper) && isRoot ? [reaper, 'reap', '--', nodeBin] : [nodeBin];
   const concurrency = `--test-concurrency=${process.env.BERTH_TEST_CONCURRENCY ?? 2}`;
-  const res = await runStreaming(cmd[0], [...cmd.slice(1), '--test', '--test-reporter=spec', concurrency, `--test-timeout=${TEST_TIMEOUT_MS}`, ...extra, ...list], {
+  const res = await runStreaming(cmd[0], [...cmd.slice(1), '--test', '--test-reporter=spec', concurrency, `--test-timeout=${TEST_TIMEOUT_MS}`, '--import', SYNC_TIMEOUTS, ...extra, ...list], {
     env: { ...process.env, BERTH_REPO_DIR: repoDir, ...env },
     deadlineMs: remaining() * shareOfRest,
     label,
@@ -242,7 +244,7 @@ async function runCgroupV2Suite() {
   // Node about one time in two while it strips a .ts file's types (swc runs as wasm: "Check
   // failed: it->second.Size() > offset", or SIGSEGV); 0 in 10 with the optimizing compiler only.
   // (a V8 flag: not allowed in NODE_OPTIONS; the test runner passes it on to each file's process)
-  const command = [reaper, 'reap', '--', nodeBin, '--no-liftoff', '--test', '--test-reporter=spec', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, ...CG2VM_TESTS.map((t) => join(repoDir, t))];
+  const command = [reaper, 'reap', '--', nodeBin, '--no-liftoff', '--test', '--test-reporter=spec', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, '--import', SYNC_TIMEOUTS, ...CG2VM_TESTS.map((t) => join(repoDir, t))];
   // the VM's own timeout ends the guest; ours (a minute later) ends the script if that fails
   const boot = (backend) => {
     const seconds = Math.floor(Math.min(1500, remaining() / 1000 - 60));
