@@ -82,6 +82,8 @@ const startedAt = Date.now();
 const BUDGET_MS = Number(process.env.BERTH_TEST_BUDGET_S ?? 70 * 60) * 1000;
 const TEST_TIMEOUT_MS = 10 * 60 * 1000;
 const remaining = () => BUDGET_MS - (Date.now() - startedAt);
+/** Whether a test runner's output got as far as its summary (`ℹ tests N`): one killed, or never started, did not. */
+const summarized = (stdout) => /^ℹ tests \d+/m.test(stdout ?? '');
 // a synchronous child (spawnSync and kin) blocks the per-test timeout: this gives it one of its own
 const SYNC_TIMEOUTS = join(repoDir, 'test/fixtures/sync-timeouts.ts');
 
@@ -112,7 +114,7 @@ function runStreaming(cmd, args, { env = process.env, deadlineMs, label }) {
       clearTimeout(timer);
       const finish = () => {
         // a runner killed from outside (or by a signal to its process group) prints no summary
-        if (!timedOut && !/^ℹ tests \d+/m.test(stdout)) console.log(`\n${label}: ended without its summary (${signal ? `killed by ${signal}` : `exit status ${code}`})`);
+        if (!timedOut && !summarized(stdout)) console.log(`\n${label}: ended without its summary (${signal ? `killed by ${signal}` : `exit status ${code}`})`);
         resolve({ status: timedOut ? 124 : (code ?? (signal ? 128 : 1)), stdout, timedOut });
       };
       if (child.stdout.readableEnded) return finish();
@@ -166,8 +168,8 @@ async function runSuite(list, { extra = [], env = {}, label = 'tests', shareOfRe
     label,
   });
   count(res.stdout);
-  if (res.timedOut || !/^ℹ tests \d+/m.test(res.stdout)) totals.fail += 1;
-  return res.status || (/^ℹ tests \d+/m.test(res.stdout) ? 0 : 1);
+  if (!summarized(res.stdout)) totals.fail += 1; // killed at its deadline, or from outside
+  return res.status || (summarized(res.stdout) ? 0 : 1);
 }
 
 // Types are stripped when the tests run, never checked: tsc does that, first.
@@ -201,8 +203,8 @@ if (isRoot && !unitOnly) {
 
 let status = explicit.length === 0 ? typecheck() : 0;
 const whole = isRoot && !unitOnly && explicit.length === 0;
-// shares of what is left of the budget: the host suite takes ~9 minutes, the sanitizer one ~3,
-// the VM ~11 (with qemu): each may take several times that, and the VM keeps at least half
+// shares of what is left of the budget: here the host suite takes ~4 minutes, the sanitizer one
+// ~1, the VM ~11 (with qemu): each may take several times that, and the VM keeps at least half
 status = (await runSuite(files, { label: 'the test suite', shareOfRest: whole ? 0.4 : 1 })) || status;
 if (whole) {
   status = (await runSanitizerSuite()) || status;
@@ -257,18 +259,17 @@ async function runCgroupV2Suite() {
       label: 'the cgroup v2 VM',
     });
   };
-  const booted = (r) => /^ℹ (tests|pass) \d+/m.test(r.stdout ?? '');
   // one more boot only when there is time for a whole suite (~11 minutes with qemu)
   const timeForAnother = () => remaining() > 16 * 60 * 1000;
   console.log('\ncgroup v2 suite (in the cg2vm VM):');
   let res = await boot(process.env.CG2VM_BACKEND);
-  if (!booted(res) && !process.env.CG2VM_BACKEND && timeForAnother()) {
+  if (!summarized(res.stdout) && !process.env.CG2VM_BACKEND && timeForAnother()) {
     console.log('cg2vm: the default backend did not boot here (its output is above); booting it with qemu');
     res = await boot('qemu');
   }
   // the emulated guest now and then goes silent until its timeout (seen 2 times in ~20 runs,
   // each time at a different test; the suite takes ~11 minutes): one more boot, said so
-  if ((res.status === 124 || res.timedOut) && !booted(res) && timeForAnother()) {
+  if ((res.status === 124 || res.timedOut) && !summarized(res.stdout) && timeForAnother()) {
     console.log('cg2vm: the guest went silent until its timeout (its output is above); booting it once more');
     res = await boot(process.env.CG2VM_BACKEND ?? 'qemu');
   }

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../common/index.ts';
-import { DATABASE_FILE, type UpdateSpec } from '../engine/index.ts';
+import { DATABASE_FILE, resolveRoot, type UpdateSpec } from '../engine/index.ts';
 import type { CommandSpec } from './args.ts';
 import { boolFlag, forEachContainer, listFlag, readLine, stringFlag, type BerthCommand } from './berth-command.ts';
 import { parseBytes, parseRestart } from './run-flags.ts';
@@ -187,8 +187,7 @@ export const containerCleanupCommand: BerthCommand = {
   async run(args, env) {
     // a monitor that outlived its root (removed with rm -rf meanwhile) has nothing to finish: it
     // must not make the root, its database and its network again
-    const root = env.globals.root;
-    if (root !== undefined && !existsSync(join(root, DATABASE_FILE))) return 0;
+    if (!existsSync(join(resolveRoot(env.globals.root), DATABASE_FILE))) return 0;
     await env.engine().containers.cleanup(args.positionals[0]!);
     return 0;
   },

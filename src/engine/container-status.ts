@@ -61,9 +61,13 @@ export function assertTransition(verb: ContainerVerb, status: ContainerStatus, i
 
 /** What `ps` shows: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created", "Up 1 second (Paused)". */
 export function describeStatus(status: ContainerStatus, startedAt: string, finishedAt: string, exitCode: number, now = Date.now()): string {
-  // a time never recorded (a monitor killed before it wrote the exit) has no age to show
-  const ago = (time: string) => (Number.isNaN(Date.parse(time)) ? '' : ` ${humanDuration(now - Date.parse(time))} ago`);
-  const up = () => (Number.isNaN(Date.parse(startedAt)) ? 'Up' : `Up ${humanDuration(now - Date.parse(startedAt))}`);
+  // ' 3 minutes' since a time; '' for a time never recorded (a monitor killed before it wrote the exit)
+  const since = (time: string) => {
+    const at = Date.parse(time);
+    return Number.isNaN(at) ? '' : ` ${humanDuration(now - at)}`;
+  };
+  const up = () => `Up${since(startedAt)}`;
+  const ago = (time: string) => (since(time) ? `${since(time)} ago` : '');
   switch (status) {
     case 'created':
       return 'Created';
